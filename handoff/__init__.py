@@ -1,0 +1,141 @@
+"""Handoff: internal handoffs of customer commitments."""
+
+from datetime import timedelta
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from handoff import database  # noqa: F401  (registers the SQLite connection setup)
+from handoff.clock import utcnow
+from handoff.config import Config
+from handoff.extensions import csrf, db, htmx, login_manager, migrate
+from handoff.web import format_relative, format_when, local_input, to_local, wants_fragment
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, CLI."""
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_object(Config())
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    _register_models()
+    _register_blueprints(app)
+    _register_templating(app)
+    _register_errors(app)
+    _register_headers(app)
+
+    from handoff.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_models() -> None:
+    from handoff.accounts import models as _accounts  # noqa: F401
+    from handoff.commitments import models as _commitments  # noqa: F401
+    from handoff.customers import models as _customers  # noqa: F401
+    from handoff.departments import models as _departments  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from handoff.accounts.routes import bp as accounts
+    from handoff.admin.routes import bp as admin
+    from handoff.board.routes import bp as board
+    from handoff.commitments.routes import bp as commitments
+    from handoff.customers.routes import bp as customers
+    from handoff.inbox.routes import bp as inbox
+    from handoff.lookup.routes import bp as lookup
+
+    for blueprint in (accounts, admin, board, commitments, customers, inbox, lookup):
+        app.register_blueprint(blueprint)
+
+
+def _register_templating(app: Flask) -> None:
+    from handoff.commitments.lifecycle import State
+    from handoff.commitments.models import CHANNELS
+    from handoff.commitments.services import may_answer, may_settle
+    from handoff.commitments.status import Status
+
+    def status_of(commitment):
+        """The commitment's status now, as every page shows it."""
+        return commitment.status(utcnow(), timedelta(hours=app.config["AT_RISK_HOURS"]))
+
+    app.jinja_env.filters["when"] = format_when
+    app.jinja_env.filters["local"] = to_local
+    app.jinja_env.filters["local_input"] = local_input
+    app.jinja_env.globals.update(
+        relative=format_relative,
+        State=State,
+        Status=Status,
+        CHANNELS=CHANNELS,
+        may_answer=may_answer,
+        may_settle=may_settle,
+        status_of=status_of,
+    )
+
+    @app.context_processor
+    def _now():
+        return {"now": utcnow(), "refresh_seconds": app.config["REFRESH_SECONDS"]}
+
+
+def _register_errors(app: Flask) -> None:
+    from handoff.commitments.lifecycle import InvalidTransition
+    from handoff.commitments.services import InvalidInput, NotAllowed
+
+    def problem(status: int, title: str, message: str):
+        db.session.rollback()  # whatever the failed request had begun is thrown away
+        template = "errors/_problem.html" if wants_fragment() else "errors/problem.html"
+        body = render_template(template, status=status, title=title, message=message)
+        return body, status, {"Vary": "HX-Request"}
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return problem(
+            400,
+            "Your form expired",
+            "The security token was missing or out of date. Reload the page and try again; "
+            "nothing was changed.",
+        )
+
+    @app.errorhandler(NotAllowed)
+    def _not_allowed(error):
+        return problem(403, "Not allowed", f"{error} Nothing was changed.")
+
+    @app.errorhandler(InvalidTransition)
+    def _invalid_transition(error):
+        return problem(409, "Already answered", f"{error}. Nothing was changed.")
+
+    @app.errorhandler(InvalidInput)
+    def _invalid_input(error):
+        return problem(422, "Not saved", f"{error} Nothing was changed.")
+
+    @app.errorhandler(HTTPException)
+    def _http(error):
+        messages = {
+            403: "You may not do this. Nothing was changed.",
+            404: f"There is nothing at {request.path}. It may have been mistyped.",
+            405: "This address does not take that kind of request.",
+        }
+        message = messages.get(error.code, error.description)
+        return problem(error.code, error.name, message)
+
+
+def _register_headers(app: Flask) -> None:
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,40 @@
+"""Forms for setting up departments and people."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from handoff.departments.models import ROLES
+from handoff.web import is_valid_zone
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[DataRequired("Give the department a name."), Length(max=80)]
+    )
+    description = TextAreaField("What it does", validators=[Optional(), Length(max=2000)])
+
+
+class PersonForm(FlaskForm):
+    name = StringField(
+        "Name", validators=[DataRequired("Give the person's name."), Length(max=120)]
+    )
+    email = EmailField(
+        "Email", validators=[DataRequired("Give an email."), Email(), Length(max=254)]
+    )
+    password = PasswordField(
+        "Password",
+        validators=[Optional(), Length(min=8, max=200, message="At least 8 characters.")],
+    )
+    time_zone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+    is_admin = BooleanField("Administrator")
+    active = BooleanField("Can sign in", default=True)
+
+    def validate_time_zone(self, field):
+        if field.data and not is_valid_zone(field.data):
+            raise ValidationError("Use a time zone name such as Europe/Berlin.")
+
+
+class MembershipForm(FlaskForm):
+    person_id = SelectField("Person", coerce=int)
+    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])

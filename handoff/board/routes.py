@@ -1,0 +1,43 @@
+"""The board: every open commitment, its route, its status, who owns the customer."""
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from handoff.board.queries import SHOW_CHOICES, BoardFilters, board_rows, local_day_bounds
+from handoff.clock import utcnow
+from handoff.customers.models import Customer
+from handoff.departments.models import Department
+from handoff.extensions import db
+from handoff.web import render, to_local
+
+bp = Blueprint("board", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The board; an htmx request (a filter change or the refresh) gets only the list."""
+    filters = BoardFilters.from_args(request.args)
+    now = utcnow()
+    rows, total = board_rows(
+        filters,
+        department_ids=current_user.department_ids,
+        now=now,
+        at_risk_within=timedelta(hours=current_app.config["AT_RISK_HOURS"]),
+        day_bounds=local_day_bounds(to_local(now)),
+    )
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    customer = db.session.get(Customer, filters.customer) if filters.customer else None
+    return render(
+        "board/index.html",
+        "board/_list.html",
+        rows=rows,
+        total=total,
+        filters=filters,
+        show_choices=SHOW_CHOICES,
+        departments=departments,
+        filter_customer=customer,
+    )

@@ -1,0 +1,86 @@
+"""`flask --app app …` commands: create the database, an admin, the demo."""
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+from werkzeug.serving import run_simple
+
+from handoff.accounts.models import Person
+from handoff.database import writing
+from handoff.extensions import db
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(init_db)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(load_demo)
+    app.cli.add_command(demo)
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create the database, or bring its schema up to date."""
+    upgrade(directory=current_app.root_path + "/migrations")
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_admin(email: str, name: str, password: str) -> None:
+    """Create an administrator (or make an existing person one)."""
+    if len(password) < 8:
+        raise click.UsageError("The password needs at least 8 characters.")
+    with writing():
+        person = Person.by_email(email)
+        if person is None:
+            person = Person(email=Person.normalise_email(email), name=name)
+            db.session.add(person)
+        person.name = name
+        person.is_admin = True
+        person.set_password(password)
+        db.session.commit()
+    click.echo(f"{person.name} <{person.email}> is an administrator.")
+
+
+@click.command("load-demo")
+@click.option("--seed", default=7, help="The same seed gives the same organisation.")
+def load_demo(seed: int) -> None:
+    """Fill an empty database with a demo organisation and its commitments."""
+    from handoff.demo import DEMO_PASSWORD, build_demo
+
+    if db.session.scalar(select(func.count(Person.id))):
+        raise click.ClickException(
+            "The database already has people; load the demo into an empty one."
+        )
+    with writing():
+        summary = build_demo(seed=seed, progress=click.echo)
+        db.session.commit()
+    click.echo(summary)
+    click.echo(f"Every demo account's password is {DEMO_PASSWORD!r}.")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def demo(host: str, port: int) -> None:
+    """Run the board with demo data at http://HOST:PORT (the database is set up on first run)."""
+    from handoff.demo import DEMO_PASSWORD, build_demo, sign_in_details
+
+    upgrade(directory=current_app.root_path + "/migrations")
+    if not db.session.scalar(select(func.count(Person.id))):
+        click.echo("Loading the demo organisation (first run only)…")
+        with writing():
+            build_demo(seed=7, progress=click.echo)
+            db.session.commit()
+    db.session.remove()
+    click.echo("")
+    click.echo(f"Handoff is running at http://{host}:{port}")
+    click.echo(f"Sign in with any of these (password {DEMO_PASSWORD!r}):")
+    for line in sign_in_details():
+        click.echo(f"  {line}")
+    click.echo("")
+    # app.run() is a no-op under the flask command, so serve with Werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)

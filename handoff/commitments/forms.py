@@ -1,0 +1,138 @@
+"""Forms for recording commitments and answering handoffs."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateTimeLocalField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+
+from handoff.commitments.models import CHANNELS
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+MAX_ROUTE_STEPS = 8
+
+
+def _coerce_id(value):
+    """Select fields hold department ids; an unpicked one is None."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+class RouteStepForm(Form):
+    """One department of the route: what is asked of it and by when."""
+
+    department_id = SelectField(
+        "Department", coerce=_coerce_id, validators=[InputRequired("Pick a department.")]
+    )
+    ask = StringField(
+        "What is asked", validators=[DataRequired("Say what is asked."), Length(max=500)]
+    )
+    due_at = DateTimeLocalField(
+        "By", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
+    )
+
+    def validate_department_id(self, field):
+        if field.data is None:
+            raise ValidationError("Pick a department.")
+
+
+class CommitmentForm(FlaskForm):
+    """Record a promise made to a customer and the route that must deliver it."""
+
+    customer_id = IntegerField("Customer", validators=[Optional()])
+    new_customer_name = StringField("Name", validators=[Optional(), Length(max=160)])
+    new_customer_email = EmailField("Email", validators=[Optional(), Email(), Length(max=254)])
+    new_customer_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    new_customer_account_ref = StringField(
+        "Account reference", validators=[Optional(), Length(max=40)]
+    )
+    title = StringField(
+        "What was promised",
+        validators=[DataRequired("Say what was promised."), Length(max=200)],
+    )
+    details = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
+    promised_at = DateTimeLocalField(
+        "Promised for", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
+    )
+    channel = SelectField("Channel", choices=list(CHANNELS.items()))
+    owner_department_id = SelectField("On behalf of", coerce=_coerce_id)
+    route = FieldList(FormField(RouteStepForm), min_entries=1, max_entries=MAX_ROUTE_STEPS)
+
+    def set_department_choices(self, all_departments, own_departments) -> None:
+        """Fill the department pickers: the route from all, the owner from the person's own."""
+        route_choices = [("", "Choose a department…")] + [(d.id, d.name) for d in all_departments]
+        for step in self.route:
+            step.form.department_id.choices = route_choices
+        self.owner_department_id.choices = [(d.id, d.name) for d in own_departments]
+
+    def validate_route(self, field):
+        picked = [step.form.department_id.data for step in field if step.form.department_id.data]
+        if len(picked) != len(set(picked)):
+            raise ValidationError("Each department can appear only once in the route.")
+
+
+class EditCommitmentForm(FlaskForm):
+    title = StringField(
+        "What was promised", validators=[DataRequired("Say what was promised."), Length(max=200)]
+    )
+    details = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
+    promised_at = DateTimeLocalField(
+        "Promised for", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
+    )
+
+
+class AddStepForm(FlaskForm):
+    department_id = SelectField(
+        "Department", coerce=_coerce_id, validators=[InputRequired("Pick a department.")]
+    )
+    ask = StringField(
+        "What is asked", validators=[DataRequired("Say what is asked."), Length(max=500)]
+    )
+    due_at = DateTimeLocalField(
+        "By", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
+    )
+
+
+class NoteForm(FlaskForm):
+    """Accept or mark done, with an optional note."""
+
+    note = StringField("Note", validators=[Optional(), Length(max=1000)])
+
+
+class ReasonForm(FlaskForm):
+    """Decline, reject a counter, take a step off the route, cancel: a reason is required."""
+
+    reason = StringField(
+        "Reason", validators=[DataRequired("A reason is required."), Length(max=1000)]
+    )
+
+
+class CounterForm(FlaskForm):
+    """What the department can really do: a date and/or terms, with a note."""
+
+    due_at = DateTimeLocalField("We can do it by", format=DATETIME_FORMAT, validators=[Optional()])
+    terms = StringField("Terms", validators=[Optional(), Length(max=500)])
+    note = StringField("Note", validators=[Optional(), Length(max=1000)])
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if self.due_at.data is None and not (self.terms.data or "").strip():
+            self.terms.errors.append("Give a date or terms you can meet.")
+            return False
+        return True
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(
+        "Message", validators=[DataRequired("Write something first."), Length(max=4000)]
+    )

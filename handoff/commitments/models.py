@@ -1,0 +1,202 @@
+"""Commitments, their handoffs, the timeline and the discussion."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from handoff.accounts.models import Person
+from handoff.clock import utcnow
+from handoff.commitments.lifecycle import OPEN_STATES, State, allowed_actions
+from handoff.commitments.status import HandoffFacts, Status, derive_status
+from handoff.customers.models import Customer
+from handoff.database import UTCDateTime
+from handoff.departments.models import Department
+from handoff.extensions import db
+
+CHANNELS = {
+    "phone": "Phone",
+    "email": "Email",
+    "in_person": "In person",
+    "web": "Web",
+    "chat": "Chat",
+}
+# References read out on the phone start at C-1001.
+REFERENCE_OFFSET = 1000
+
+
+class Commitment(db.Model):
+    """A promise made to a customer."""
+
+    __tablename__ = "commitment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    details: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[str] = mapped_column(String(16))
+    promised_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The owner side: the department that made the promise and settles counters.
+    owner_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    made_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    # Who must speak to the customer about this commitment right now.
+    customer_owner_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    customer_owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+
+    customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)
+    owner_department: Mapped[Department] = relationship(
+        foreign_keys=[owner_department_id], lazy="joined", innerjoin=True
+    )
+    made_by: Mapped[Person] = relationship(foreign_keys=[made_by_id], lazy="joined", innerjoin=True)
+    customer_owner_department: Mapped[Department] = relationship(
+        foreign_keys=[customer_owner_department_id], lazy="joined", innerjoin=True
+    )
+    customer_owner_person: Mapped[Person | None] = relationship(
+        foreign_keys=[customer_owner_person_id], lazy="joined"
+    )
+    cancelled_by: Mapped[Person | None] = relationship(foreign_keys=[cancelled_by_id])
+    handoffs: Mapped[list["Handoff"]] = relationship(
+        back_populates="commitment", order_by="Handoff.position", lazy="selectin"
+    )
+
+    @property
+    def reference(self) -> str:
+        """The short reference an agent reads out on the phone, e.g. C-1042."""
+        return f"C-{self.id + REFERENCE_OFFSET}"
+
+    @staticmethod
+    def id_from_reference(text: str) -> int | None:
+        """The id behind a reference such as 'C-1042' or 'c1042', or None."""
+        cleaned = text.strip().upper().replace(" ", "")
+        if cleaned.startswith("C"):
+            cleaned = cleaned[1:].lstrip("-")
+        if not cleaned.isdigit():
+            return None
+        number = int(cleaned) - REFERENCE_OFFSET
+        return number if number > 0 else None
+
+    @property
+    def channel_label(self) -> str:
+        return CHANNELS.get(self.channel, self.channel)
+
+    @property
+    def route(self) -> list["Handoff"]:
+        """The handoffs still on the route, in order (removed steps left out)."""
+        return [h for h in self.handoffs if h.state != State.CANCELLED or self.cancelled_at]
+
+    def status(self, now: datetime, at_risk_within: timedelta) -> Status:
+        """The overall status, derived from the handoffs."""
+        return derive_status(
+            cancelled=self.cancelled_at is not None,
+            promised_at=self.promised_at,
+            handoffs=[HandoffFacts(State(h.state), h.due_at) for h in self.handoffs],
+            now=now,
+            at_risk_within=at_risk_within,
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.cancelled_at is None and any(h.state in OPEN_STATES for h in self.handoffs)
+
+
+class Handoff(db.Model):
+    """The part of a commitment that one department must deliver."""
+
+    __tablename__ = "handoff"
+    __table_args__ = (
+        UniqueConstraint("commitment_id", "department_id"),
+        Index("ix_handoff_department_state_due", "department_id", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    ask: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default=State.PENDING, index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    # The latest answer (accept, counter, decline) and the latest change of state.
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    answer_note: Mapped[str] = mapped_column(Text, default="")
+    counter_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counter_terms: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    commitment: Mapped[Commitment] = relationship(back_populates="handoffs")
+    department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
+    answered_by: Mapped[Person | None] = relationship(foreign_keys=[answered_by_id], lazy="joined")
+    changed_by: Mapped[Person] = relationship(
+        foreign_keys=[changed_by_id], lazy="joined", innerjoin=True
+    )
+    requested_by: Mapped[Person] = relationship(foreign_keys=[requested_by_id])
+
+    @property
+    def allowed_actions(self):
+        return allowed_actions(State(self.state))
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def effective_due_at(self) -> datetime:
+        """When the department will deliver: its counter date while countered."""
+        if self.state == State.COUNTERED and self.counter_due_at:
+            return self.counter_due_at
+        return self.due_at
+
+
+class TimelineEvent(db.Model):
+    """One entry of a commitment's append-only record."""
+
+    __tablename__ = "timeline_event"
+    __table_args__ = (Index("ix_timeline_commitment_created", "commitment_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"))
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    # A moment the event is about (a counter's date, a moved due date), shown in the reader's zone.
+    about_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    actor: Mapped[Person | None] = relationship(lazy="joined")
+    handoff: Mapped[Handoff | None] = relationship()
+
+
+class Comment(db.Model):
+    """A message in a commitment's internal discussion."""
+
+    __tablename__ = "comment"
+    __table_args__ = (Index("ix_comment_commitment_created", "commitment_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    author: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
+
+
+@event.listens_for(TimelineEvent, "before_update")
+@event.listens_for(TimelineEvent, "before_delete")
+def _timeline_is_append_only(mapper, connection, target) -> None:
+    raise AppendOnlyViolation("timeline events are never edited or deleted")
+
+
+class AppendOnlyViolation(Exception):
+    """Raised on an attempt to change the timeline."""

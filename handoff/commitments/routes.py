@@ -1,0 +1,375 @@
+"""Recording commitments, the commitment page, and answering handoffs."""
+
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from handoff.clock import utcnow
+from handoff.commitments import services
+from handoff.commitments.forms import (
+    AddStepForm,
+    CommentForm,
+    CommitmentForm,
+    CounterForm,
+    EditCommitmentForm,
+    NoteForm,
+    ReasonForm,
+)
+from handoff.commitments.lifecycle import InvalidTransition
+from handoff.commitments.models import Comment, Commitment, Handoff, TimelineEvent
+from handoff.customers.models import Customer
+from handoff.customers.services import CustomerInput, find_or_create_customer
+from handoff.departments.models import Department
+from handoff.extensions import db, htmx
+from handoff.web import from_local, render, render_fragment, wants_fragment
+
+bp = Blueprint("commitments", __name__)
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in person."""
+
+
+def get_commitment(reference: str) -> Commitment:
+    """The commitment behind a reference such as C-1042, or 404."""
+    commitment_id = Commitment.id_from_reference(reference)
+    commitment = db.session.get(Commitment, commitment_id) if commitment_id else None
+    if commitment is None:
+        abort(404)
+    return commitment
+
+
+def get_handoff(handoff_id: int) -> Handoff:
+    handoff = db.session.get(Handoff, handoff_id)
+    if handoff is None:
+        abort(404)
+    return handoff
+
+
+def _all_departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.name)))
+
+
+def _own_departments() -> list[Department]:
+    if current_user.is_admin:
+        return _all_departments()
+    return current_user.departments
+
+
+# --- recording ------------------------------------------------------------------------------
+
+
+@bp.route("/commitments/new", methods=["GET", "POST"])
+def new():
+    """Record a commitment: the customer, the promise, and the route of departments."""
+    form = CommitmentForm()
+    all_departments = _all_departments()
+    own = _own_departments()
+    op = request.form.get("op", "save")
+    if request.method == "POST" and op != "save":
+        _change_route_rows(form, op)
+        form.set_department_choices(all_departments, own)
+        return _render_form(form, None, 200)
+    form.set_department_choices(all_departments, own)
+    if request.method == "GET":
+        form.customer_id.data = request.args.get("customer", type=int)
+        return _render_form(form, None, 200)
+    if not own:
+        return _render_form(form, "You belong to no department, so you cannot record.", 422)
+    if not form.validate():
+        return _render_form(form, None, 422)
+
+    now = utcnow()
+    customer, problem = find_or_create_customer(
+        form.customer_id.data,
+        CustomerInput(
+            name=form.new_customer_name.data or "",
+            email=form.new_customer_email.data or "",
+            phone=form.new_customer_phone.data or "",
+            account_ref=form.new_customer_account_ref.data or "",
+        ),
+    )
+    if problem:
+        form.customer_id.errors = [problem]
+        return _render_form(form, None, 422)
+    departments = {d.id: d for d in all_departments}
+    route = [
+        services.RouteStep(
+            department=departments[step.form.department_id.data],
+            ask=step.form.ask.data,
+            due_at=from_local(step.form.due_at.data),
+        )
+        for step in form.route
+    ]
+    try:
+        commitment = services.record_commitment(
+            actor=current_user,
+            customer=customer,
+            title=form.title.data,
+            details=form.details.data or "",
+            channel=form.channel.data,
+            promised_at=from_local(form.promised_at.data),
+            owner_department=departments[form.owner_department_id.data],
+            route=route,
+            now=now,
+        )
+    except services.InvalidInput as error:
+        db.session.rollback()
+        return _render_form(form, str(error), 422)
+    db.session.commit()
+    target = url_for("commitments.show", reference=commitment.reference)
+    if htmx:
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def _change_route_rows(form: CommitmentForm, op: str) -> None:
+    """Add or remove a row of the route without saving anything."""
+    if op == "add-step" and len(form.route) < form.route.max_entries:
+        form.route.append_entry()
+    elif op.startswith("remove-") and len(form.route) > 1:
+        entry_id = op.removeprefix("remove-")
+        form.route.entries = [e for e in form.route.entries if e.id != entry_id]
+
+
+def _render_form(form: CommitmentForm, problem: str | None, status: int):
+    chosen = db.session.get(Customer, form.customer_id.data) if form.customer_id.data else None
+    return render(
+        "commitments/new.html",
+        "commitments/_form.html",
+        status=status,
+        form=form,
+        problem=problem,
+        chosen_customer=chosen,
+    )
+
+
+# --- the commitment page ------------------------------------------------------------------
+
+
+def _page_context(commitment: Commitment) -> dict:
+    timeline = db.session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.commitment_id == commitment.id)
+        .order_by(TimelineEvent.created_at.desc(), TimelineEvent.id.desc())
+    ).all()
+    comments = db.session.scalars(
+        select(Comment)
+        .where(Comment.commitment_id == commitment.id)
+        .order_by(Comment.created_at, Comment.id)
+    ).all()
+    return {
+        "commitment": commitment,
+        "timeline": timeline,
+        "comments": comments,
+        "owner_side": services.may_settle(current_user, commitment),
+        "departments": _all_departments(),
+    }
+
+
+@bp.get("/commitments/<reference>")
+def show(reference: str):
+    """What was promised, every handoff, the actions open to this person, the timeline."""
+    commitment = get_commitment(reference)
+    context = _page_context(commitment)
+    return render("commitments/show.html", comment_form=CommentForm(), **context)
+
+
+@bp.get("/commitments/<reference>/summary")
+def summary(reference: str):
+    """The status header of the commitment page, refreshed after each change."""
+    commitment = get_commitment(reference)
+    return render_fragment("commitments/_summary.html", commitment=commitment)
+
+
+@bp.get("/commitments/<reference>/timeline")
+def timeline(reference: str):
+    """The timeline, newest first, refreshed after each change."""
+    commitment = get_commitment(reference)
+    return render_fragment("commitments/_timeline.html", **_page_context(commitment))
+
+
+@bp.post("/commitments/<reference>/comments")
+def comment(reference: str):
+    """Write to the commitment's internal discussion."""
+    commitment = get_commitment(reference)
+    form = CommentForm()
+    status = 200
+    if form.validate():
+        services.add_comment(commitment, current_user, utcnow(), form.body.data)
+        db.session.commit()
+        form = CommentForm(formdata=None)
+    else:
+        status = 422
+    context = _page_context(commitment)
+    if not wants_fragment():
+        if status == 200:
+            return redirect(url_for("commitments.show", reference=reference), 303)
+        return render("commitments/show.html", status=status, comment_form=form, **context)
+    trigger = "commitment-changed" if status == 200 else None
+    return render_fragment(
+        "commitments/_discussion.html", status, trigger, comment_form=form, **context
+    )
+
+
+@bp.route("/commitments/<reference>/edit", methods=["GET", "POST"])
+def edit(reference: str):
+    """The owner side corrects what was promised or when."""
+    commitment = get_commitment(reference)
+    if not services.may_settle(current_user, commitment):
+        raise services.NotAllowed(f"Only {commitment.owner_department.name} can edit it.")
+    from handoff.web import local_input
+
+    form = EditCommitmentForm(
+        data={
+            "title": commitment.title,
+            "details": commitment.details,
+            "promised_at": local_input(commitment.promised_at),
+        }
+        if request.method == "GET"
+        else None
+    )
+    if request.method == "POST" and form.validate():
+        services.edit_commitment(
+            commitment,
+            current_user,
+            utcnow(),
+            title=form.title.data,
+            details=form.details.data or "",
+            promised_at=from_local(form.promised_at.data),
+        )
+        db.session.commit()
+        return redirect(url_for("commitments.show", reference=reference), 303)
+    status = 422 if request.method == "POST" else 200
+    return render("commitments/edit.html", status=status, form=form, commitment=commitment)
+
+
+@bp.post("/commitments/<reference>/cancel")
+def cancel(reference: str):
+    """The owner side cancels the commitment and every open handoff with it."""
+    commitment = get_commitment(reference)
+    form = ReasonForm()
+    if not form.validate():
+        raise services.InvalidInput("Say why the commitment is cancelled.")
+    services.cancel_commitment(commitment, current_user, utcnow(), form.reason.data)
+    db.session.commit()
+    return _back_to(commitment)
+
+
+@bp.post("/commitments/<reference>/steps")
+def add_step(reference: str):
+    """The owner side adds a department to the route."""
+    commitment = get_commitment(reference)
+    form = AddStepForm()
+    form.department_id.choices = [("", "Choose…")] + [(d.id, d.name) for d in _all_departments()]
+    if not form.validate():
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        raise services.InvalidInput(errors + ".")
+    department = db.session.get(Department, form.department_id.data)
+    step = services.RouteStep(department, form.ask.data, from_local(form.due_at.data))
+    services.add_step(commitment, current_user, utcnow(), step)
+    db.session.commit()
+    return _back_to(commitment)
+
+
+def _back_to(commitment: Commitment):
+    target = url_for("commitments.show", reference=commitment.reference)
+    if htmx:
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+# --- answering a handoff -----------------------------------------------------------------
+
+ANSWERS = {
+    "accept": (
+        NoteForm,
+        lambda h, f, now: services.accept(h, current_user, now, f.note.data or ""),
+    ),
+    "decline": (
+        ReasonForm,
+        lambda h, f, now: services.decline(h, current_user, now, f.reason.data),
+    ),
+    "counter": (
+        CounterForm,
+        lambda h, f, now: services.counter(
+            h,
+            current_user,
+            now,
+            due_at=from_local(f.due_at.data),
+            terms=f.terms.data or "",
+            note=f.note.data or "",
+        ),
+    ),
+    "take-counter": (NoteForm, lambda h, f, now: services.take_counter(h, current_user, now)),
+    "reject-counter": (
+        ReasonForm,
+        lambda h, f, now: services.reject_counter(h, current_user, now, f.reason.data),
+    ),
+    "complete": (
+        NoteForm,
+        lambda h, f, now: services.complete(h, current_user, now, f.note.data or ""),
+    ),
+    "remove": (
+        ReasonForm,
+        lambda h, f, now: services.remove_step(h, current_user, now, f.reason.data),
+    ),
+}
+
+
+@bp.post("/handoffs/<int:handoff_id>/<action>")
+def answer(handoff_id: int, action: str):
+    """Answer a handoff (accept, counter, decline …); htmx swaps the row in place."""
+    if action not in ANSWERS:
+        abort(404)
+    handoff = get_handoff(handoff_id)
+    form_class, act = ANSWERS[action]
+    form = form_class()
+    view = request.form.get("view", "commitment")
+    if not form.validate():
+        return _handoff_row(handoff, view, 422, forms={action: form})
+    try:
+        outcome = act(handoff, form, utcnow())
+    except InvalidTransition:
+        db.session.rollback()
+        handoff = get_handoff(handoff_id)
+        return _handoff_row(handoff, view, 409, notice=_already(handoff))
+    except services.InvalidInput as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return _handoff_row(get_handoff(handoff_id), view, 422, forms={action: form})
+    db.session.commit()
+    if not outcome.changed:
+        return _handoff_row(outcome.handoff, view, 200, notice=_already(outcome.handoff))
+    if not wants_fragment():
+        if view == "inbox":
+            return redirect(url_for("inbox.show", department_id=handoff.department_id), 303)
+        return redirect(url_for("commitments.show", reference=handoff.commitment.reference), 303)
+    return _handoff_row(outcome.handoff, view, 200, trigger="handoff-changed")
+
+
+def _already(handoff: Handoff) -> str:
+    """'Already accepted by Ana Ruiz at Tue 12 May 10:42' — what happened first."""
+    from handoff.web import format_when
+
+    at = format_when(handoff.changed_at)
+    return f"Already {handoff.state} by {handoff.changed_by.name} at {at}. Nothing was changed."
+
+
+def _handoff_row(handoff: Handoff, view: str, status: int, notice=None, forms=None, trigger=None):
+    context = {
+        "handoff": handoff,
+        "commitment": handoff.commitment,
+        "view": view,
+        "notice": notice,
+        "forms": forms or {},
+    }
+    return render(
+        "commitments/handoff_page.html", "commitments/_handoff.html", status, trigger, **context
+    )

@@ -1,0 +1,414 @@
+"""The verbs of the domain. These functions are the only code that changes a handoff.
+
+Each one checks who may act, locks the handoff row, asks the lifecycle for the next state,
+stamps who and when, and appends the timeline event, all in the caller's transaction.
+The caller commits. Routes, the scheduler and email links all come through here.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from handoff.accounts.models import Person
+from handoff.commitments.lifecycle import Action, State, is_repeat, next_state
+from handoff.commitments.models import Comment, Commitment, Handoff, TimelineEvent
+from handoff.customers.models import Customer
+from handoff.departments.models import Department
+from handoff.extensions import db
+
+
+class NotAllowed(Exception):
+    """The person may not do this (answered with 403)."""
+
+
+class InvalidInput(ValueError):
+    """Input that breaks a rule of the domain (answered with 422)."""
+
+
+@dataclass(frozen=True)
+class RouteStep:
+    department: Department
+    ask: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an answer did: `changed` is False when it only repeated the current answer."""
+
+    handoff: Handoff
+    changed: bool
+
+
+def may_answer(person: Person, handoff: Handoff) -> bool:
+    """Members of the handoff's department (and admins) answer it and mark it done."""
+    return person.belongs_to(handoff.department_id)
+
+
+def may_settle(person: Person, commitment: Commitment) -> bool:
+    """The owner side (and admins) settle counters, edit and cancel the commitment."""
+    return person.belongs_to(commitment.owner_department_id)
+
+
+def may_record_for(person: Person, department: Department) -> bool:
+    """A promise is recorded on behalf of one of the person's own departments."""
+    return person.belongs_to(department.id)
+
+
+def _event(
+    commitment: Commitment,
+    kind: str,
+    summary: str,
+    now: datetime,
+    actor: Person | None,
+    handoff: Handoff | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    about_at: datetime | None = None,
+) -> TimelineEvent:
+    event = TimelineEvent(
+        commitment_id=commitment.id,
+        handoff_id=handoff.id if handoff else None,
+        actor_id=actor.id if actor else None,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        summary=summary,
+        about_at=about_at,
+        created_at=now,
+    )
+    db.session.add(event)
+    return event
+
+
+def _validate_route(route: list[RouteStep], now: datetime) -> None:
+    if not route:
+        raise InvalidInput("The route needs at least one department.")
+    seen: set[int] = set()
+    for step in route:
+        if step.department.id in seen:
+            raise InvalidInput(f"{step.department.name} appears twice in the route.")
+        seen.add(step.department.id)
+        if not step.ask.strip():
+            raise InvalidInput(f"Say what is asked of {step.department.name}.")
+        if step.due_at <= now:
+            raise InvalidInput(f"The date for {step.department.name} is in the past.")
+
+
+def record_commitment(
+    *,
+    actor: Person,
+    customer: Customer,
+    title: str,
+    details: str,
+    channel: str,
+    promised_at: datetime,
+    owner_department: Department,
+    route: list[RouteStep],
+    now: datetime,
+) -> Commitment:
+    """Record a promise and hand each step of its route to its department, pending."""
+    if not may_record_for(actor, owner_department):
+        raise NotAllowed(f"You are not in {owner_department.name}.")
+    if promised_at <= now:
+        raise InvalidInput("The promised time is in the past.")
+    _validate_route(route, now)
+    commitment = Commitment(
+        customer=customer,
+        title=title.strip(),
+        details=details.strip(),
+        channel=channel,
+        promised_at=promised_at,
+        owner_department=owner_department,
+        made_by=actor,
+        customer_owner_department=owner_department,
+        customer_owner_person=actor,
+        created_at=now,
+    )
+    db.session.add(commitment)
+    db.session.flush()
+    _event(commitment, "recorded", f"{actor.name} recorded the commitment", now, actor)
+    for step in route:
+        _append_step(commitment, step, actor, now)
+    return commitment
+
+
+def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: datetime) -> Handoff:
+    position = max((h.position for h in commitment.handoffs), default=0) + 1
+    handoff = Handoff(
+        commitment=commitment,
+        department=step.department,
+        position=position,
+        ask=step.ask.strip(),
+        due_at=step.due_at,
+        state=State.PENDING,
+        requested_at=now,
+        requested_by_id=actor.id,
+        changed_at=now,
+        changed_by_id=actor.id,
+    )
+    db.session.add(handoff)
+    db.session.flush()
+    _event(
+        commitment,
+        "requested",
+        f"Handed to {step.department.name}: {handoff.ask}",
+        now,
+        actor,
+        handoff,
+        to_state=State.PENDING,
+        about_at=step.due_at,
+    )
+    return handoff
+
+
+def _lock(handoff: Handoff) -> Handoff:
+    """Re-read the handoff under a row lock, so the answer is decided on fresh state."""
+    return db.session.execute(
+        select(Handoff)
+        .where(Handoff.id == handoff.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _move(
+    handoff: Handoff,
+    action: Action,
+    actor: Person,
+    now: datetime,
+    summary: str,
+    kind: str | None = None,
+    about_at: datetime | None = None,
+) -> Outcome:
+    handoff = _lock(handoff)
+    current = State(handoff.state)
+    if is_repeat(current, action):
+        return Outcome(handoff, changed=False)
+    target = next_state(current, action)
+    handoff.state = target
+    handoff.changed_at = now
+    handoff.changed_by_id = actor.id
+    _event(
+        handoff.commitment,
+        kind or action.value,
+        summary,
+        now,
+        actor,
+        handoff,
+        from_state=current,
+        to_state=target,
+        about_at=about_at,
+    )
+    return Outcome(handoff, changed=True)
+
+
+def _stamp_answer(handoff: Handoff, actor: Person, now: datetime, note: str) -> None:
+    handoff.answered_at = now
+    handoff.answered_by_id = actor.id
+    handoff.answer_note = note.strip()
+
+
+def _require_answerer(actor: Person, handoff: Handoff) -> None:
+    if not may_answer(actor, handoff):
+        raise NotAllowed(f"Only members of {handoff.department.name} can answer this handoff.")
+
+
+def _require_owner_side(actor: Person, commitment: Commitment) -> None:
+    if not may_settle(actor, commitment):
+        raise NotAllowed(
+            f"Only {commitment.owner_department.name}, who made the promise, can do this."
+        )
+
+
+def _with_note(text: str, note: str) -> str:
+    note = note.strip()
+    return f"{text}: {note}" if note else text
+
+
+def accept(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Outcome:
+    """The department accepts its handoff as asked."""
+    _require_answerer(actor, handoff)
+    name = handoff.department.name
+    outcome = _move(handoff, Action.ACCEPT, actor, now, _with_note(f"{name} accepted", note))
+    if outcome.changed:
+        _stamp_answer(outcome.handoff, actor, now, note)
+    return outcome
+
+
+def decline(handoff: Handoff, actor: Person, now: datetime, reason: str) -> Outcome:
+    """The department declines its handoff; a reason is required."""
+    _require_answerer(actor, handoff)
+    if not reason.strip():
+        raise InvalidInput("Say why the handoff is declined.")
+    name = handoff.department.name
+    outcome = _move(handoff, Action.DECLINE, actor, now, _with_note(f"{name} declined", reason))
+    if outcome.changed:
+        _stamp_answer(outcome.handoff, actor, now, reason)
+    return outcome
+
+
+def counter(
+    handoff: Handoff,
+    actor: Person,
+    now: datetime,
+    *,
+    due_at: datetime | None,
+    terms: str,
+    note: str = "",
+) -> Outcome:
+    """The department answers with what it can really do: another date and/or terms."""
+    _require_answerer(actor, handoff)
+    if due_at is None and not terms.strip():
+        raise InvalidInput("A counter needs a date or terms the department can meet.")
+    if due_at is not None and due_at <= now:
+        raise InvalidInput("The counter date is in the past.")
+    name = handoff.department.name
+    summary = _with_note(f"{name} countered", terms or note)
+    outcome = _move(handoff, Action.COUNTER, actor, now, summary, about_at=due_at)
+    if outcome.changed:
+        _stamp_answer(outcome.handoff, actor, now, note)
+        outcome.handoff.counter_due_at = due_at
+        outcome.handoff.counter_terms = terms.strip()
+    return outcome
+
+
+def take_counter(handoff: Handoff, actor: Person, now: datetime) -> Outcome:
+    """The owner side takes the counter: accepted with the department's date and terms.
+
+    If that date is later than what the customer was promised, the customer's date moves
+    and the timeline says the customer must be told.
+    """
+    commitment = handoff.commitment
+    _require_owner_side(actor, commitment)
+    locked = _lock(handoff)
+    new_due = locked.counter_due_at
+    summary = f"{actor.name} took {handoff.department.name}'s counter"
+    outcome = _move(locked, Action.TAKE_COUNTER, actor, now, summary, about_at=new_due)
+    if outcome.changed and new_due is not None:
+        outcome.handoff.due_at = new_due
+        if new_due > commitment.promised_at:
+            commitment.promised_at = new_due
+            _event(
+                commitment,
+                "customer_date_moved",
+                "The customer must be told: their date moves to",
+                now,
+                actor,
+                handoff,
+                about_at=new_due,
+            )
+    return outcome
+
+
+def reject_counter(handoff: Handoff, actor: Person, now: datetime, note: str) -> Outcome:
+    """The owner side refuses the counter: the handoff is asked again as it was."""
+    _require_owner_side(actor, handoff.commitment)
+    if not note.strip():
+        raise InvalidInput("Say why the counter is rejected.")
+    summary = _with_note(f"{actor.name} rejected {handoff.department.name}'s counter", note)
+    outcome = _move(handoff, Action.REJECT_COUNTER, actor, now, summary)
+    if outcome.changed:
+        outcome.handoff.counter_due_at = None
+        outcome.handoff.counter_terms = ""
+    return outcome
+
+
+def complete(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Outcome:
+    """The department marks its accepted handoff done."""
+    _require_answerer(actor, handoff)
+    summary = _with_note(f"{handoff.department.name} marked its part done", note)
+    outcome = _move(handoff, Action.COMPLETE, actor, now, summary)
+    if outcome.changed:
+        outcome.handoff.done_at = now
+    return outcome
+
+
+def remove_step(handoff: Handoff, actor: Person, now: datetime, reason: str) -> Outcome:
+    """The owner side takes one open step off the route (the route is changed)."""
+    commitment = handoff.commitment
+    _require_owner_side(actor, commitment)
+    if not reason.strip():
+        raise InvalidInput("Say why the step is taken off the route.")
+    remaining = [
+        h for h in commitment.handoffs if h.id != handoff.id and h.state != State.CANCELLED
+    ]
+    if not remaining:
+        raise InvalidInput("This is the last step of the route: cancel the commitment instead.")
+    summary = _with_note(f"{handoff.department.name} was taken off the route", reason)
+    return _move(handoff, Action.CANCEL, actor, now, summary, kind="removed")
+
+
+def add_step(commitment: Commitment, actor: Person, now: datetime, step: RouteStep) -> Handoff:
+    """The owner side adds a department to the route."""
+    _require_owner_side(actor, commitment)
+    if commitment.cancelled_at is not None:
+        raise InvalidInput("The commitment is cancelled.")
+    if any(h.department_id == step.department.id for h in commitment.handoffs):
+        raise InvalidInput(f"{step.department.name} is already on the route.")
+    _validate_route([step], now)
+    return _append_step(commitment, step, actor, now)
+
+
+def cancel_commitment(commitment: Commitment, actor: Person, now: datetime, reason: str) -> None:
+    """The owner side cancels the commitment; every open handoff is cancelled with it."""
+    _require_owner_side(actor, commitment)
+    if not reason.strip():
+        raise InvalidInput("Say why the commitment is cancelled.")
+    commitment = db.session.execute(
+        select(Commitment)
+        .where(Commitment.id == commitment.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if commitment.cancelled_at is not None:
+        return
+    commitment.cancelled_at = now
+    commitment.cancelled_by_id = actor.id
+    commitment.cancel_reason = reason.strip()
+    for handoff in commitment.handoffs:
+        if handoff.is_open:
+            _move(handoff, Action.CANCEL, actor, now, f"{handoff.department.name}: cancelled")
+    _event(commitment, "cancelled", _with_note(f"{actor.name} cancelled", reason), now, actor)
+
+
+def edit_commitment(
+    commitment: Commitment,
+    actor: Person,
+    now: datetime,
+    *,
+    title: str,
+    details: str,
+    promised_at: datetime,
+) -> None:
+    """The owner side corrects what was promised or when."""
+    _require_owner_side(actor, commitment)
+    if commitment.cancelled_at is not None:
+        raise InvalidInput("The commitment is cancelled.")
+    changes = []
+    if title.strip() != commitment.title:
+        changes.append("what was promised")
+        commitment.title = title.strip()
+    if details.strip() != commitment.details:
+        changes.append("the details")
+        commitment.details = details.strip()
+    if promised_at != commitment.promised_at:
+        if promised_at <= now:
+            raise InvalidInput("The promised time is in the past.")
+        changes.append("the promised time")
+        commitment.promised_at = promised_at
+    if changes:
+        summary = f"{actor.name} changed " + ", ".join(changes)
+        about = promised_at if "the promised time" in changes else None
+        _event(commitment, "edited", summary, now, actor, about_at=about)
+
+
+def add_comment(commitment: Commitment, actor: Person, now: datetime, body: str) -> Comment:
+    """Anyone signed in writes to the commitment's internal discussion."""
+    if not body.strip():
+        raise InvalidInput("Write something first.")
+    comment = Comment(commitment_id=commitment.id, author=actor, body=body.strip(), created_at=now)
+    db.session.add(comment)
+    _event(commitment, "comment", f"{actor.name} wrote in the discussion", now, actor)
+    return comment

@@ -1,0 +1,76 @@
+"""Finding customers by any of the ways a caller identifies themselves, and adding them."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from handoff.customers.models import Customer, phone_digits
+from handoff.extensions import db
+
+
+@dataclass(frozen=True)
+class CustomerInput:
+    name: str
+    email: str
+    phone: str
+    account_ref: str
+
+
+def escape_like(text: str) -> str:
+    """`text` with LIKE wildcards escaped (use with escape='\\\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def customer_matches(query: str):
+    """A SQL condition: the customer's name, email, phone or account reference contains `query`."""
+    pattern = f"%{escape_like(query.strip())}%"
+    conditions = [
+        Customer.name.ilike(pattern, escape="\\"),
+        Customer.email.ilike(pattern, escape="\\"),
+        Customer.account_ref.ilike(pattern, escape="\\"),
+    ]
+    digits = phone_digits(query)
+    if len(digits) >= 3:
+        conditions.append(Customer.phone_digits.contains(digits, autoescape=True))
+    return or_(*conditions)
+
+
+def search_customers(query: str, limit: int = 8) -> list[Customer]:
+    """Customers whose name, email, phone or account reference contains `query`."""
+    if len(query.strip()) < 2:
+        return []
+    return list(
+        db.session.scalars(
+            select(Customer).where(customer_matches(query)).order_by(Customer.name).limit(limit)
+        )
+    )
+
+
+def find_or_create_customer(
+    customer_id: int | None, new: CustomerInput
+) -> tuple[Customer | None, str | None]:
+    """The picked customer, or a new one from `new`; or None and what is wrong."""
+    if customer_id:
+        customer = db.session.get(Customer, customer_id)
+        if customer is None:
+            return None, "That customer no longer exists; search again."
+        return customer, None
+    if not new.name.strip():
+        return None, "Pick a customer from the search, or enter a new customer's name."
+    account_ref = new.account_ref.strip() or None
+    if account_ref and db.session.scalar(
+        select(Customer.id).where(Customer.account_ref == account_ref)
+    ):
+        return (
+            None,
+            f"Account reference {account_ref} already belongs to a customer; search for it.",
+        )
+    customer = Customer(
+        name=new.name.strip(),
+        email=new.email.strip().lower(),
+        phone=new.phone.strip(),
+        account_ref=account_ref,
+    )
+    db.session.add(customer)
+    db.session.flush()
+    return customer, None

@@ -1,0 +1,335 @@
+"""A demo organisation whose board feels alive: built through the real service functions."""
+
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+from handoff.accounts.models import Person
+from handoff.clock import utcnow
+from handoff.commitments import services
+from handoff.customers.models import Customer
+from handoff.departments.models import Department, Membership
+from handoff.extensions import db
+
+DEMO_PASSWORD = "handoff-demo"
+
+DEPARTMENTS = {
+    "Sales": "Makes promises to new and existing customers.",
+    "Customer Service": "Answers customers on the phone, by email and in chat.",
+    "Installation": "Installs equipment on the customer's site.",
+    "Billing": "Invoices, credits and payment plans.",
+    "Shipping": "Gets goods out of the warehouse and to the customer.",
+    "Support": "Fixes what is broken, remotely.",
+    "Field Service": "Repairs and maintenance on site.",
+    "Finance": "Approves credit, refunds and exceptions.",
+    "Procurement": "Orders what is not in stock.",
+    "Warehouse": "Keeps stock and prepares orders.",
+    "Legal": "Contracts and compliance.",
+    "Quality": "Checks that what we deliver works.",
+}
+# (name, email local part, department, role); the first ones are printed at start-up.
+NAMED_PEOPLE = [
+    ("Ana Ruiz", "ana", "Sales", "lead"),
+    ("Ben Okafor", "ben", "Installation", "lead"),
+    ("Chloe Martin", "chloe", "Customer Service", "member"),
+    ("Dev Patel", "dev", "Billing", "lead"),
+]
+FIRST = [
+    "Ava",
+    "Liam",
+    "Mia",
+    "Noah",
+    "Zoe",
+    "Omar",
+    "Ivy",
+    "Leo",
+    "Nina",
+    "Hugo",
+    "Lena",
+    "Theo",
+    "Ella",
+    "Max",
+    "Sara",
+    "Finn",
+    "Rosa",
+    "Jan",
+]
+LAST = [
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ito",
+    "Jensen",
+    "Klein",
+    "Lopez",
+    "Meyer",
+    "Novak",
+]
+LAST += ["Olsen", "Quinn", "Rossi", "Schmidt", "Tan", "Weber", "Young"]
+COMPANY_A = [
+    "Acme",
+    "Nordic",
+    "Blue",
+    "Summit",
+    "Harbor",
+    "Green",
+    "Iron",
+    "Silver",
+    "Bright",
+    "Oak",
+    "Pine",
+    "Delta",
+    "Apex",
+]
+COMPANY_B = [
+    "Bakery",
+    "Dental",
+    "Logistics",
+    "Studio",
+    "Hotel",
+    "Clinic",
+    "Garage",
+    "Foods",
+    "Printing",
+    "Pharmacy",
+    "Labs",
+]
+
+ASKS = {
+    "Installation": [
+        "Install the router on site",
+        "Install 3 access points",
+        "Mount and connect the display",
+    ],
+    "Billing": ["Credit the last invoice", "Set up a payment plan", "Invoice on the new rate"],
+    "Shipping": [
+        "Ship the replacement unit",
+        "Express delivery of the order",
+        "Send the spare parts",
+    ],
+    "Support": [
+        "Remote fix of the configuration",
+        "Reset the customer's account",
+        "Call back with a diagnosis",
+    ],
+    "Field Service": [
+        "Repair visit",
+        "Replace the faulty unit on site",
+        "Annual maintenance visit",
+    ],
+    "Finance": [
+        "Approve a goodwill credit of 50 EUR",
+        "Approve the refund",
+        "Approve extended payment terms",
+    ],
+    "Procurement": [
+        "Order the missing part",
+        "Source 20 units",
+        "Get the supplier to confirm a date",
+    ],
+    "Warehouse": [
+        "Reserve stock for the order",
+        "Pick and pack today",
+        "Hold the unit for collection",
+    ],
+    "Legal": ["Review the contract change", "Confirm the cancellation terms"],
+    "Quality": ["Test the unit before shipping", "Inspect the installation"],
+    "Sales": ["Confirm the offer in writing", "Visit the customer with a proposal"],
+    "Customer Service": ["Call the customer to confirm", "Send the customer a written summary"],
+}
+PROMISES = [
+    "Installation within 24 hours",
+    "Replacement unit by Friday",
+    "Credit on the next invoice",
+    "Technician visit this week",
+    "Refund within 5 days",
+    "Delivery before the opening",
+    "Fix before the weekend",
+    "Upgrade to the new plan with no downtime",
+]
+DECLINE_REASONS = [
+    "Needs a signed order first",
+    "No technician free in that region this week",
+    "Over the amount we can approve without the contract",
+    "Part is discontinued",
+]
+COMMENTS = [
+    "Can we do the morning? The customer is only there until noon.",
+    "Checked with the team: tight but possible.",
+    "Customer called again asking for an update.",
+    "We need the account number before we can start.",
+]
+
+
+def build_demo(
+    seed: int = 7, progress: Callable[[str], None] = print, commitments: int = 360
+) -> str:
+    """Create departments, people, customers and commitments in every state; say what was made."""
+    rng = random.Random(seed)
+    now = utcnow().replace(second=0, microsecond=0)
+    departments = {
+        name: Department(name=name, description=text) for name, text in DEPARTMENTS.items()
+    }
+    db.session.add_all(departments.values())
+
+    admin = _person("Admin", "admin@example.com", is_admin=True)
+    people_by_department: dict[str, list[Person]] = {name: [] for name in departments}
+    for name, local, department, role in NAMED_PEOPLE:
+        person = _person(name, f"{local}@example.com")
+        _join(person, departments[department], role, people_by_department)
+    # Chloe in Customer Service also takes calls for Sales: one person, two inboxes.
+    _join(
+        db.session.scalar(db.select(Person).filter_by(email="chloe@example.com")),
+        departments["Sales"],
+        "member",
+        people_by_department,
+    )
+    used = {p.email for members in people_by_department.values() for p in members}
+    for department in departments.values():
+        while len(people_by_department[department.name]) < 3:
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            email = f"{first}.{last}@example.com".lower()
+            if email in used:
+                continue
+            used.add(email)
+            has_lead = any(
+                p.is_lead_of(department.id) for p in people_by_department[department.name]
+            )
+            _join(
+                _person(f"{first} {last}", email),
+                department,
+                "member" if has_lead else "lead",
+                people_by_department,
+            )
+    db.session.flush()
+    progress(f"  {len(departments)} departments, {len(used) + 1} people")
+
+    customers = _customers(rng, 300)
+    db.session.add_all(customers)
+    db.session.flush()
+    progress(f"  {len(customers)} customers")
+
+    names = list(departments)
+    promisers = [
+        "Sales",
+        "Sales",
+        "Customer Service",
+        "Customer Service",
+        "Support",
+        "Field Service",
+    ]
+    for index in range(commitments):
+        created = now - timedelta(minutes=rng.randint(10, 28 * 24 * 60))
+        if index % 4 == 0:  # a quarter made in the last two days: fresh work waiting
+            created = now - timedelta(minutes=rng.randint(10, 48 * 60))
+        owner_name = rng.choice(promisers)
+        maker = rng.choice(people_by_department[owner_name])
+        route_names = rng.sample([n for n in names if n != owner_name], rng.choice([1, 1, 2, 2, 3]))
+        promised = created + timedelta(hours=rng.randint(20, 21 * 24))
+        route = []
+        for position, name in enumerate(route_names):
+            due = created + (promised - created) * (position + 1) / (len(route_names) + 0.5)
+            route.append(services.RouteStep(departments[name], rng.choice(ASKS[name]), due))
+        commitment = services.record_commitment(
+            actor=maker,
+            customer=rng.choice(customers),
+            title=rng.choice(PROMISES),
+            details=rng.choice(["", "Customer was upset about an earlier delay.", "Key account."]),
+            channel=rng.choice(["phone", "phone", "email", "in_person", "web", "chat"]),
+            promised_at=promised,
+            owner_department=departments[owner_name],
+            route=route,
+            now=created,
+        )
+        _play(rng, commitment, created, now, people_by_department)
+        if index % 40 == 0:
+            progress(f"  commitments: {index}/{commitments}")
+    progress(f"  commitments: {commitments}/{commitments}")
+    return (
+        f"Demo loaded: {len(departments)} departments, {len(used) + 1} people, "
+        f"{len(customers)} customers, {commitments} commitments (admin: {admin.email})."
+    )
+
+
+def _play(rng, commitment, created, now, people_by_department) -> None:
+    """Answer the handoffs of a commitment the way a busy organisation would, up to now."""
+    clock = created
+    for handoff in list(commitment.handoffs):
+        clock += timedelta(minutes=rng.randint(15, 36 * 60))
+        if clock >= now:
+            return  # not answered yet: it waits in the department's inbox
+        members = people_by_department[handoff.department.name]
+        answerer = rng.choice(members)
+        roll = rng.random()
+        if roll < 0.70:
+            services.accept(handoff, answerer, clock, rng.choice(["", "", "Booked."]))
+            done_at = min(handoff.due_at, clock + timedelta(hours=rng.randint(2, 120)))
+            if done_at < now and rng.random() < 0.8:
+                services.complete(handoff, answerer, max(done_at, clock + timedelta(minutes=5)))
+        elif roll < 0.85:
+            offer = handoff.due_at + timedelta(days=rng.randint(1, 4))
+            services.counter(
+                handoff, answerer, clock, due_at=offer, terms="", note="Earliest slot we have."
+            )
+            settle_at = clock + timedelta(hours=rng.randint(1, 30))
+            if settle_at < now and rng.random() < 0.6:
+                owner = rng.choice(people_by_department[commitment.owner_department.name])
+                services.take_counter(handoff, owner, settle_at)
+        elif roll < 0.93:
+            services.decline(handoff, answerer, clock, rng.choice(DECLINE_REASONS))
+            return
+        if rng.random() < 0.2:
+            writer = rng.choice(members)
+            services.add_comment(
+                commitment, writer, clock + timedelta(minutes=3), rng.choice(COMMENTS)
+            )
+    if rng.random() < 0.04:
+        owner = rng.choice(people_by_department[commitment.owner_department.name])
+        services.cancel_commitment(
+            commitment, owner, min(now, clock + timedelta(hours=2)), "Customer changed their mind"
+        )
+
+
+def _person(name: str, email: str, is_admin: bool = False) -> Person:
+    person = Person(name=name, email=email, is_admin=is_admin, time_zone="Europe/Berlin")
+    person.set_password(DEMO_PASSWORD)
+    db.session.add(person)
+    return person
+
+
+def _join(person, department, role, people_by_department) -> None:
+    membership = Membership(person=person, department=department, role=role)
+    db.session.add(membership)
+    if membership not in person.memberships:
+        person.memberships.append(membership)
+    people_by_department[department.name].append(person)
+
+
+def _customers(rng, count: int) -> list[Customer]:
+    customers = []
+    for index in range(count):
+        if index % 3 == 0:
+            name = f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}"
+            email = f"office@{name.lower().replace(' ', '').replace('é', 'e')}{index}.example"
+        else:
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            name = f"{first} {last}"
+            email = f"{first}.{last}{index}@mail.example".lower()
+        phone = f"+49 30 {rng.randint(1000, 9999)} {rng.randint(100, 999)}"
+        customers.append(
+            Customer(name=name, email=email, phone=phone, account_ref=f"A-{20000 + index}")
+        )
+    return customers
+
+
+def sign_in_details() -> list[str]:
+    """The demo accounts worth trying, one line each."""
+    lines = ["admin@example.com      administrator"]
+    for name, local, department, role in NAMED_PEOPLE:
+        lines.append(f"{local + '@example.com':22} {name}, {role} of {department}")
+    lines.append(f"{'chloe@example.com':22} also a member of Sales (two inboxes)")
+    return lines

@@ -1,0 +1,44 @@
+"""Departments and who belongs to them."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from handoff.accounts.models import Person
+from handoff.clock import utcnow
+from handoff.database import UTCDateTime
+from handoff.extensions import db
+
+ROLES = ("member", "lead")
+
+
+class Department(db.Model):
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="department", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Department {self.name}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("person_id", "department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), default="member")
+
+    person: Mapped[Person] = relationship(back_populates="memberships")
+    department: Mapped[Department] = relationship(back_populates="memberships", lazy="joined")

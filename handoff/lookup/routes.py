@@ -1,0 +1,55 @@
+"""The status lookup: one box, results as you type, one true sentence per commitment."""
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, request
+from flask_login import login_required
+from sqlalchemy import case, select
+from sqlalchemy.orm import selectinload
+
+from handoff.clock import utcnow
+from handoff.commitments.models import Commitment
+from handoff.customers.models import Customer
+from handoff.customers.services import customer_matches
+from handoff.extensions import db
+from handoff.lookup.sentences import status_sentence
+from handoff.web import format_relative, format_when, render
+
+bp = Blueprint("lookup", __name__)
+LOOKUP_LIMIT = 25
+
+
+def find_commitments(query: str) -> list[Commitment]:
+    """Commitments whose reference, or whose customer's name, email, phone or account matches."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    condition = Commitment.customer_id.in_(select(Customer.id).where(customer_matches(query)))
+    reference_id = Commitment.id_from_reference(query)
+    if reference_id and query.upper().startswith("C"):
+        condition = condition | (Commitment.id == reference_id)
+    open_first = case((Commitment.cancelled_at.is_(None), 0), else_=1)
+    return list(
+        db.session.scalars(
+            select(Commitment)
+            .where(condition)
+            .options(selectinload(Commitment.handoffs))
+            .order_by(open_first, Commitment.promised_at.desc(), Commitment.id.desc())
+            .limit(LOOKUP_LIMIT)
+        )
+    )
+
+
+@bp.get("/lookup")
+@login_required
+def index():
+    """Look up what was promised and what is true now, while the customer is on the line."""
+    query = request.args.get("q", "")
+    now = utcnow()
+    at_risk_within = timedelta(hours=current_app.config["AT_RISK_HOURS"])
+    results = []
+    for commitment in find_commitments(query):
+        status = commitment.status(now, at_risk_within)
+        sentence = status_sentence(commitment, status, now, format_when, format_relative)
+        results.append((commitment, status, sentence))
+    return render("lookup/index.html", "lookup/_results.html", query=query, results=results)

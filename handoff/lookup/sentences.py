@@ -1,0 +1,60 @@
+"""The truth about a commitment in one sentence an agent can read out loud."""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from handoff.commitments.lifecycle import State
+from handoff.commitments.status import Status
+
+Formatter = Callable[[datetime], str]
+
+
+def status_sentence(
+    commitment, status: Status, now: datetime, when: Formatter, ago: Callable
+) -> str:
+    """One sentence that claims no more than the handoffs' states support.
+
+    The most serious fact comes first: a decline, a counter, lateness, what is still
+    unconfirmed; only when every department has confirmed does the sentence say so.
+    """
+    route = [h for h in commitment.handoffs if h.state != State.CANCELLED]
+    if status == Status.CANCELLED:
+        return f"Cancelled on {when(commitment.cancelled_at)}: {commitment.cancel_reason}"
+    if status == Status.FULFILLED:
+        last = max(route, key=lambda h: h.done_at or h.changed_at)
+        finished = when(last.done_at or last.changed_at)
+        return f"Fulfilled: {last.department.name} finished on {finished}."
+    declined = [h for h in route if h.state == State.DECLINED]
+    if declined:
+        h = declined[0]
+        return f"{h.department.name} declined: {h.answer_note}"
+    countered = [h for h in route if h.state == State.COUNTERED]
+    if countered:
+        h = countered[0]
+        offer = when(h.counter_due_at) if h.counter_due_at else h.counter_terms
+        settle = commitment.owner_department.name
+        return (
+            f"{h.department.name} cannot confirm as asked and offered {offer}; "
+            f"{settle} has not settled it yet."
+        )
+    late = [h for h in route if h.state == State.ACCEPTED and h.due_at < now]
+    if late:
+        h = late[0]
+        late_by = ago(h.due_at, now).removesuffix(" ago")
+        return f"{h.department.name} confirmed for {when(h.due_at)} but is {late_by} late."
+    pending = [h for h in route if h.state == State.PENDING]
+    if pending:
+        h = pending[0]
+        others = len(pending) - 1
+        extra = f" (and {others} more department{'s' if others > 1 else ''})" if others else ""
+        return (
+            f"Not yet confirmed by {h.department.name}{extra} — asked {ago(h.requested_at, now)}."
+        )
+    confirmed = [h for h in route if h.state == State.ACCEPTED]
+    parts = [f"{h.department.name} confirmed for {when(h.due_at)}" for h in confirmed]
+    done = [h for h in route if h.state == State.DONE]
+    parts += [f"{h.department.name} is done" for h in done]
+    sentence = "; ".join(parts) + "."
+    if status == Status.OVERDUE:
+        sentence += f" The customer was promised {when(commitment.promised_at)}, which has passed."
+    return sentence

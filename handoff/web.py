@@ -1,0 +1,120 @@
+"""What every page shares: page-or-fragment rendering, the reader's time zone, errors."""
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, make_response, render_template
+from flask_login import current_user
+
+from handoff.extensions import htmx
+
+
+def wants_fragment() -> bool:
+    """Whether to answer with the partial alone.
+
+    A boosted navigation or a history restore is an htmx request that needs the whole page.
+    """
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(
+    page: str, fragment: str | None = None, status: int = 200, trigger: str | None = None, **context
+):
+    """Render the full page, or only the partial it includes for an htmx request."""
+    template = fragment if fragment and wants_fragment() else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
+
+def render_fragment(fragment: str, status: int = 200, trigger: str | None = None, **context):
+    """Render a partial that only htmx requests ask for."""
+    response = make_response(render_template(fragment, **context), status)
+    response.vary.add("HX-Request")
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
+
+def is_valid_zone(name: str | None) -> bool:
+    """Whether `name` is an IANA time zone this machine knows."""
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def reader_zone() -> ZoneInfo:
+    """The time zone of the person reading the page."""
+    name = None
+    if current_user and current_user.is_authenticated:
+        name = current_user.time_zone
+    if not is_valid_zone(name):
+        name = current_app.config["DEFAULT_TIME_ZONE"]
+    return ZoneInfo(name)
+
+
+def to_local(value: datetime) -> datetime:
+    """The moment in the reader's time zone."""
+    return value.astimezone(reader_zone())
+
+
+def from_local(value: datetime | None) -> datetime | None:
+    """A wall-clock time typed by the reader, as an aware UTC datetime."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=reader_zone()).astimezone(UTC)
+
+
+def local_input(value: datetime | None) -> datetime | None:
+    """A stored moment as the naive wall-clock time a datetime-local input shows."""
+    if value is None:
+        return None
+    return to_local(value).replace(tzinfo=None)
+
+
+def format_when(value: datetime | None, now: datetime | None = None) -> str:
+    """'Tue 12 May 10:00' in the reader's zone; the year only when it is not this year."""
+    if value is None:
+        return ""
+    local = to_local(value)
+    this_year = to_local(now or datetime.now(UTC)).year
+    pattern = "%a %d %b %H:%M" if local.year == this_year else "%a %d %b %Y %H:%M"
+    return local.strftime(pattern)
+
+
+def format_relative(value: datetime | None, now: datetime) -> str:
+    """'in 3 h', '5 h ago', 'in 2 d' — how far a moment is from now."""
+    if value is None:
+        return ""
+    delta = value - now
+    future = delta >= timedelta(0)
+    seconds = abs(delta.total_seconds())
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        amount = f"{int(seconds // 60)} min"
+    elif seconds < 48 * 3600:
+        amount = f"{int(seconds // 3600)} h"
+    else:
+        amount = f"{int(seconds // 86400)} d"
+    return f"in {amount}" if future else f"{amount} ago"
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it stays on this site (a path, no scheme or host), else None."""
+    if not target:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/"):
+        return None
+    if target.startswith("//") or target.startswith("/\\") or "\\" in target:
+        return None
+    return target

@@ -1,0 +1,60 @@
+// Handoff's only script: no inline scripts anywhere, so a strict Content-Security-Policy fits.
+(function () {
+  "use strict";
+
+  // The sign-in form sends the browser's time zone, so times are shown in the reader's zone.
+  function fillTimeZone() {
+    document.querySelectorAll("[data-browser-time-zone]").forEach(function (input) {
+      try {
+        input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+      } catch (e) { /* an old browser: the organisation's default zone is used */ }
+    });
+  }
+
+  function banner() { return document.getElementById("problem"); }
+
+  function showProblem(text) {
+    var box = banner();
+    if (!box) { return; }
+    box.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "link";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", function () { box.hidden = true; });
+    box.appendChild(close);
+    box.hidden = false;
+  }
+
+  // htmx does not swap 4xx/5xx answers (but 409 and 422, which carry their own fragment):
+  // say what happened instead of failing in silence.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var text = "";
+    try {
+      var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      var message = doc.querySelector(".problem");
+      text = message ? message.textContent.trim() : "";
+    } catch (e) { text = ""; }
+    showProblem(text || ("The server answered " + xhr.status + ". Nothing was changed."));
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showProblem("Could not reach Handoff. Check your connection; nothing was changed.");
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    // A background refresh should not hide a problem the person has not read yet.
+    var box = banner();
+    if (box && !box.hidden && event.detail.requestConfig && event.detail.requestConfig.triggeringEvent &&
+        event.detail.requestConfig.triggeringEvent.type !== "every") {
+      box.hidden = true;
+    }
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", fillTimeZone);
+  } else {
+    fillTimeZone();
+  }
+})();
