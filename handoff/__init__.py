@@ -105,8 +105,8 @@ def _register_errors(app: Flask) -> None:
         return problem(
             400,
             "Your form expired",
-            "The security token was missing or out of date. Reload the page and try again; "
-            "nothing was changed.",
+            "The security token was missing or out of date. Nothing was changed. "
+            "Reload the page and try again.",
         )
 
     @app.errorhandler(NotAllowed)

@@ -1,0 +1,293 @@
+"""Fixtures: an app on a fresh, migrated database (SQLite, or PostgreSQL when asked), factories."""
+
+import os
+import shutil
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from handoff import create_app
+from handoff.accounts.models import Person
+from handoff.commitments import services
+from handoff.customers.models import Customer
+from handoff.departments.models import Department, Membership
+from handoff.extensions import db
+
+PG_ENV = "HANDOFF_TEST_DATABASE_URL"
+PASSWORD = "correct horse battery"
+
+
+def pytest_report_header(config):
+    url = os.environ.get(PG_ENV)
+    return f"database: {'PostgreSQL ' + url if url else 'SQLite (set ' + PG_ENV + ' for PostgreSQL)'}"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """A migrated database made once per session: a SQLite file to copy, or a PostgreSQL URL."""
+    pg_url = os.environ.get(PG_ENV)
+    if pg_url:
+        url = sa.make_url(pg_url)
+        name = f"handoff_test_{_worker()}"
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+        target = url.set(database=name).render_as_string(hide_password=False)
+        _migrate(target)
+        yield {"kind": "postgresql", "url": target}
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    yield {"kind": "sqlite", "path": path}
+
+
+def _migrate(url: str) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+    with app.app_context():
+        upgrade(directory=app.root_path + "/migrations")
+        db.engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    """A fresh database for one test."""
+    if database_template["kind"] == "sqlite":
+        path = tmp_path / "handoff.db"
+        shutil.copy(database_template["path"], path)
+        yield f"sqlite:///{path}"
+        return
+    url = database_template["url"]
+    yield url
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'"
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        if names:
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def app_factory(database_url):
+    """Build apps on this test's database (several share it, e.g. to test CSRF)."""
+    made = []
+
+    def make(**overrides):
+        config = {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test-secret",
+            "DEFAULT_TIME_ZONE": "Europe/Berlin",
+        }
+        config.update(overrides)
+        application = create_app(config)
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_factory):
+    application = app_factory()
+    with application.app_context():
+        yield application
+        db.session.remove()
+
+
+@pytest.fixture
+def web_app(app_factory):
+    """The app that serves the test client's requests.
+
+    It is a second app on the same database: Flask reuses an app context that is already
+    pushed for the same app, so requests served by `app` would share the test's session and
+    `g`. With their own app, each request gets a fresh context, as in production.
+    """
+    return app_factory()
+
+
+@pytest.fixture
+def client(web_app, app):
+    return web_app.test_client()
+
+
+@pytest.fixture
+def now():
+    """A real 'now' (routes read the clock), rounded so assertions read well."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+_HASH_CACHE: dict[str, str] = {}
+
+
+class Factory:
+    """Makes the people, departments, customers and commitments a test needs."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self._count = 0
+
+    def _next(self) -> int:
+        self._count += 1
+        return self._count
+
+    def department(self, name: str | None = None) -> Department:
+        department = Department(name=name or f"Department {self._next()}")
+        db.session.add(department)
+        db.session.commit()
+        return department
+
+    def person(
+        self,
+        name: str | None = None,
+        *,
+        member_of=(),
+        lead_of=(),
+        admin: bool = False,
+        email: str | None = None,
+    ) -> Person:
+        number = self._next()
+        name = name or f"Person {number}"
+        person = Person(
+            name=name,
+            email=email or f"{name.lower().replace(' ', '.')}.{number}@example.com",
+            is_admin=admin,
+            time_zone="Europe/Berlin",
+        )
+        # Werkzeug's default hash is slow on purpose: hash the shared test password once.
+        if PASSWORD not in _HASH_CACHE:
+            person.set_password(PASSWORD)
+            _HASH_CACHE[PASSWORD] = person.password_hash
+        person.password_hash = _HASH_CACHE[PASSWORD]
+        db.session.add(person)
+        for department in member_of:
+            db.session.add(Membership(person=person, department=department, role="member"))
+        for department in lead_of:
+            db.session.add(Membership(person=person, department=department, role="lead"))
+        db.session.commit()
+        return person
+
+    def customer(self, name: str | None = None, **fields) -> Customer:
+        number = self._next()
+        customer = Customer(
+            name=name or f"Customer {number}",
+            email=fields.get("email", f"customer{number}@mail.example"),
+            phone=fields.get("phone", f"+49 30 5555 {number:03d}"),
+            account_ref=fields.get("account_ref", f"A-{90000 + number}"),
+        )
+        db.session.add(customer)
+        db.session.commit()
+        return customer
+
+    def commitment(
+        self,
+        *,
+        by: Person,
+        owner: Department,
+        route: list[Department],
+        customer: Customer | None = None,
+        title: str = "Installation within 24 hours",
+        due_in: timedelta = timedelta(days=3),
+        at: datetime | None = None,
+    ):
+        at = at or self.now
+        steps = [
+            services.RouteStep(dept, f"Part of {dept.name}", at + due_in * (i + 1) / (len(route) + 1))
+            for i, dept in enumerate(route)
+        ]
+        commitment = services.record_commitment(
+            actor=by,
+            customer=customer or self.customer(),
+            title=title,
+            details="",
+            channel="phone",
+            promised_at=at + due_in,
+            owner_department=owner,
+            route=steps,
+            now=at,
+        )
+        db.session.commit()
+        return commitment
+
+
+@pytest.fixture
+def make(app, now):
+    return Factory(now)
+
+
+@pytest.fixture
+def sign_in():
+    """Sign a test client in as a person, without typing the password each time."""
+
+    def do(client, person: Person):
+        with client.session_transaction() as session:
+            session["_user_id"] = str(person.id)
+            session["_fresh"] = True
+        return client
+
+    return do
+
+
+@pytest.fixture
+def org(make):
+    """A small organisation: Sales promises on behalf of Installation and Billing."""
+
+    class Org:
+        sales = make.department("Sales")
+        installation = make.department("Installation")
+        billing = make.department("Billing")
+        ana = make.person("Ana Ruiz", lead_of=[sales])
+        ben = make.person("Ben Okafor", lead_of=[installation])
+        ivo = make.person("Ivo Berg", member_of=[installation])
+        dev = make.person("Dev Patel", member_of=[billing])
+        admin = make.person("Admin", admin=True)
+
+    return Org
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count the SQL statements run inside a block: `with count_queries() as counted: …`."""
+
+    @contextmanager
+    def counting():
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    return counting
+
+
+def htmx_headers(**extra) -> dict:
+    """The headers htmx sends with a plain (not boosted) request."""
+    return {"HX-Request": "true", **extra}
+
+
+def fresh(thing):
+    """`thing` read again from the database as other connections left it."""
+    db.session.rollback()  # end this session's transaction, and with it its snapshot
+    return db.session.get(type(thing), thing.id, populate_existing=True)

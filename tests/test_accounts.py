@@ -1,0 +1,91 @@
+"""Signing in and out, and where a sign-in may send you."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import PASSWORD, fresh, htmx_headers
+
+
+def test_signing_in_with_the_right_password_opens_the_board(client, org):
+    typed = org.ana.email.upper() + " "
+    response = client.post("/login", data={"email": typed, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert "Ana Ruiz" in client.get("/").get_data(as_text=True)
+
+
+def test_a_wrong_password_is_refused_in_place(client, org):
+    response = client.post("/login", data={"email": org.ana.email, "password": "nope"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "do not match" in page
+    assert org.ana.email in page  # the entered email is kept
+    assert client.get("/").status_code == 302
+
+
+def test_an_inactive_person_cannot_sign_in(client, org, app):
+    from handoff.extensions import db
+
+    org.dev.active = False
+    db.session.commit()
+    response = client.post("/login", data={"email": org.dev.email, "password": PASSWORD})
+    assert response.status_code == 422
+
+
+def test_signing_in_keeps_the_browser_time_zone_when_none_is_set(client, org, app):
+    from handoff.extensions import db
+
+    org.ana.time_zone = None
+    db.session.commit()
+    client.post(
+        "/login", data={"email": org.ana.email, "password": PASSWORD, "time_zone": "America/Chicago"}
+    )
+    assert fresh(org.ana).time_zone == "America/Chicago"
+
+
+def test_next_sends_you_back_to_the_page_you_asked_for(client, org):
+    response = client.get("/lookup?q=abc")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert (location.path, parse_qs(location.query)["next"]) == ("/login", ["/lookup?q=abc"])
+    response = client.post(
+        "/login", data={"email": org.ana.email, "password": PASSWORD, "next": "/lookup?q=abc"}
+    )
+    assert response.headers["Location"] == "/lookup?q=abc"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+        " //evil.example",
+    ],
+)
+def test_next_never_leaves_the_site(client, org, target):
+    response = client.post("/login", data={"email": org.ana.email, "password": PASSWORD, "next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_signing_out_ends_the_session(client, org, sign_in):
+    sign_in(client, org.ana)
+    assert client.get("/").status_code == 200
+    client.post("/logout")
+    assert client.get("/").status_code == 302
+
+
+def test_an_expired_session_sends_htmx_requests_to_the_sign_in_page(client, org):
+    response = client.get("/", headers=htmx_headers())
+    assert response.headers["HX-Redirect"] == "/login"
+
+
+def test_pages_carry_a_strict_content_security_policy(client):
+    policy = client.get("/login").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy

@@ -1,0 +1,190 @@
+"""Answering handoffs through the web: the row swaps in place, bad answers change nothing."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import fresh, htmx_headers
+from handoff.commitments import services
+from handoff.commitments.models import TimelineEvent
+from handoff.extensions import db
+
+
+def timeline_count(commitment) -> int:
+    db.session.rollback()
+    return db.session.scalar(
+        select(func.count(TimelineEvent.id)).where(TimelineEvent.commitment_id == commitment.id)
+    )
+
+
+@pytest.fixture
+def commitment(org, make):
+    return make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+
+
+def test_accepting_in_the_inbox_swaps_only_the_row(client, org, commitment, sign_in):
+    sign_in(client, org.ivo)
+    handoff = commitment.handoffs[0]
+    response = client.post(
+        f"/handoffs/{handoff.id}/accept", data={"view": "inbox"}, headers=htmx_headers()
+    )
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith(f'<article id="handoff-{handoff.id}"')
+    assert "<html" not in body
+    assert "Mark done" in body and ">Accept<" not in body  # only the actions valid now
+    assert commitment.reference in body  # the inbox row names its commitment
+    assert response.headers["HX-Trigger"] == "handoff-changed"
+    assert "HX-Request" in response.headers["Vary"]
+    assert fresh(handoff).state == "accepted"
+
+
+def test_without_htmx_an_answer_redirects_back_to_the_page(client, org, commitment, sign_in):
+    sign_in(client, org.ivo)
+    handoff = commitment.handoffs[0]
+    response = client.post(f"/handoffs/{handoff.id}/accept", data={"view": "inbox"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/departments/{org.installation.id}/inbox"
+    response = client.post(f"/handoffs/{handoff.id}/complete", data={"view": "commitment"})
+    assert response.headers["Location"] == f"/commitments/{commitment.reference}"
+
+
+def test_member_of_billing_cannot_accept_installation_handoff(client, org, commitment, sign_in):
+    sign_in(client, org.dev)
+    before = timeline_count(commitment)
+    response = client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", headers=htmx_headers())
+    assert response.status_code == 403
+    assert "Only members of Installation" in response.get_data(as_text=True)
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    assert timeline_count(commitment) == before
+
+
+def test_declining_without_a_reason_shows_the_error_in_the_row(client, org, commitment, sign_in):
+    sign_in(client, org.ivo)
+    before = timeline_count(commitment)
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/decline",
+        data={"reason": "  "},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "A reason is required." in body
+    assert "<details open>" in body  # the decline form stays open with its error
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    assert timeline_count(commitment) == before
+
+
+def test_a_counter_without_date_or_terms_is_refused_in_place(client, org, commitment, sign_in):
+    sign_in(client, org.ivo)
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/counter",
+        data={"note": "maybe"},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 422
+    assert "Give a date or terms" in response.get_data(as_text=True)
+    assert 'value="maybe"' in response.get_data(as_text=True)  # what was typed is kept
+
+
+def test_a_counter_date_in_the_past_is_refused(client, org, commitment, sign_in, now):
+    sign_in(client, org.ivo)
+    past = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/counter",
+        data={"due_at": past},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 422
+    assert "in the past" in response.get_data(as_text=True)
+    assert fresh(commitment.handoffs[0]).state == "pending"
+
+
+def test_a_counter_date_is_read_in_the_readers_time_zone(client, org, commitment, sign_in, now):
+    sign_in(client, org.ivo)  # Europe/Berlin
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/counter",
+        data={"due_at": "2030-07-01T10:00", "terms": ""},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 200
+    countered = fresh(commitment.handoffs[0])
+    assert countered.state == "countered"
+    assert countered.counter_due_at.isoformat() == "2030-07-01T08:00:00+00:00"  # CEST is UTC+2
+    assert "Mon 01 Jul 2030 10:00" in response.get_data(as_text=True)
+
+
+def test_answering_a_handoff_someone_else_answered_first_says_who_and_how(
+    client, org, commitment, sign_in, now
+):
+    services.decline(commitment.handoffs[0], org.ben, now, "No technician free")
+    db.session.commit()
+    sign_in(client, org.ivo)
+    before = timeline_count(commitment)
+    response = client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", headers=htmx_headers())
+    assert response.status_code == 409
+    body = response.get_data(as_text=True)
+    assert "Already declined by Ben Okafor" in body
+    assert f'id="handoff-{commitment.handoffs[0].id}"' in body  # the row, showing the truth
+    assert timeline_count(commitment) == before
+
+
+def test_the_same_answer_twice_is_harmless(client, org, commitment, sign_in, now):
+    services.accept(commitment.handoffs[0], org.ben, now)
+    db.session.commit()
+    sign_in(client, org.ivo)
+    before = timeline_count(commitment)
+    response = client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", headers=htmx_headers())
+    assert response.status_code == 200
+    assert "Already accepted by Ben Okafor" in response.get_data(as_text=True)
+    assert "HX-Trigger" not in response.headers
+    assert timeline_count(commitment) == before
+
+
+def test_only_the_owner_side_settles_a_counter(client, org, commitment, sign_in, now):
+    services.counter(commitment.handoffs[0], org.ivo, now, due_at=None, terms="Only mornings")
+    db.session.commit()
+    sign_in(client, org.ben)
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/take-counter", headers=htmx_headers()
+    )
+    assert response.status_code == 403
+    sign_in(client, org.ana)
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/take-counter", headers=htmx_headers()
+    )
+    assert response.status_code == 200
+    assert fresh(commitment.handoffs[0]).state == "accepted"
+
+
+def test_rejecting_a_counter_needs_a_reason(client, org, commitment, sign_in, now):
+    services.counter(commitment.handoffs[0], org.ivo, now, due_at=None, terms="Only mornings")
+    db.session.commit()
+    sign_in(client, org.ana)
+    url = f"/handoffs/{commitment.handoffs[0].id}/reject-counter"
+    assert client.post(url, data={"reason": ""}, headers=htmx_headers()).status_code == 422
+    assert fresh(commitment.handoffs[0]).state == "countered"
+    assert client.post(url, data={"reason": "Mornings are fine? No."}).status_code == 303
+    assert fresh(commitment.handoffs[0]).state == "pending"
+
+
+def test_an_unknown_handoff_or_action_is_404(client, org, commitment, sign_in):
+    sign_in(client, org.ivo)
+    assert client.post("/handoffs/999999/accept").status_code == 404
+    assert client.post(f"/handoffs/{commitment.handoffs[0].id}/approve").status_code == 404
+
+
+def test_the_commitment_page_offers_each_person_only_their_actions(
+    client, org, commitment, sign_in
+):
+    sign_in(client, org.ivo)
+    page = client.get(f"/commitments/{commitment.reference}").get_data(as_text=True)
+    installation, billing = commitment.handoffs
+    assert f"/handoffs/{installation.id}/accept" in page
+    assert f"/handoffs/{billing.id}/accept" not in page
+    assert "Cancel the commitment" not in page
+    sign_in(client, org.ana)
+    page = client.get(f"/commitments/{commitment.reference}").get_data(as_text=True)
+    assert f"/handoffs/{installation.id}/accept" not in page
+    assert "Cancel the commitment" in page
