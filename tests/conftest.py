@@ -22,7 +22,9 @@ PASSWORD = "correct horse battery"
 
 def pytest_report_header(config):
     url = os.environ.get(PG_ENV)
-    return f"database: {'PostgreSQL ' + url if url else 'SQLite (set ' + PG_ENV + ' for PostgreSQL)'}"
+    return (
+        f"database: {'PostgreSQL ' + url if url else 'SQLite (set ' + PG_ENV + ' for PostgreSQL)'}"
+    )
 
 
 def _worker() -> str:
@@ -209,7 +211,9 @@ class Factory:
     ):
         at = at or self.now
         steps = [
-            services.RouteStep(dept, f"Part of {dept.name}", at + due_in * (i + 1) / (len(route) + 1))
+            services.RouteStep(
+                dept, f"Part of {dept.name}", at + due_in * (i + 1) / (len(route) + 1)
+            )
             for i, dept in enumerate(route)
         ]
         commitment = services.record_commitment(
@@ -263,21 +267,24 @@ def org(make):
 
 
 @pytest.fixture
-def count_queries(app):
-    """Count the SQL statements run inside a block: `with count_queries() as counted: …`."""
+def count_queries(web_app):
+    """Count the SQL statements the test client's requests run: `with count_queries() as q: …`."""
+    with web_app.app_context():
+        engine = db.engine
 
     @contextmanager
     def counting():
         statements: list[str] = []
 
         def record(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
+            if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+                statements.append(statement)
 
-        sa.event.listen(db.engine, "before_cursor_execute", record)
+        sa.event.listen(engine, "before_cursor_execute", record)
         try:
             yield statements
         finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+            sa.event.remove(engine, "before_cursor_execute", record)
 
     return counting
 

@@ -3,7 +3,6 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from conftest import PASSWORD, fresh, htmx_headers
 
 
@@ -39,7 +38,8 @@ def test_signing_in_keeps_the_browser_time_zone_when_none_is_set(client, org, ap
     org.ana.time_zone = None
     db.session.commit()
     client.post(
-        "/login", data={"email": org.ana.email, "password": PASSWORD, "time_zone": "America/Chicago"}
+        "/login",
+        data={"email": org.ana.email, "password": PASSWORD, "time_zone": "America/Chicago"},
     )
     assert fresh(org.ana).time_zone == "America/Chicago"
 
@@ -68,7 +68,9 @@ def test_next_sends_you_back_to_the_page_you_asked_for(client, org):
     ],
 )
 def test_next_never_leaves_the_site(client, org, target):
-    response = client.post("/login", data={"email": org.ana.email, "password": PASSWORD, "next": target})
+    response = client.post(
+        "/login", data={"email": org.ana.email, "password": PASSWORD, "next": target}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 

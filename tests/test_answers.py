@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from conftest import fresh, htmx_headers
 from sqlalchemy import func, select
 
-from conftest import fresh, htmx_headers
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
 from handoff.extensions import db

@@ -49,7 +49,7 @@ def test_the_table_is_exactly_the_documented_lifecycle():
 
 
 def test_final_states_allow_no_move():
-    assert FINAL_STATES == {S.DONE, S.DECLINED, S.CANCELLED}
+    assert {S.DONE, S.DECLINED, S.CANCELLED} == FINAL_STATES
     for state in FINAL_STATES:
         assert allowed_actions(state) == frozenset()
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from handoff.commitments import services
-from handoff.commitments.lifecycle import InvalidTransition, State
+from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import AppendOnlyViolation, Handoff, TimelineEvent
 from handoff.extensions import db
 
@@ -45,7 +45,9 @@ def test_a_bad_route_is_refused_and_nothing_is_saved(org, make, now, problem):
     route = {
         "empty route": [],
         "repeated department": [step, step],
-        "past due date": [services.RouteStep(org.installation, "Install", now - timedelta(hours=1))],
+        "past due date": [
+            services.RouteStep(org.installation, "Install", now - timedelta(hours=1))
+        ],
         "past promise": [step],
         "empty ask": [services.RouteStep(org.installation, "  ", now + timedelta(days=1))],
     }[problem]

@@ -25,7 +25,7 @@ class Person(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
-        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="person", cascade="all, delete-orphan"
     )
 
     @property

@@ -2,6 +2,8 @@
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from handoff.accounts.forms import LoginForm
 from handoff.accounts.models import Person
@@ -17,7 +19,10 @@ login_manager.login_message_category = "info"
 
 @login_manager.user_loader
 def _load_person(person_id: str) -> Person | None:
-    return db.session.get(Person, int(person_id))
+    # Pages ask the signed-in person's departments often: load them with the person.
+    return db.session.scalar(
+        select(Person).where(Person.id == int(person_id)).options(selectinload(Person.memberships))
+    )
 
 
 @login_manager.unauthorized_handler

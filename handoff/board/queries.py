@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
-from handoff.commitments.lifecycle import OPEN_STATES, State
+from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.status import Status
 from handoff.extensions import db
@@ -60,7 +60,7 @@ def board_rows(
 ) -> tuple[list[tuple[Commitment, Status]], int]:
     """The open commitments that pass the filters, most urgent first, and how many there are."""
     query = select(Commitment).where(
-        Commitment.cancelled_at.is_(None), _has_handoff(Handoff.state.in_(sorted(OPEN_STATES)))
+        Commitment.cancelled_at.is_(None), _has_handoff(Handoff.state.in_(sorted(UNSETTLED_STATES)))
     )
     if filters.mine:
         query = query.where(

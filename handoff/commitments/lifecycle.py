@@ -50,8 +50,8 @@ TRANSITIONS: dict[tuple[State, Action], State] = {
 
 OPEN_STATES = frozenset({State.PENDING, State.COUNTERED, State.ACCEPTED})
 FINAL_STATES = frozenset(State) - OPEN_STATES
-# States in which a handoff still waits for its department's answer.
-AWAITING_ANSWER = frozenset({State.PENDING})
+# A commitment with a handoff in one of these still needs someone: it stays on the board.
+UNSETTLED_STATES = OPEN_STATES | {State.DECLINED}
 
 # Repeating one of these answers on a handoff already in its result is harmless: the second
 # click of a double-click, or two people giving the same answer at once.

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
 from handoff.clock import utcnow
-from handoff.commitments.lifecycle import OPEN_STATES, State, allowed_actions
+from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State, allowed_actions
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.database import UTCDateTime
@@ -83,11 +83,6 @@ class Commitment(db.Model):
     def channel_label(self) -> str:
         return CHANNELS.get(self.channel, self.channel)
 
-    @property
-    def route(self) -> list["Handoff"]:
-        """The handoffs still on the route, in order (removed steps left out)."""
-        return [h for h in self.handoffs if h.state != State.CANCELLED or self.cancelled_at]
-
     def status(self, now: datetime, at_risk_within: timedelta) -> Status:
         """The overall status, derived from the handoffs."""
         return derive_status(
@@ -100,7 +95,8 @@ class Commitment(db.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.cancelled_at is None and any(h.state in OPEN_STATES for h in self.handoffs)
+        """Whether the commitment still needs someone (it is on the board)."""
+        return self.cancelled_at is None and any(h.state in UNSETTLED_STATES for h in self.handoffs)
 
 
 class Handoff(db.Model):

@@ -1,0 +1,118 @@
+"""The board: one row per open commitment, filters in the URL, the list alone for htmx."""
+
+from datetime import timedelta
+
+import pytest
+from conftest import htmx_headers
+
+from handoff.commitments import services
+from handoff.extensions import db
+
+
+def test_the_board_shows_each_open_commitment_with_its_route_and_owner(client, org, make, sign_in):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    sign_in(client, org.dev)
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" in page and 'id="filters"' in page
+    assert c.reference in page and c.customer.name in page
+    # each chip says its state in words as well as colour
+    assert 'title="Installation: waiting"' in page and 'title="Billing: waiting"' in page
+    assert "☎ Sales · Ana Ruiz" in page
+    assert "Waiting for acknowledgement" in page
+
+
+def test_an_htmx_filter_request_gets_only_the_list(client, org, make, sign_in):
+    make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.dev)
+    response = client.get("/?show=waiting", headers=htmx_headers())
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="board"')
+    assert "<html" not in body and 'id="filters"' not in body
+    assert "HX-Request" in response.headers["Vary"]
+    # the list refreshes itself with the same filters it was asked for
+    assert 'hx-get="/?show=waiting"' in body
+    assert "every 10s" in body
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HX-Request": "true", "HX-Boosted": "true"},
+        {"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    ],
+)
+def test_boosted_and_history_restore_requests_get_the_whole_page(client, org, sign_in, headers):
+    sign_in(client, org.dev)
+    body = client.get("/", headers=headers).get_data(as_text=True)
+    assert "<html" in body
+
+
+def test_filters_narrow_the_board(client, org, make, sign_in, now):
+    waiting = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    confirmed = make.commitment(by=org.ana, owner=org.sales, route=[org.billing])
+    services.accept(confirmed.handoffs[0], org.dev, now)
+    declined = make.commitment(by=org.ana, owner=org.sales, route=[org.billing])
+    services.decline(declined.handoffs[0], org.dev, now, "No signed order")
+    today = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.billing], due_in=timedelta(minutes=30)
+    )
+    db.session.commit()
+    sign_in(client, org.ivo)
+
+    def refs(url):
+        body = client.get(url, headers=htmx_headers()).get_data(as_text=True)
+        return {c.reference for c in (waiting, confirmed, declined, today) if c.reference in body}
+
+    assert refs("/") == {
+        waiting.reference,
+        confirmed.reference,
+        declined.reference,
+        today.reference,
+    }
+    assert refs("/?show=waiting") == {waiting.reference, today.reference}
+    assert refs("/?show=at_risk") == {declined.reference, today.reference}
+    assert refs("/?mine=1") == {waiting.reference}  # Ivo is in Installation only
+    assert refs(f"/?department={org.billing.id}") == {
+        confirmed.reference,
+        declined.reference,
+        today.reference,
+    }
+    assert refs(f"/?customer={waiting.customer_id}") == {waiting.reference}
+    assert today.reference in refs("/?show=due_today")
+    assert refs("/?show=nonsense") == refs("/")
+
+
+def test_fulfilled_and_cancelled_commitments_leave_the_board(client, org, make, sign_in, now):
+    done = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.accept(done.handoffs[0], org.ivo, now)
+    services.complete(done.handoffs[0], org.ivo, now)
+    gone = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.cancel_commitment(gone, org.ana, now, "Customer cancelled")
+    db.session.commit()
+    sign_in(client, org.ivo)
+    body = client.get("/").get_data(as_text=True)
+    assert done.reference not in body and gone.reference not in body
+    assert "0 open commitments" in body
+
+
+def test_the_board_runs_the_same_queries_for_5_rows_as_for_200(
+    client, org, make, sign_in, count_queries, now
+):
+    sign_in(client, org.dev)
+
+    def board_queries():
+        with count_queries() as statements:
+            assert client.get("/").status_code == 200
+        return len(statements)
+
+    for _ in range(5):
+        make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    few = board_queries()
+    for index in range(195):
+        c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+        if index % 3 == 0:
+            services.accept(c.handoffs[0], org.ivo, now)
+    db.session.commit()
+    assert board_queries() == few

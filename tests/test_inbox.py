@@ -1,0 +1,91 @@
+"""A department's inbox: what waits for its answer, most urgent first."""
+
+from datetime import timedelta
+
+from conftest import htmx_headers
+
+from handoff.commitments import services
+from handoff.extensions import db
+
+
+def test_the_inbox_lists_waiting_handoffs_most_urgent_first(client, org, make, sign_in):
+    later = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], due_in=timedelta(days=9)
+    )
+    sooner = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], due_in=timedelta(days=2)
+    )
+    other = make.commitment(by=org.ana, owner=org.sales, route=[org.billing])
+    sign_in(client, org.ivo)
+    body = client.get(f"/departments/{org.installation.id}/inbox").get_data(as_text=True)
+    waiting = body.split('id="inbox-waiting"')[1].split('id="inbox-settle"')[0]
+    assert waiting.index(sooner.reference) < waiting.index(later.reference)
+    assert other.reference not in body
+
+
+def test_the_inbox_sorts_work_into_its_sections(client, org, make, sign_in, now):
+    accepted = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.accept(accepted.handoffs[0], org.ivo, now)
+    countered = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.counter(countered.handoffs[0], org.ivo, now, due_at=None, terms="Only mornings")
+    db.session.commit()
+    sign_in(client, org.ivo)
+    body = client.get(f"/departments/{org.installation.id}/inbox").get_data(as_text=True)
+    assert accepted.reference in body.split('id="inbox-accepted"')[1]
+    assert (
+        countered.reference in body.split('id="inbox-countered"')[1].split('id="inbox-accepted"')[0]
+    )
+    # the owner side finds the counter to settle in its own inbox
+    sign_in(client, org.ana)
+    body = client.get(f"/departments/{org.sales.id}/inbox").get_data(as_text=True)
+    settle = body.split('id="inbox-settle"')[1].split('id="inbox-countered"')[0]
+    assert countered.reference in settle and "Take the counter" in settle
+
+
+def test_a_person_in_several_departments_can_switch_inboxes(client, org, make, sign_in):
+    from handoff.departments.models import Membership
+
+    db.session.add(Membership(person=org.ivo, department=org.billing, role="member"))
+    db.session.commit()
+    sign_in(client, org.ivo)
+    assert client.get("/inbox").headers["Location"] == f"/departments/{org.billing.id}/inbox"
+    body = client.get(f"/departments/{org.installation.id}/inbox").get_data(as_text=True)
+    assert f'href="/departments/{org.billing.id}/inbox"' in body
+    assert 'aria-current="page">Installation<' in body
+
+
+def test_someone_in_no_department_is_told_so(client, org, sign_in):
+    sign_in(client, org.admin)
+    assert "You belong to no department" in client.get("/inbox").get_data(as_text=True)
+
+
+def test_an_unknown_department_inbox_is_404(client, org, sign_in):
+    sign_in(client, org.ivo)
+    response = client.get("/departments/9999/inbox")
+    assert response.status_code == 404
+    assert "There is nothing at /departments/9999/inbox" in response.get_data(as_text=True)
+
+
+def test_the_inbox_as_a_fragment_is_only_its_lists(client, org, sign_in):
+    sign_in(client, org.ivo)
+    response = client.get(f"/departments/{org.installation.id}/inbox", headers=htmx_headers())
+    assert response.get_data(as_text=True).lstrip().startswith('<div id="inbox-lists">')
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_the_inbox_runs_the_same_queries_for_5_rows_as_for_200(
+    client, org, make, sign_in, count_queries
+):
+    sign_in(client, org.ivo)
+
+    def inbox_queries():
+        with count_queries() as statements:
+            client.get(f"/departments/{org.installation.id}/inbox")
+        return len(statements)
+
+    for _ in range(5):
+        make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    few = inbox_queries()
+    for _ in range(195):
+        make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    assert inbox_queries() == few
