@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from handoff.departments.models import ROLES
+from handoff.forms import choices
 from handoff.web import is_valid_zone
 
 
@@ -37,4 +38,4 @@ class PersonForm(FlaskForm):
 
 class MembershipForm(FlaskForm):
     person_id = SelectField("Person", coerce=int)
-    role = SelectField("Role", choices=[(r, r.capitalize()) for r in ROLES])
+    role = SelectField("Role", choices=choices((r, r.capitalize()) for r in ROLES))

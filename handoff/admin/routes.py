@@ -8,6 +8,7 @@ from handoff.accounts.models import Person
 from handoff.admin.forms import DepartmentForm, MembershipForm, PersonForm
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
+from handoff.forms import choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -85,9 +86,9 @@ def _membership_form(department: Department, formdata=None) -> MembershipForm:
     form = MembershipForm(formdata=formdata)
     members = {m.person_id for m in department.memberships}
     people = db.session.scalars(select(Person).order_by(Person.name)).all()
-    form.person_id.choices = [
+    form.person_id.choices = choices(
         (p.id, f"{p.name} <{p.email}>") for p in people if p.id not in members
-    ]
+    )
     return form
 
 

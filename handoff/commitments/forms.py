@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from handoff.commitments.models import CHANNELS
+from handoff.forms import choices
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_ROUTE_STEPS = 8
@@ -63,16 +64,18 @@ class CommitmentForm(FlaskForm):
     promised_at = DateTimeLocalField(
         "Promised for", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
     )
-    channel = SelectField("Channel", choices=list(CHANNELS.items()))
+    channel = SelectField("Channel", choices=choices(CHANNELS.items()))
     owner_department_id = SelectField("On behalf of", coerce=_coerce_id)
     route = FieldList(FormField(RouteStepForm), min_entries=1, max_entries=MAX_ROUTE_STEPS)
 
     def set_department_choices(self, all_departments, own_departments) -> None:
         """Fill the department pickers: the route from all, the owner from the person's own."""
-        route_choices = [("", "Choose a department…")] + [(d.id, d.name) for d in all_departments]
+        route_choices = choices(
+            [("", "Choose a department…")] + [(d.id, d.name) for d in all_departments]
+        )
         for step in self.route:
             step.form.department_id.choices = route_choices
-        self.owner_department_id.choices = [(d.id, d.name) for d in own_departments]
+        self.owner_department_id.choices = choices((d.id, d.name) for d in own_departments)
 
     def validate_route(self, field):
         picked = [step.form.department_id.data for step in field if step.form.department_id.data]

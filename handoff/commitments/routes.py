@@ -21,6 +21,7 @@ from handoff.customers.models import Customer
 from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
 from handoff.extensions import db, htmx
+from handoff.forms import choices
 from handoff.web import from_local, render, render_fragment, wants_fragment
 
 bp = Blueprint("commitments", __name__)
@@ -265,7 +266,9 @@ def add_step(reference: str):
     """The owner side adds a department to the route."""
     commitment = get_commitment(reference)
     form = AddStepForm()
-    form.department_id.choices = [("", "Choose…")] + [(d.id, d.name) for d in _all_departments()]
+    form.department_id.choices = choices(
+        [("", "Choose…")] + [(d.id, d.name) for d in _all_departments()]
+    )
     if not form.validate():
         errors = "; ".join(e for errs in form.errors.values() for e in errs)
         raise services.InvalidInput(errors + ".")
