@@ -240,9 +240,10 @@ def make(app, now):
 def sign_in():
     """Sign a test client in as a person, without typing the password each time."""
 
-    def do(client, person: Person):
+    def do(client, person: Person | int):
+        person_id = person if isinstance(person, int) else person.id
         with client.session_transaction() as session:
-            session["_user_id"] = str(person.id)
+            session["_user_id"] = str(person_id)
             session["_fresh"] = True
         return client
 

@@ -1,0 +1,105 @@
+"""Admins set up departments, people and memberships; nobody else can."""
+
+import pytest
+from conftest import fresh
+from sqlalchemy import select
+
+from handoff.accounts.models import Person
+from handoff.departments.models import Department, Membership
+from handoff.extensions import db
+
+
+@pytest.mark.parametrize("url", ["/admin/departments", "/admin/people", "/admin/people/new"])
+def test_only_admins_reach_the_admin_pages(client, org, sign_in, url):
+    sign_in(client, org.ana)
+    assert client.get(url).status_code == 403
+    sign_in(client, org.admin)
+    assert client.get(url).status_code == 200
+
+
+def test_an_admin_adds_a_department(client, org, sign_in):
+    sign_in(client, org.admin)
+    response = client.post("/admin/departments/new", data={"name": " Shipping ", "description": ""})
+    assert response.status_code == 303
+    db.session.rollback()
+    assert db.session.scalar(select(Department).filter_by(name="Shipping"))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"), [("", "Give the department a name."), ("sales", "exists")]
+)
+def test_a_bad_department_name_is_refused_in_place(client, org, sign_in, name, message):
+    sign_in(client, org.admin)
+    response = client.post("/admin/departments/new", data={"name": name})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    db.session.rollback()
+    assert len(db.session.scalars(select(Department)).all()) == 3
+
+
+def test_an_admin_adds_a_person_and_makes_them_a_lead(client, org, sign_in):
+    sign_in(client, org.admin)
+    response = client.post(
+        "/admin/people/new",
+        data={
+            "name": "Eva Lind",
+            "email": "Eva@Example.com",
+            "password": "long enough",
+            "active": "y",
+        },
+    )
+    assert response.status_code == 303
+    db.session.rollback()
+    eva = db.session.scalar(select(Person).filter_by(email="eva@example.com"))
+    assert eva.check_password("long enough")
+    client.post(
+        f"/admin/departments/{org.billing.id}/members",
+        data={"person_id": str(eva.id), "role": "member"},
+    )
+    db.session.rollback()
+    membership = db.session.scalar(select(Membership).filter_by(person_id=eva.id))
+    assert membership.role == "member"
+    client.post(f"/admin/memberships/{membership.id}/role", data={"role": "lead"})
+    assert fresh(membership).role == "lead"
+    membership_id = membership.id
+    client.post(f"/admin/memberships/{membership_id}/delete")
+    db.session.rollback()
+    assert db.session.get(Membership, membership_id) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"email": "not-an-email"}, "Invalid email"),
+        ({"password": ""}, "needs a password"),
+        ({"password": "short"}, "At least 8 characters"),
+        ({"time_zone": "Mars/Olympus"}, "time zone name"),
+        ({"name": ""}, "Give the person"),
+        ({"email": "TAKEN"}, "already has that email"),
+    ],
+)
+def test_a_bad_person_is_refused_in_place(client, org, sign_in, changes, message):
+    sign_in(client, org.admin)
+    data = {"name": "Eva", "email": "eva@example.com", "password": "long enough"}
+    data.update({k: (org.ana.email if v == "TAKEN" else v) for k, v in changes.items()})
+    response = client.post("/admin/people/new", data=data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(Person).filter_by(name="Eva")) is None
+
+
+def test_an_admin_cannot_remove_their_own_admin_rights(client, org, sign_in):
+    sign_in(client, org.admin)
+    response = client.post(
+        f"/admin/people/{org.admin.id}", data={"name": "Admin", "email": org.admin.email}
+    )
+    assert response.status_code == 422
+    assert fresh(org.admin).is_admin
+
+
+def test_unknown_admin_records_are_404(client, org, sign_in):
+    sign_in(client, org.admin)
+    assert client.get("/admin/departments/999").status_code == 404
+    assert client.get("/admin/people/999").status_code == 404
+    assert client.post("/admin/memberships/999/delete").status_code == 404

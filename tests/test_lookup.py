@@ -1,0 +1,208 @@
+"""The status lookup: found by any field, one true sentence, the customer owner."""
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from conftest import htmx_headers
+
+from handoff.commitments import services
+from handoff.commitments.status import Status
+from handoff.extensions import db
+from handoff.lookup.sentences import status_sentence
+
+
+@pytest.fixture
+def found(org, make):
+    customer = make.customer(
+        "Harbor Bakery",
+        email="office@harbor.example",
+        phone="+49 30 1234-567",
+        account_ref="A-4242",
+    )
+    other = make.customer("Nordic Dental", email="desk@nordic.example", account_ref="A-1111")
+    mine = make.commitment(by=org.ana, owner=org.sales, route=[org.installation], customer=customer)
+    make.commitment(by=org.ana, owner=org.sales, route=[org.installation], customer=other)
+    return mine
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Harbor",
+        "harbor bak",
+        "office@harbor",
+        "HARBOR.EXAMPLE",
+        "30 1234 567",
+        "301234567",
+        "A-4242",
+    ],
+)
+def test_the_lookup_finds_a_customer_by_each_field(client, org, found, sign_in, query):
+    sign_in(client, org.dev)
+    body = client.get("/lookup", query_string={"q": query}, headers=htmx_headers()).get_data(
+        as_text=True
+    )
+    assert found.reference in body
+    assert "Nordic Dental" not in body
+
+
+def test_the_lookup_finds_a_commitment_by_its_reference(client, org, found, sign_in):
+    sign_in(client, org.dev)
+    for query in (found.reference, found.reference.lower(), found.reference.replace("-", "")):
+        body = client.get("/lookup", query_string={"q": query}).get_data(as_text=True)
+        assert "Harbor Bakery" in body, query
+
+
+def test_each_result_says_the_truth_and_who_owns_the_customer(client, org, found, sign_in):
+    sign_in(client, org.dev)
+    body = client.get("/lookup?q=harbor", headers=htmx_headers()).get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="results"')
+    assert "Not yet confirmed by Installation — asked" in body
+    assert "☎ Sales · Ana Ruiz" in body
+
+
+def test_a_short_or_unmatched_query_says_so(client, org, found, sign_in):
+    sign_in(client, org.dev)
+    assert "Type at least two" in client.get("/lookup?q=h").get_data(as_text=True)
+    assert "Nothing found" in client.get("/lookup?q=zzzz").get_data(as_text=True)
+    wildcard = client.get("/lookup?q=%25%25").get_data(as_text=True)
+    assert "Nothing found" in wildcard  # LIKE wildcards are searched for, not obeyed
+
+
+def test_the_lookup_runs_the_same_queries_for_5_results_as_for_25(
+    client, org, make, sign_in, count_queries
+):
+    customer = make.customer("Silver Clinic")
+    sign_in(client, org.dev)
+
+    def lookup_queries():
+        with count_queries() as statements:
+            client.get("/lookup?q=silver")
+        return len(statements)
+
+    for _ in range(5):
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation, org.billing], customer=customer
+        )
+    few = lookup_queries()
+    for _ in range(40):
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation, org.billing], customer=customer
+        )
+    assert lookup_queries() == few
+
+
+# --- the sentence, for every state a commitment can be in --------------------------------
+
+NOW = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)
+
+
+def when(moment):
+    return moment.strftime("%a %d %b %H:%M")
+
+
+def ago(moment, now):
+    hours = int(abs((moment - now).total_seconds()) // 3600)
+    return f"{hours} h ago" if moment < now else f"in {hours} h"
+
+
+def handoff(name, state, **fields):
+    values = {
+        "department": SimpleNamespace(name=name),
+        "state": state,
+        "due_at": NOW + timedelta(days=1),
+        "requested_at": NOW - timedelta(hours=5),
+        "changed_at": NOW - timedelta(hours=1),
+        "done_at": None,
+        "answer_note": "",
+        "counter_due_at": None,
+        "counter_terms": "",
+    }
+    values.update(fields)
+    return SimpleNamespace(**values)
+
+
+def commitment(*handoffs, **fields):
+    values = {
+        "handoffs": list(handoffs),
+        "owner_department": SimpleNamespace(name="Sales"),
+        "promised_at": NOW + timedelta(days=2),
+        "cancelled_at": None,
+        "cancel_reason": "",
+    }
+    values.update(fields)
+    return SimpleNamespace(**values)
+
+
+def say(c, status):
+    return status_sentence(c, status, NOW, when, ago)
+
+
+def test_waiting_says_who_has_not_confirmed_and_since_when():
+    c = commitment(handoff("Installation", "pending"), handoff("Billing", "pending"))
+    assert say(c, Status.WAITING) == (
+        "Not yet confirmed by Installation (and 1 more department) — asked 5 h ago."
+    )
+
+
+def test_confirmed_names_each_department_and_its_time():
+    c = commitment(
+        handoff("Installation", "accepted", due_at=datetime(2026, 5, 13, 10, tzinfo=UTC))
+    )
+    assert say(c, Status.CONFIRMED) == "Installation confirmed for Wed 13 May 10:00."
+
+
+def test_a_decline_comes_first_with_its_reason():
+    c = commitment(
+        handoff("Installation", "accepted"),
+        handoff("Billing", "declined", answer_note="needs a signed order"),
+    )
+    assert say(c, Status.AT_RISK) == "Billing declined: needs a signed order"
+
+
+def test_a_counter_says_what_was_offered_and_that_it_is_not_settled():
+    offered = datetime(2026, 5, 15, 9, tzinfo=UTC)
+    c = commitment(handoff("Installation", "countered", counter_due_at=offered))
+    sentence = say(c, Status.AT_RISK)
+    assert sentence == (
+        "Installation cannot confirm as asked and offered Fri 15 May 09:00; "
+        "Sales has not settled it yet."
+    )
+
+
+def test_a_late_accepted_handoff_is_called_late_not_confirmed():
+    c = commitment(handoff("Installation", "accepted", due_at=NOW - timedelta(hours=3)))
+    assert say(c, Status.OVERDUE) == "Installation confirmed for Tue 12 May 05:00 but is 3 h late."
+
+
+def test_overdue_with_every_part_accepted_says_the_customer_date_has_passed():
+    c = commitment(handoff("Installation", "accepted"), promised_at=NOW - timedelta(hours=1))
+    assert "which has passed" in say(c, Status.OVERDUE)
+
+
+def test_fulfilled_says_when_the_last_part_was_done():
+    c = commitment(handoff("Installation", "done", done_at=datetime(2026, 5, 11, 16, tzinfo=UTC)))
+    assert say(c, Status.FULFILLED) == "Fulfilled: Installation finished on Mon 11 May 16:00."
+
+
+def test_cancelled_says_when_and_why():
+    c = commitment(
+        handoff("Installation", "cancelled"),
+        cancelled_at=datetime(2026, 5, 10, 9, tzinfo=UTC),
+        cancel_reason="Customer withdrew",
+    )
+    assert say(c, Status.CANCELLED) == "Cancelled on Sun 10 May 09:00: Customer withdrew"
+
+
+def test_removed_steps_are_not_mentioned():
+    c = commitment(handoff("Installation", "accepted"), handoff("Billing", "cancelled"))
+    assert "Billing" not in say(c, Status.CONFIRMED)
+
+
+def test_the_sentence_for_a_real_commitment_follows_its_answers(org, make, now):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.accept(c.handoffs[0], org.ivo, now)
+    db.session.commit()
+    sentence = status_sentence(c, Status.CONFIRMED, now, when, ago)
+    assert sentence.startswith("Installation confirmed for ")

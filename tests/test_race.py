@@ -1,0 +1,124 @@
+"""Two people answering the same handoff at the same moment: exactly one answer wins.
+
+Real threads, each with its own client and database connection, against a file database
+(SQLite) or PostgreSQL. The handoff is held for a moment after it is locked, so the two
+requests overlap inside their transactions.
+"""
+
+import threading
+import time
+
+import pytest
+from conftest import fresh, htmx_headers
+from sqlalchemy import func, select
+
+from handoff.commitments import services
+from handoff.commitments.models import TimelineEvent
+from handoff.extensions import db
+
+ROUNDS = 6
+
+
+@pytest.fixture
+def slow_lock(monkeypatch):
+    """Hold each handoff a little after it is locked, widening the window for a race."""
+    original = services._lock
+
+    def held(handoff):
+        locked = original(handoff)
+        time.sleep(0.05)
+        return locked
+
+    monkeypatch.setattr(services, "_lock", held)
+
+
+def race(web_app, sign_in, people_and_answers, handoff_id):
+    """Send the answers at once, one thread each; return (status, body) in the same order."""
+    barrier = threading.Barrier(len(people_and_answers))
+    results = [None] * len(people_and_answers)
+
+    def answer(index, person, action, data):
+        client = sign_in(web_app.test_client(), person)
+        barrier.wait()
+        response = client.post(
+            f"/handoffs/{handoff_id}/{action}", data=data, headers=htmx_headers()
+        )
+        results[index] = (response.status_code, response.get_data(as_text=True))
+
+    threads = [
+        threading.Thread(target=answer, args=(i, person.id, action, data))
+        for i, (person, action, data) in enumerate(people_and_answers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def answer_events(commitment) -> list[TimelineEvent]:
+    db.session.rollback()
+    return db.session.scalars(
+        select(TimelineEvent).where(
+            TimelineEvent.commitment_id == commitment.id,
+            TimelineEvent.kind.in_(["accept", "decline", "counter"]),
+        )
+    ).all()
+
+
+def test_an_accept_and_a_decline_at_once_one_wins_the_other_is_told(
+    web_app, org, make, sign_in, slow_lock
+):
+    for _ in range(ROUNDS):
+        c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+        results = race(
+            web_app,
+            sign_in,
+            [(org.ivo, "accept", {}), (org.ben, "decline", {"reason": "No technician free"})],
+            c.handoffs[0].id,
+        )
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [200, 409], results
+        [event] = answer_events(c)
+        handoff = fresh(c.handoffs[0])
+        assert handoff.state == event.to_state
+        loser_body = next(body for status, body in results if status == 409)
+        winner = "Ivo Berg" if handoff.state == "accepted" else "Ben Okafor"
+        assert f"Already {handoff.state} by {winner}" in loser_body
+
+
+def test_two_accepts_at_once_record_one_acceptance(web_app, org, make, sign_in, slow_lock):
+    for _ in range(ROUNDS):
+        c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+        results = race(
+            web_app, sign_in, [(org.ivo, "accept", {}), (org.ben, "accept", {})], c.handoffs[0].id
+        )
+        assert [status for status, _ in results] == [200, 200]
+        assert sum("Already accepted" in body for _, body in results) == 1
+        assert len(answer_events(c)) == 1
+
+
+def test_many_answers_at_once_leave_exactly_one_answer(web_app, org, make, sign_in, slow_lock):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    people = [org.ivo, org.ben, org.admin, org.ivo, org.ben, org.admin]
+    answers = [
+        (person, action, data)
+        for person, (action, data) in zip(
+            people,
+            [
+                ("accept", {}),
+                ("decline", {"reason": "no"}),
+                ("counter", {"terms": "Only mornings"}),
+            ]
+            * 2,
+            strict=True,
+        )
+    ]
+    results = race(web_app, sign_in, answers, c.handoffs[0].id)
+    assert all(status in (200, 409) for status, _ in results), results
+    assert len(answer_events(c)) == 1
+    db.session.rollback()
+    total = db.session.scalar(
+        select(func.count(TimelineEvent.id)).where(TimelineEvent.commitment_id == c.id)
+    )
+    assert total == 3  # recorded, requested, and the one answer
