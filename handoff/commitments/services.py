@@ -164,13 +164,20 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
 
 
 def _lock(handoff: Handoff) -> Handoff:
-    """Re-read the handoff under a row lock, so the answer is decided on fresh state."""
-    return db.session.execute(
-        select(Handoff)
-        .where(Handoff.id == handoff.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    """Re-read the handoff under a row lock, so the answer is decided on fresh state.
+
+    The lock is taken by a bare `SELECT id … FOR UPDATE`: PostgreSQL rechecks a locked row
+    that changed meanwhile against the other tables of the query as they were, so a locking
+    query with joins can silently lose the row. The re-read after the lock sees the latest
+    committed version.
+    """
+    _lock_row(Handoff, handoff.id)
+    db.session.refresh(handoff)
+    return handoff
+
+
+def _lock_row(model, ident: int) -> None:
+    db.session.execute(select(model.id).where(model.id == ident).with_for_update())
 
 
 def _move(
@@ -356,12 +363,8 @@ def cancel_commitment(commitment: Commitment, actor: Person, now: datetime, reas
     _require_owner_side(actor, commitment)
     if not reason.strip():
         raise InvalidInput("Say why the commitment is cancelled.")
-    commitment = db.session.execute(
-        select(Commitment)
-        .where(Commitment.id == commitment.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    _lock_row(Commitment, commitment.id)
+    db.session.refresh(commitment)
     if commitment.cancelled_at is not None:
         return
     commitment.cancelled_at = now
