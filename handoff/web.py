@@ -97,7 +97,7 @@ def format_relative(value: datetime | None, now: datetime) -> str:
     future = delta >= timedelta(0)
     seconds = abs(delta.total_seconds())
     if seconds < 60:
-        return "now"
+        return "just now"
     if seconds < 3600:
         amount = f"{int(seconds // 60)} min"
     elif seconds < 48 * 3600:

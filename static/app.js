@@ -33,8 +33,11 @@
     var text = "";
     try {
       var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
-      var message = doc.querySelector(".problem");
-      text = message ? message.textContent.trim() : "";
+      var title = doc.querySelector(".problem-title");
+      var message = doc.querySelector(".problem-message");
+      if (message) {
+        text = (title ? title.textContent.trim() + ": " : "") + message.textContent.trim();
+      }
     } catch (e) { text = ""; }
     showProblem(text || ("The server answered " + xhr.status + ". Nothing was changed."));
   });

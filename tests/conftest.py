@@ -13,6 +13,7 @@ from handoff import create_app
 from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.customers.models import Customer
+from handoff.database import writing
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
 
@@ -139,6 +140,19 @@ def now():
 _HASH_CACHE: dict[str, str] = {}
 
 
+@contextmanager
+def writes():
+    """Run the test's own writes the way the app does: in a BEGIN IMMEDIATE transaction.
+
+    A SQLite transaction that read first and writes later fails at once if another
+    connection wrote in between; the live server of the browser test does just that.
+    """
+    db.session.commit()  # ends this session's read snapshot, keeping anything pending
+    with writing():
+        yield
+        db.session.commit()
+
+
 class Factory:
     """Makes the people, departments, customers and commitments a test needs."""
 
@@ -151,9 +165,9 @@ class Factory:
         return self._count
 
     def department(self, name: str | None = None) -> Department:
-        department = Department(name=name or f"Department {self._next()}")
-        db.session.add(department)
-        db.session.commit()
+        with writes():
+            department = Department(name=name or f"Department {self._next()}")
+            db.session.add(department)
         return department
 
     def person(
@@ -178,12 +192,12 @@ class Factory:
             person.set_password(PASSWORD)
             _HASH_CACHE[PASSWORD] = person.password_hash
         person.password_hash = _HASH_CACHE[PASSWORD]
-        db.session.add(person)
-        for department in member_of:
-            db.session.add(Membership(person=person, department=department, role="member"))
-        for department in lead_of:
-            db.session.add(Membership(person=person, department=department, role="lead"))
-        db.session.commit()
+        with writes():
+            db.session.add(person)
+            for department in member_of:
+                db.session.add(Membership(person=person, department=department, role="member"))
+            for department in lead_of:
+                db.session.add(Membership(person=person, department=department, role="lead"))
         return person
 
     def customer(self, name: str | None = None, **fields) -> Customer:
@@ -194,8 +208,8 @@ class Factory:
             phone=fields.get("phone", f"+49 30 5555 {number:03d}"),
             account_ref=fields.get("account_ref", f"A-{90000 + number}"),
         )
-        db.session.add(customer)
-        db.session.commit()
+        with writes():
+            db.session.add(customer)
         return customer
 
     def commitment(
@@ -210,15 +224,20 @@ class Factory:
         at: datetime | None = None,
     ):
         at = at or self.now
+        customer = customer or self.customer()
+        with writes():
+            return self._record(by, owner, route, customer, title, due_in, at)
+
+    def _record(self, by, owner, route, customer, title, due_in, at):
         steps = [
             services.RouteStep(
                 dept, f"Part of {dept.name}", at + due_in * (i + 1) / (len(route) + 1)
             )
             for i, dept in enumerate(route)
         ]
-        commitment = services.record_commitment(
+        return services.record_commitment(
             actor=by,
-            customer=customer or self.customer(),
+            customer=customer,
             title=title,
             details="",
             channel="phone",
@@ -227,8 +246,6 @@ class Factory:
             route=steps,
             now=at,
         )
-        db.session.commit()
-        return commitment
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ class RouteStepForm(Form):
 class CommitmentForm(FlaskForm):
     """Record a promise made to a customer and the route that must deliver it."""
 
-    customer_id = IntegerField("Customer", validators=[Optional()])
+    customer_id = IntegerField("Customer")
     new_customer_name = StringField("Name", validators=[Optional(), Length(max=160)])
     new_customer_email = EmailField("Email", validators=[Optional(), Email(), Length(max=254)])
     new_customer_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
@@ -76,6 +76,12 @@ class CommitmentForm(FlaskForm):
         for step in self.route:
             step.form.department_id.choices = route_choices
         self.owner_department_id.choices = choices((d.id, d.name) for d in own_departments)
+
+    def validate_customer_id(self, field):
+        if not field.data and not (self.new_customer_name.data or "").strip():
+            raise ValidationError(
+                "Pick a customer from the search, or enter a new customer's name."
+            )
 
     def validate_route(self, field):
         picked = [step.form.department_id.data for step in field if step.form.department_id.data]

@@ -1,0 +1,198 @@
+"""The judged flow in a real browser: htmx swaps, the CSRF header, 403/409/422 answers.
+
+Runs Debian's Chromium (`apt-get install chromium`) through Playwright; never a downloaded
+browser. Without Chromium the test is skipped locally, and fails in CI.
+"""
+
+import os
+import re
+import threading
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import PASSWORD, writes
+from werkzeug.serving import make_server
+
+from handoff.commitments import services
+from handoff.extensions import db
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it with apt-get install chromium")
+        pytest.skip("Chromium is not installed: sudo apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live_server(app_factory, app):
+    """The real app, CSRF on, served over HTTP on loopback."""
+    served = app_factory(WTF_CSRF_ENABLED=True, REFRESH_SECONDS=600)
+    server = make_server("127.0.0.1", 0, served, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(
+        base_url=live_server, viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin"
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def sign_in(page, person):
+    page.goto("/login")
+    page.get_by_label("Email").fill(person.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")
+
+
+def sign_out(page):
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def typed(moment) -> str:
+    """A moment as Ana types it into a datetime-local input: Berlin wall-clock time."""
+    return moment.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%dT%H:%M")
+
+
+def mark_page(page):
+    """Mark this page load, to prove later that a change came without a reload."""
+    page.evaluate("window.__notReloaded = true")
+
+
+def not_reloaded(page) -> bool:
+    return page.evaluate("window.__notReloaded === true")
+
+
+def test_record_hand_off_accept_and_look_up_in_a_real_browser(page, org, make, now):
+    from playwright.sync_api import expect
+
+    make.customer("Harbor Bakery", email="office@harbor.example", phone="+49 30 1234 567")
+
+    # Ana (Sales) records a promise routed to Installation, then Billing.
+    sign_in(page, org.ana)
+    page.get_by_role("link", name="+ New commitment").click()
+    form = page.locator("#commitment-form")
+
+    # Saving an empty form: errors in place (422 swapped by htmx), nothing saved.
+    form.get_by_role("button", name="Save and hand off").click()
+    expect(form.get_by_text("Say what was promised.")).to_be_visible()
+    expect(form.get_by_text("Pick a customer from the search")).to_be_visible()
+
+    page.get_by_label("Find a customer").press_sequentially("harb", delay=30)
+    page.get_by_text("Harbor Bakery").click()
+    page.get_by_label("What was promised").fill("Oven installed before the opening")
+    page.get_by_label("Promised for").fill(typed(now + timedelta(days=4)))
+    page.locator("#route-0-department_id").select_option(label="Installation")
+    page.locator("#route-0-ask").fill("Install and test the oven controller")
+    page.locator("#route-0-due_at").fill(typed(now + timedelta(days=2)))
+    page.get_by_role("button", name="+ Add a department").click()
+    expect(page.locator("#route-1-department_id")).to_be_visible()
+    expect(page.locator("#route-0-ask")).to_have_value("Install and test the oven controller")
+    page.locator("#route-1-department_id").select_option(label="Billing")
+    page.locator("#route-1-ask").fill("Invoice the installation")
+    page.locator("#route-1-due_at").fill(typed(now + timedelta(days=3)))
+    shot(page, "01-new-commitment")
+    page.get_by_role("button", name="Save and hand off").click()
+    page.wait_for_url("**/commitments/C-*")
+    reference = page.url.rsplit("/", 1)[1]
+    expect(page.locator("h1")).to_contain_text("Oven installed before the opening")
+    expect(page.locator(".summary")).to_contain_text("Waiting for acknowledgement")
+    shot(page, "02-commitment")
+    sign_out(page)
+
+    # Ben, Installation's lead, accepts it in his inbox without a reload.
+    sign_in(page, org.ben)
+    page.get_by_role("link", name="Inbox").click()
+    row = page.locator("article.handoff", has_text=reference)
+    expect(row).to_contain_text("waiting")
+    mark_page(page)
+    # A decline needs a reason: the row says so, nothing changes.
+    row.locator("summary", has_text="Decline").click()
+    row.get_by_role("button", name="Decline").click()
+    expect(row.get_by_text("A reason is required.")).to_be_visible()
+    row = page.locator("article.handoff", has_text=reference)
+    row.get_by_role("button", name="Accept").click()
+    expect(row.locator(".state")).to_have_text("✓ accepted")
+    expect(row.get_by_role("button", name="Mark done")).to_be_visible()
+    assert not_reloaded(page)
+    shot(page, "03-inbox-accepted")
+
+    # A handoff answered by someone else meanwhile: 409, the row shows who answered first.
+    other = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    page.reload()
+    mark_page(page)
+    with writes():
+        services.decline(other.handoffs[0], org.ivo, now, "No technician free")
+    stale = page.locator("article.handoff", has_text=other.reference)
+    stale.get_by_role("button", name="Accept").click()
+    expect(stale).to_contain_text("Already declined by Ivo Berg")
+    expect(stale.locator(".state")).to_have_text("✗ declined")
+    assert not_reloaded(page)
+
+    # Someone who is no longer in the department: 403, shown in the banner, nothing changed.
+    third = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    page.reload()
+    mark_page(page)
+    with writes():
+        for membership in list(org.ben.memberships):
+            db.session.delete(membership)
+    page.locator("article.handoff", has_text=third.reference).get_by_role(
+        "button", name="Accept"
+    ).click()
+    expect(page.locator("#problem")).to_contain_text("Only members of Installation")
+    assert not_reloaded(page)
+    shot(page, "04-forbidden")
+    sign_out(page)
+
+    # Chloe-in-CS finds it in the lookup with a sentence she can read out.
+    sign_in(page, org.dev)
+    page.get_by_role("link", name="Lookup").click()
+    page.get_by_role("searchbox").press_sequentially("harbor", delay=30)
+    result = page.locator(".result", has_text=reference)
+    expect(result.locator(".sentence")).to_contain_text("Not yet confirmed by Billing — asked")
+    expect(result).to_contain_text("Sales · Ana Ruiz")
+    expect(page).to_have_url(re.compile(r"/lookup\?q=harbor$"))
+    shot(page, "05-lookup")

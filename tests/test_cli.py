@@ -1,0 +1,59 @@
+"""The flask commands: create the database, an admin, the demo."""
+
+import pytest
+from sqlalchemy import func, select
+
+from handoff.accounts.models import Person
+from handoff.commitments.models import Commitment, Handoff
+from handoff.extensions import db
+
+
+def test_create_admin_makes_an_administrator_who_can_sign_in(app, web_app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "create-admin",
+            "--email",
+            "Boss@Example.com",
+            "--name",
+            "Boss",
+            "--password",
+            "s3cret-pass",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    boss = db.session.scalar(select(Person).filter_by(email="boss@example.com"))
+    assert boss.is_admin and boss.check_password("s3cret-pass")
+    client = web_app.test_client()
+    response = client.post("/login", data={"email": "boss@example.com", "password": "s3cret-pass"})
+    assert response.status_code == 302
+
+
+def test_create_admin_refuses_a_short_password(app):
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "--email", "a@example.com", "--name", "A", "--password", "short"]
+    )
+    assert result.exit_code != 0
+    assert "at least 8" in result.output
+
+
+def test_init_db_is_safe_to_run_on_a_migrated_database(app):
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "Database ready" in result.output
+
+
+@pytest.mark.slow_demo
+def test_the_demo_fills_every_state_and_refuses_to_load_twice(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["load-demo"])
+    assert result.exit_code == 0, result.output
+    assert "360 commitments" in result.output
+    db.session.rollback()
+    states = set(db.session.scalars(select(Handoff.state).distinct()))
+    assert states == {"pending", "accepted", "countered", "declined", "done", "cancelled"}
+    assert db.session.scalar(select(func.count(Commitment.id))) == 360
+    again = runner.invoke(args=["load-demo"])
+    assert again.exit_code != 0
+    assert "already has people" in again.output
