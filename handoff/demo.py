@@ -259,7 +259,9 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
     """Answer the handoffs of a commitment the way a busy organisation would, up to now."""
     clock = created
     for handoff in list(commitment.handoffs):
-        clock += timedelta(minutes=rng.randint(15, 36 * 60))
+        # most departments answer within hours; a few let it sit for a day or more
+        slow = rng.random() < 0.2
+        clock += timedelta(minutes=rng.randint(15, 30 * 60 if slow else 4 * 60))
         if clock >= now:
             return  # not answered yet: it waits in the department's inbox
         members = people_by_department[handoff.department.name]
@@ -268,7 +270,7 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
         if roll < 0.70:
             services.accept(handoff, answerer, clock, rng.choice(["", "", "Booked."]))
             done_at = min(handoff.due_at, clock + timedelta(hours=rng.randint(2, 120)))
-            if done_at < now and rng.random() < 0.8:
+            if done_at < now and rng.random() < 0.92:
                 services.complete(handoff, answerer, max(done_at, clock + timedelta(minutes=5)))
         elif roll < 0.85:
             offer = handoff.due_at + timedelta(days=rng.randint(1, 4))
@@ -289,9 +291,28 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
             )
     if rng.random() < 0.04:
         owner = rng.choice(people_by_department[commitment.owner_department.name])
-        services.cancel_commitment(
-            commitment, owner, min(now, clock + timedelta(hours=2)), "Customer changed their mind"
-        )
+        cancel_at = min(now, clock + timedelta(hours=2))
+        services.cancel_commitment(commitment, owner, cancel_at, "Customer changed their mind")
+    elif commitment.promised_at < now and rng.random() < 0.95:
+        _settle(rng, commitment, now, people_by_department)
+
+
+def _settle(rng, commitment, now, people_by_department) -> None:
+    """Most promises whose date has passed were seen through: finish them as people would."""
+    owner = rng.choice(people_by_department[commitment.owner_department.name])
+    at = min(now - timedelta(minutes=5), commitment.promised_at - timedelta(hours=1))
+    if any(h.state == "declined" for h in commitment.handoffs):
+        services.cancel_commitment(commitment, owner, at, "Could not be delivered as promised")
+        return
+    for handoff in commitment.handoffs:
+        member = rng.choice(people_by_department[handoff.department.name])
+        at = max(at, handoff.changed_at + timedelta(minutes=10))
+        if handoff.state == "countered":
+            services.take_counter(handoff, owner, at)
+        if handoff.state == "pending":
+            services.accept(handoff, member, at)
+        if handoff.state == "accepted" and at < now:
+            services.complete(handoff, member, at + timedelta(minutes=30))
 
 
 def _person(name: str, email: str, is_admin: bool = False) -> Person:

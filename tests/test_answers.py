@@ -188,3 +188,14 @@ def test_the_commitment_page_offers_each_person_only_their_actions(
     page = client.get(f"/commitments/{commitment.reference}").get_data(as_text=True)
     assert f"/handoffs/{installation.id}/accept" not in page
     assert "Cancel the commitment" in page
+
+
+def test_a_done_handoff_shows_who_accepted_it_and_who_finished_it(client, org, make, sign_in, now):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.accept(c.handoffs[0], org.ivo, now)
+    services.complete(c.handoffs[0], org.ben, now)
+    db.session.commit()
+    sign_in(client, org.ana)
+    page = client.get(f"/commitments/{c.reference}").get_data(as_text=True)
+    assert "Accepted by Ivo Berg" in page
+    assert "Done by Ben Okafor" in page
