@@ -99,16 +99,8 @@ class EditCommitmentForm(FlaskForm):
     )
 
 
-class AddStepForm(FlaskForm):
-    department_id = SelectField(
-        "Department", coerce=_coerce_id, validators=[InputRequired("Pick a department.")]
-    )
-    ask = StringField(
-        "What is asked", validators=[DataRequired("Say what is asked."), Length(max=500)]
-    )
-    due_at = DateTimeLocalField(
-        "By", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
-    )
+class AddStepForm(FlaskForm, RouteStepForm):
+    """One more department for the route of a recorded commitment."""
 
 
 class NoteForm(FlaskForm):
