@@ -89,3 +89,20 @@ def test_the_inbox_runs_the_same_queries_for_5_rows_as_for_200(
     for _ in range(195):
         make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
     assert inbox_queries() == few
+
+
+def test_a_handoff_past_its_due_time_is_marked_late(client, org, make, sign_in, now):
+    from handoff.commitments.models import Handoff
+
+    late = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    on_time = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    db.session.get(Handoff, late.handoffs[0].id).due_at = now - timedelta(hours=2)
+    db.session.commit()
+    sign_in(client, org.ivo)
+    body = client.get(f"/departments/{org.installation.id}/inbox").get_data(as_text=True)
+    rows = {
+        c.reference: body.split(f'id="handoff-{c.handoffs[0].id}"')[1].split("</article>")[0]
+        for c in (late, on_time)
+    }
+    assert 'class="late"' in rows[late.reference]
+    assert 'class="late"' not in rows[on_time.reference]
