@@ -47,6 +47,8 @@ def _register_models() -> None:
     from handoff.commitments import models as _commitments  # noqa: F401
     from handoff.customers import models as _customers  # noqa: F401
     from handoff.departments import models as _departments  # noqa: F401
+    from handoff.mail import OutboxMessage as _outbox  # noqa: F401
+    from handoff.nagging import models as _nagging  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -57,8 +59,11 @@ def _register_blueprints(app: Flask) -> None:
     from handoff.customers.routes import bp as customers
     from handoff.inbox.routes import bp as inbox
     from handoff.lookup.routes import bp as lookup
+    from handoff.nagging.admin import bp as nagging_admin
+    from handoff.nagging.routes import bp as nagging
 
-    for blueprint in (accounts, admin, board, commitments, customers, inbox, lookup):
+    blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging)
+    for blueprint in (*blueprints, nagging_admin):
         app.register_blueprint(blueprint)
 
 

@@ -16,6 +16,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(load_demo)
     app.cli.add_command(demo)
+    app.cli.add_command(sweep_command)
+    app.cli.add_command(nagger)
 
 
 @click.command("init-db")
@@ -81,6 +83,30 @@ def demo(host: str, port: int) -> None:
     click.echo(f"Sign in with any of these (password {DEMO_PASSWORD!r}):")
     for line in sign_in_details():
         click.echo(f"  {line}")
+    from handoff.nagging.scheduler import start_in_background
+
+    start_in_background(current_app._get_current_object())
+    interval = current_app.config["SWEEP_INTERVAL_SECONDS"]
+    click.echo(f"Nagging every {interval} s; with no SMTP server, mail waits in Admin → Outbox.")
     click.echo("")
     # app.run() is a no-op under the flask command, so serve with Werkzeug directly.
     run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+@click.command("sweep")
+def sweep_command() -> None:
+    """Run one round of nagging now (for cron): record what is due, send the outbox."""
+    from handoff.nagging.scheduler import run_round
+
+    report, sent = run_round(current_app._get_current_object())
+    click.echo(f"{report}; mail: {sent.sent} sent, {sent.failed} to retry")
+
+
+@click.command("nagger")
+def nagger() -> None:
+    """Run the scheduler as its own long-lived process (web processes then run none)."""
+    from handoff.nagging.scheduler import run_forever
+
+    interval = current_app.config["SWEEP_INTERVAL_SECONDS"]
+    click.echo(f"Nagging every {interval} s; stop with Ctrl-C.")
+    run_forever(current_app._get_current_object())

@@ -32,6 +32,21 @@ class Config:
         self.AT_RISK_HOURS = int(env.get("HANDOFF_AT_RISK_HOURS", "24"))
         # How often the board and inbox refresh themselves, in seconds.
         self.REFRESH_SECONDS = int(env.get("HANDOFF_REFRESH_SECONDS", "10"))
+        # Mail. With no SMTP host, mail stays in the outbox, where admins read it.
+        self.SMTP_HOST = env.get("HANDOFF_SMTP_HOST", "")
+        self.SMTP_PORT = int(env.get("HANDOFF_SMTP_PORT", "25"))
+        self.SMTP_SECURITY = env.get("HANDOFF_SMTP_SECURITY", "none")  # none, starttls or ssl
+        self.SMTP_USER = env.get("HANDOFF_SMTP_USER", "")
+        self.SMTP_PASSWORD = env.get("HANDOFF_SMTP_PASSWORD", "")
+        self.SMTP_TIMEOUT = float(env.get("HANDOFF_SMTP_TIMEOUT", "20"))
+        self.MAIL_FROM = env.get("HANDOFF_MAIL_FROM", "handoff@example.com")
+        self.MAIL_FROM_NAME = env.get("HANDOFF_MAIL_FROM_NAME", "Handoff")
+        # Links in mail start with this; it must be where people reach the app.
+        self.PUBLIC_BASE_URL = env.get("HANDOFF_PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+        self.LINK_MAX_AGE_DAYS = int(env.get("HANDOFF_LINK_MAX_AGE_DAYS", "7"))
+        # Nagging: how often the scheduler sweeps, and at most one digest per address per N min.
+        self.SWEEP_INTERVAL_SECONDS = int(env.get("HANDOFF_SWEEP_INTERVAL_SECONDS", "60"))
+        self.DIGEST_MIN_MINUTES = int(env.get("HANDOFF_DIGEST_MIN_MINUTES", "15"))
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = env.get("HANDOFF_SECURE_COOKIES", "") == "1"

@@ -126,6 +126,17 @@ class Handoff(db.Model):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Nagging: when the next reminder is due (indexed: the sweep asks "due at or before now")
+    # and what it will be; reminders are numbered within a series that each change of state
+    # starts anew. first_nagged_at and escalated_at are never reset, for honest reporting.
+    next_nag_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    next_nag_kind: Mapped[str | None] = mapped_column(String(16))
+    nag_series: Mapped[int] = mapped_column(Integer, default=0)
+    nag_count: Mapped[int] = mapped_column(Integer, default=0)
+    nags_total: Mapped[int] = mapped_column(Integer, default=0)
+    first_nagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_nagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     commitment: Mapped[Commitment] = relationship(back_populates="handoffs")
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)

@@ -290,38 +290,30 @@ def _back_to(commitment: Commitment):
 
 # --- answering a handoff -----------------------------------------------------------------
 
+
+def _note(form) -> str:
+    return form.note.data or ""
+
+
+# action in the URL → (its form, the service call with the acting person)
 ANSWERS = {
-    "accept": (
-        NoteForm,
-        lambda h, f, now: services.accept(h, current_user, now, f.note.data or ""),
-    ),
-    "decline": (
-        ReasonForm,
-        lambda h, f, now: services.decline(h, current_user, now, f.reason.data),
-    ),
+    "accept": (NoteForm, lambda h, f, who, now: services.accept(h, who, now, _note(f))),
+    "decline": (ReasonForm, lambda h, f, who, now: services.decline(h, who, now, f.reason.data)),
     "counter": (
         CounterForm,
-        lambda h, f, now: services.counter(
-            h,
-            current_user,
-            now,
-            due_at=from_local(f.due_at.data),
-            terms=f.terms.data or "",
-            note=f.note.data or "",
+        lambda h, f, who, now: services.counter(
+            h, who, now, due_at=from_local(f.due_at.data), terms=f.terms.data or "", note=_note(f)
         ),
     ),
-    "take-counter": (NoteForm, lambda h, f, now: services.take_counter(h, current_user, now)),
+    "take-counter": (NoteForm, lambda h, f, who, now: services.take_counter(h, who, now)),
     "reject-counter": (
         ReasonForm,
-        lambda h, f, now: services.reject_counter(h, current_user, now, f.reason.data),
+        lambda h, f, who, now: services.reject_counter(h, who, now, f.reason.data),
     ),
-    "complete": (
-        NoteForm,
-        lambda h, f, now: services.complete(h, current_user, now, f.note.data or ""),
-    ),
+    "complete": (NoteForm, lambda h, f, who, now: services.complete(h, who, now, _note(f))),
     "remove": (
         ReasonForm,
-        lambda h, f, now: services.remove_step(h, current_user, now, f.reason.data),
+        lambda h, f, who, now: services.remove_step(h, who, now, f.reason.data),
     ),
 }
 
@@ -338,7 +330,7 @@ def answer(handoff_id: int, action: str):
     if not form.validate():
         return _handoff_row(handoff, view, 422, forms={action: form})
     try:
-        outcome = act(handoff, form, utcnow())
+        outcome = act(handoff, form, current_user, utcnow())
     except InvalidTransition:
         db.session.rollback()
         handoff = get_handoff(handoff_id)

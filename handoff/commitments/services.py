@@ -16,6 +16,7 @@ from handoff.commitments.models import Comment, Commitment, Handoff, TimelineEve
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.nagging.schedule import start_series
 
 
 class NotAllowed(Exception):
@@ -149,6 +150,7 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
         changed_by_id=actor.id,
     )
     db.session.add(handoff)
+    start_series(handoff, now)
     db.session.flush()
     _event(
         commitment,
@@ -188,6 +190,7 @@ def _move(
     summary: str,
     kind: str | None = None,
     about_at: datetime | None = None,
+    due_at: datetime | None = None,
 ) -> Outcome:
     handoff = _lock(handoff)
     current = State(handoff.state)
@@ -197,6 +200,9 @@ def _move(
     handoff.state = target
     handoff.changed_at = now
     handoff.changed_by_id = actor.id
+    if due_at is not None:
+        handoff.due_at = due_at
+    start_series(handoff, now)
     _event(
         handoff.commitment,
         kind or action.value,
@@ -292,20 +298,20 @@ def take_counter(handoff: Handoff, actor: Person, now: datetime) -> Outcome:
     locked = _lock(handoff)
     new_due = locked.counter_due_at
     summary = f"{actor.name} took {handoff.department.name}'s counter"
-    outcome = _move(locked, Action.TAKE_COUNTER, actor, now, summary, about_at=new_due)
-    if outcome.changed and new_due is not None:
-        outcome.handoff.due_at = new_due
-        if new_due > commitment.promised_at:
-            commitment.promised_at = new_due
-            _event(
-                commitment,
-                "customer_date_moved",
-                "The customer must be told: their date moves to",
-                now,
-                actor,
-                handoff,
-                about_at=new_due,
-            )
+    outcome = _move(
+        locked, Action.TAKE_COUNTER, actor, now, summary, about_at=new_due, due_at=new_due
+    )
+    if outcome.changed and new_due is not None and new_due > commitment.promised_at:
+        commitment.promised_at = new_due
+        _event(
+            commitment,
+            "customer_date_moved",
+            "The customer must be told: their date moves to",
+            now,
+            actor,
+            handoff,
+            about_at=new_due,
+        )
     return outcome
 
 

@@ -1,0 +1,127 @@
+"""One reminder mail per person: every item waiting for them, most urgent first."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import current_app, render_template, url_for
+
+from handoff.accounts.models import Person
+from handoff.extensions import db
+from handoff.mail import OutboxMessage, mail_domain
+from handoff.nagging.links import make_token
+from handoff.nagging.rules import Kind
+from handoff.web import is_valid_zone
+
+# Most urgent first: the further escalated, then late work, then what waits for an answer.
+KIND_ORDER = {Kind.LATE: 0, Kind.ACK: 1, Kind.SETTLE: 1, Kind.DUE_SOON: 2}
+ACTIONS = {
+    Kind.ACK: [("accept", "Accept"), ("counter", "Counter"), ("decline", "Decline")],
+    Kind.SETTLE: [("take-counter", "Take the counter"), ("reject-counter", "Reject it")],
+    Kind.DUE_SOON: [("complete", "Mark done")],
+    Kind.LATE: [("complete", "Mark done")],
+}
+
+
+@dataclass
+class DigestItem:
+    nag: object
+    handoff: object
+    kind: Kind
+    links: list[tuple[str, str]]
+    open_url: str
+
+    @property
+    def commitment(self):
+        return self.handoff.commitment
+
+
+def headline(item: DigestItem, zone: ZoneInfo, now: datetime) -> str:
+    """What the item is waiting for, in one line, in the recipient's time zone."""
+    handoff = item.handoff
+
+    def when(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+
+    department = handoff.department.name
+    if item.kind == Kind.ACK:
+        return (
+            f"Waiting for {department}'s answer since {when(handoff.changed_at)}; "
+            f"asked for {when(handoff.due_at)}."
+        )
+    if item.kind == Kind.SETTLE:
+        offer = when(handoff.counter_due_at) if handoff.counter_due_at else ""
+        terms = "; ".join(part for part in (offer, handoff.counter_terms) if part)
+        return f"{department} countered ({terms}): settle it, take it or reject it."
+    if item.kind == Kind.DUE_SOON:
+        return f"Due {when(handoff.due_at)} and not marked done yet."
+    owner = item.commitment.customer_owner_department.name
+    return (
+        f"Late: due {when(handoff.due_at)} and not marked done. "
+        f"{owner} talks to the customer about it."
+    )
+
+
+def thread_id(commitment) -> str:
+    """The Message-ID every mail about one commitment refers to, so clients thread them."""
+    return f"<commitment-{commitment.reference}@{mail_domain()}>"
+
+
+def write_digest(email: str, nags: list, handoffs: dict, now: datetime) -> OutboxMessage:
+    """Write the digest for one recipient into the outbox (the caller commits)."""
+    person = db.session.get(Person, nags[0].person_id) if nags[0].person_id else None
+    zone_name = person.time_zone if person and is_valid_zone(person.time_zone) else None
+    zone = ZoneInfo(zone_name or current_app.config["DEFAULT_TIME_ZONE"])
+    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    with current_app.test_request_context(
+        "/", base_url=f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}"
+    ):
+        items = []
+        for nag in nags:
+            handoff = handoffs[nag.handoff_id]
+            kind = Kind(nag.kind)
+            links = []
+            if person is not None:
+                token = make_token(handoff, person.id)
+                links = [
+                    (label, url_for("nagging.act", token=token, do=action, _external=True))
+                    for action, label in ACTIONS[kind]
+                ]
+            reference = handoff.commitment.reference
+            open_url = url_for("commitments.show", reference=reference, _external=True)
+            items.append(DigestItem(nag, handoff, kind, links, open_url))
+        items.sort(key=lambda i: (-i.nag.level, KIND_ORDER[i.kind], i.handoff.due_at))
+        commitments = {item.commitment.id: item.commitment for item in items}
+        context = {
+            "items": items,
+            "recipient": nags[0].recipient_name,
+            "zone": zone,
+            "now": now,
+            "headline": headline,
+        }
+        text = render_template("email/digest.txt", **context)
+        html = render_template("email/digest.html", **context)
+    first = items[0].commitment
+    if len(commitments) == 1:
+        subject = f"[Handoff] {first.reference} {first.customer.name}: {first.title}"
+        thread = thread_id(first)
+    else:
+        subject = f"[Handoff] {len(items)} handoffs wait for you — most urgent {first.reference}"
+        thread = None
+    message = OutboxMessage(
+        message_id=make_msgid(domain=mail_domain()),
+        to_address=email,
+        to_name=nags[0].recipient_name,
+        person_id=person.id if person else None,
+        subject=subject[:300],
+        body_text=text,
+        body_html=html,
+        thread_id=thread,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message

@@ -1,0 +1,90 @@
+"""The nag policy form."""
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+    widgets,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from handoff.forms import choices
+from handoff.nagging.models import WEEKDAYS
+from handoff.web import is_valid_zone
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _minutes(label: str, low: int = 1):
+    return IntegerField(
+        label,
+        validators=[InputRequired("Give a number of minutes."), NumberRange(low, 60 * 24 * 30)],
+    )
+
+
+class PolicyForm(FlaskForm):
+    time_zone = StringField("Time zone", validators=[InputRequired(), Length(max=64)])
+    work_days = CheckboxesField("Working days", coerce=int, choices=choices(enumerate(WEEKDAYS)))
+    day_start = TimeField("Opens at", validators=[InputRequired("Give a time.")])
+    day_end = TimeField("Closes at", validators=[InputRequired("Give a time.")])
+    holidays = TextAreaField("Holidays (one date a line, e.g. 2026-12-24)", validators=[Optional()])
+    holiday_country = StringField(
+        "Public holidays of (country code, e.g. DE)", validators=[Optional(), Length(max=8)]
+    )
+    ack_window_minutes = _minutes("Time to answer a new handoff (business minutes)")
+    cadence_minutes = _minutes("Then remind every (business minutes)")
+    escalate_after = IntegerField(
+        "Escalate to the leads after this many reminders",
+        validators=[InputRequired(), NumberRange(0, 100)],
+    )
+    org_escalate_after = IntegerField(
+        "Escalate to the organisation after this many (empty: never)",
+        validators=[Optional(), NumberRange(0, 100)],
+    )
+    due_soon_minutes = _minutes("Remind this long before an accepted handoff is due", low=0)
+    escalation_email = EmailField(
+        "Organisation escalation contact (email)", validators=[Optional(), Length(max=254)]
+    )
+    escalation_name = StringField("Their name or role", validators=[Optional(), Length(max=120)])
+
+    def validate_time_zone(self, field):
+        if not is_valid_zone(field.data):
+            raise ValidationError("Use a time zone name such as Europe/Berlin.")
+
+    def validate_work_days(self, field):
+        if not field.data:
+            raise ValidationError("Pick at least one working day.")
+
+    def validate_day_end(self, field):
+        if self.day_start.data and field.data and field.data <= self.day_start.data:
+            raise ValidationError("The day must close after it opens.")
+
+    def validate_holidays(self, field):
+        for line in (field.data or "").splitlines():
+            if line.strip():
+                try:
+                    date.fromisoformat(line.strip())
+                except ValueError:
+                    raise ValidationError(
+                        f"“{line.strip()}” is not a date like 2026-12-24."
+                    ) from None
+
+    def validate_holiday_country(self, field):
+        import holidays
+
+        code = (field.data or "").strip().upper()
+        if code and code not in holidays.list_supported_countries():
+            raise ValidationError(f"No public holidays are known for “{code}”.")
+
+    def validate_org_escalate_after(self, field):
+        if field.data is not None and field.data <= (self.escalate_after.data or 0):
+            raise ValidationError("The organisation comes after the leads: give a larger number.")

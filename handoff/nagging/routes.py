@@ -1,0 +1,98 @@
+"""The page a reminder's link opens: it shows and asks (GET); only the POST acts."""
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, render_template, request
+
+from handoff.accounts.models import Person
+from handoff.clock import utcnow
+from handoff.commitments import services
+from handoff.commitments.lifecycle import InvalidTransition
+from handoff.commitments.models import Handoff
+from handoff.commitments.routes import ANSWERS
+from handoff.extensions import db
+from handoff.nagging.links import LinkExpired, LinkInvalid, read_token
+
+bp = Blueprint("nagging", __name__)
+
+# What a link may do to a handoff in each state.
+LINK_ACTIONS = {
+    "pending": ["accept", "counter", "decline"],
+    "countered": ["take-counter", "reject-counter"],
+    "accepted": ["complete"],
+}
+
+
+def _problem(status: int, title: str, message: str):
+    return render_template("nagging/link_problem.html", title=title, message=message), status
+
+
+@bp.route("/act/<token>", methods=["GET", "POST"])
+def act(token: str):
+    """Confirm an answer from a reminder mail, as the person the mail was written for."""
+    try:
+        claim = read_token(token)
+    except LinkExpired:
+        return _problem(
+            410,
+            "This link has expired",
+            "Links in reminders work for a limited time. Open the commitment from the board "
+            "(sign in first) to answer it there. Nothing was changed.",
+        )
+    except LinkInvalid:
+        return _problem(
+            400,
+            "This link is not valid",
+            "It may have been cut short or altered. Open the commitment from the board "
+            "instead. Nothing was changed.",
+        )
+    handoff = db.session.get(Handoff, claim.handoff_id)
+    person = db.session.get(Person, claim.person_id)
+    if handoff is None:
+        abort(404)
+    if person is None or not person.active:
+        return _problem(403, "This link's account is closed", "Nothing was changed.")
+    stale = abs(handoff.changed_at - claim.written_for) > timedelta(seconds=1)
+    allowed = [a for a in LINK_ACTIONS.get(handoff.state, []) if a in ANSWERS]
+    chosen = request.values.get("do", "")
+    context = {
+        "handoff": handoff,
+        "commitment": handoff.commitment,
+        "person": person,
+        "token": token,
+        "stale": stale,
+        "allowed": [] if stale else allowed,
+        "chosen": chosen if chosen in allowed else (allowed[0] if allowed else ""),
+        "forms": {},
+        "done": None,
+    }
+    if request.method == "GET":
+        return render_template("nagging/act.html", **context)
+
+    action = request.form.get("action", "")
+    if stale or action not in allowed:
+        # answered (or countered) since the mail was written: say what happened instead
+        context["stale"] = True
+        context["allowed"] = []
+        return render_template("nagging/act.html", **context), 409
+    form_class, perform = ANSWERS[action]
+    form = form_class()
+    if not form.validate():
+        context["forms"] = {action: form}
+        context["chosen"] = action
+        return render_template("nagging/act.html", **context), 422
+    try:
+        perform(handoff, form, person, utcnow())
+    except InvalidTransition:
+        db.session.rollback()
+        context.update(stale=True, allowed=[], handoff=db.session.get(Handoff, claim.handoff_id))
+        return render_template("nagging/act.html", **context), 409
+    except services.InvalidInput as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        context["forms"] = {action: form}
+        context["chosen"] = action
+        return render_template("nagging/act.html", **context), 422
+    db.session.commit()
+    context.update(done=action, allowed=[], stale=False)
+    return render_template("nagging/act.html", **context)

@@ -1,0 +1,313 @@
+"""The sweep: one round of nagging. APScheduler only decides when it runs.
+
+`sweep(now)` finds the handoffs whose next reminder is due (one indexed query), locks them
+(PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent sweeps take different rows; SQLite: the
+write transaction is BEGIN IMMEDIATE) and decides each on fresh state: a handoff answered a
+moment before is not nagged. Each reminder is a row per recipient keyed by (handoff, series,
+number, recipient) and inserted so that a second insert of the key does nothing. Then every
+reminder not yet mailed goes into one digest per person. All of it commits together; mail
+leaves later, from the outbox.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import selectinload
+
+from handoff.accounts.models import Person
+from handoff.commitments.models import Commitment, Handoff, TimelineEvent
+from handoff.database import writing
+from handoff.departments.models import Department, Membership
+from handoff.extensions import db
+from handoff.mail import OutboxMessage
+from handoff.nagging import rules
+from handoff.nagging.digest import write_digest
+from handoff.nagging.models import Nag, NagPolicy
+from handoff.nagging.rules import Kind, Level
+from handoff.nagging.schedule import PolicyBook, chased_department_id
+
+BATCH = 500
+MAX_BATCHES = 100  # a bound, so that no fault can keep one sweep going for ever
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str
+    person_id: int | None
+
+
+@dataclass
+class SweepReport:
+    reminders: int = 0
+    escalations: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    digests: int = 0
+    recipients: set[str] = field(default_factory=set)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.reminders} reminders ({self.escalations} escalated) to "
+            f"{len(self.recipients)} people, {self.digests} digests written, "
+            f"{self.deferred} deferred to business hours, {self.skipped} no longer due"
+        )
+
+
+class People:
+    """Who can receive a department's reminders: active members and leads, with an email."""
+
+    def __init__(self):
+        rows = db.session.execute(
+            select(Membership.department_id, Membership.role, Person)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.active.is_(True), Person.email != "")
+            .order_by(Person.name)
+        ).all()
+        self.members: dict[int, list[Person]] = defaultdict(list)
+        self.leads: dict[int, list[Person]] = defaultdict(list)
+        for department_id, role, person in rows:
+            (self.leads if role == "lead" else self.members)[department_id].append(person)
+
+
+def sweep(now: datetime) -> SweepReport:
+    """Record every reminder due at `now`, and write the digests; safe to run twice or at once."""
+    report = SweepReport()
+    with writing():
+        for _ in range(MAX_BATCHES):
+            if not _sweep_batch(now, report):
+                break
+        report.digests = write_digests(now)
+        db.session.commit()
+    return report
+
+
+def _sweep_batch(now: datetime, report: SweepReport) -> bool:
+    """Handle up to BATCH due handoffs; answer whether there may be more."""
+    ids = list(
+        db.session.scalars(
+            select(Handoff.id)
+            .where(Handoff.next_nag_at <= now)
+            .order_by(Handoff.next_nag_at, Handoff.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return False
+    handoffs = db.session.scalars(
+        select(Handoff)
+        .where(Handoff.id.in_(ids))
+        .options(selectinload(Handoff.commitment))
+        .order_by(Handoff.next_nag_at, Handoff.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    book = PolicyBook(now)
+    people = People()
+    departments = {d.id: d for d in db.session.scalars(select(Department))}
+    organisation = NagPolicy.organisation()
+    progressed = False
+    for handoff in handoffs:
+        progressed |= _nag_one(handoff, now, book, people, departments, organisation, report)
+    db.session.flush()
+    return progressed and len(ids) == BATCH
+
+
+def _nag_one(handoff, now, book, people, departments, organisation, report) -> bool:
+    """Decide one due handoff on its fresh state; answer whether its schedule moved on."""
+    policy = book.rules(chased_department_id(handoff))
+    kind = rules.kind_for(handoff.state, handoff.due_at, now)
+    if kind is None or handoff.commitment.cancelled_at is not None:
+        handoff.next_nag_at = handoff.next_nag_kind = None
+        report.skipped += 1
+        return True
+    planned = handoff.next_nag_kind
+    if not (planned == kind or (planned == Kind.DUE_SOON and kind == Kind.LATE)):
+        # planned under another state, or never planned: plan from when the state began
+        replanned = rules.first(
+            handoff.state, since=handoff.changed_at, due_at=handoff.due_at, policy=policy
+        )
+        handoff.next_nag_at, handoff.next_nag_kind = replanned.at, replanned.kind
+        if replanned.at > now:
+            return True
+    if not policy.hours.is_open(now):
+        handoff.next_nag_at = policy.hours.next_open(now)  # deferred, never dropped
+        report.deferred += 1
+        return True
+
+    number = handoff.nag_count + 1
+    level = rules.level(number, policy)
+    recipients, problem = _recipients(handoff, kind, level, people, departments, organisation)
+    if recipients and _record(handoff, kind, number, level, recipients, now) == 0:
+        report.skipped += 1  # another sweep recorded this very reminder
+        return False
+    _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now)
+    handoff.nag_count = number
+    handoff.nags_total = (handoff.nags_total or 0) + 1
+    handoff.first_nagged_at = handoff.first_nagged_at or now
+    handoff.last_nagged_at = now
+    if level > Level.DEPARTMENT:
+        handoff.escalated_at = handoff.escalated_at or now
+        report.escalations += 1
+    following = rules.after(kind, sent_at=now, due_at=handoff.due_at, policy=policy)
+    handoff.next_nag_at, handoff.next_nag_kind = following.at, following.kind
+    report.reminders += 1
+    report.recipients.update(r.email for r in recipients)
+    return True
+
+
+def _targets(handoff, kind: Kind) -> list[int]:
+    """The departments a reminder of `kind` is for."""
+    commitment = handoff.commitment
+    if kind == Kind.SETTLE:
+        return [commitment.owner_department_id]
+    if kind == Kind.LATE and commitment.customer_owner_department_id != handoff.department_id:
+        return [handoff.department_id, commitment.customer_owner_department_id]
+    return [handoff.department_id]
+
+
+def _recipients(handoff, kind, level, people, departments, organisation):
+    """Who gets this reminder, and a problem to show when the department has nobody."""
+    chosen: dict[str, Recipient] = {}
+    problems = []
+
+    def add(persons):
+        for person in persons:
+            chosen.setdefault(person.email, Recipient(person.email, person.name, person.id))
+
+    for department_id in _targets(handoff, kind):
+        members, leads = people.members[department_id], people.leads[department_id]
+        name = departments[department_id].name
+        add(members)
+        if level >= Level.LEADS or not members:
+            add(leads)
+        if not members and not leads:
+            problems.append(f"nobody in {name} can receive reminders")
+        elif not members:
+            problems.append(f"{name} has no members to remind, only its leads")
+    if (level >= Level.ORGANISATION or not chosen) and organisation.escalation_email:
+        contact = organisation.escalation_email
+        chosen.setdefault(
+            contact, Recipient(contact, organisation.escalation_name or "Escalation contact", None)
+        )
+    if not chosen:
+        problems.append("and no organisation escalation contact is set")
+    return list(chosen.values()), "; ".join(problems)
+
+
+def _record(handoff, kind, number, level, recipients, now) -> int:
+    """Insert one nag row per recipient; a row whose key exists already is not inserted."""
+    if not recipients:
+        return 0
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {
+            "handoff_id": handoff.id,
+            "series": handoff.nag_series,
+            "number": number,
+            "kind": kind.value,
+            "level": int(level),
+            "recipient_email": r.email,
+            "recipient_name": r.name,
+            "person_id": r.person_id,
+            "created_at": now,
+        }
+        for r in recipients
+    ]
+    statement = (
+        insert(Nag)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=["handoff_id", "series", "number", "recipient_email"]
+        )
+    )
+    return db.session.execute(statement).rowcount
+
+
+def _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now):
+    """'Reminder 2 to Installation — ana@…, bo@…', and an entry when it escalates."""
+    department = handoff.department.name
+    owner = departments[handoff.commitment.owner_department_id].name
+    addresses = ", ".join(r.email for r in recipients) or "nobody"
+    summaries = {
+        Kind.ACK: f"Reminder {number} to {department}: waiting for an answer — {addresses}",
+        Kind.SETTLE: f"Reminder {number} to {owner}: a counter waits to be settled — {addresses}",
+        Kind.DUE_SOON: f"Due-soon reminder to {department} — {addresses}",
+        Kind.LATE: f"{department} is late: reminder {number} — {addresses}",
+    }
+    events = [summaries[kind]]
+    if level > rules.level(number - 1, policy):  # this reminder reached a new level
+        chased = owner if kind == Kind.SETTLE else department
+        events.append(
+            f"Escalated to {chased}'s leads"
+            if level == Level.LEADS
+            else "Escalated to the organisation's escalation contact"
+        )
+    if problem:
+        events.append(f"Problem: {problem}")
+    for summary in events:
+        db.session.add(
+            TimelineEvent(
+                commitment_id=handoff.commitment_id,
+                handoff_id=handoff.id,
+                kind="nag",
+                summary=summary,
+                created_at=now,
+            )
+        )
+
+
+def write_digests(now: datetime) -> int:
+    """Put every reminder not yet mailed into one digest per recipient; answer how many."""
+    limit = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
+    nag_ids = list(
+        db.session.scalars(
+            select(Nag.id).where(Nag.message_id.is_(None)).with_for_update(skip_locked=True)
+        )
+    )
+    if not nag_ids:
+        return 0
+    nags = db.session.scalars(select(Nag).where(Nag.id.in_(nag_ids))).all()
+    by_recipient: dict[str, list[Nag]] = defaultdict(list)
+    for nag in nags:
+        by_recipient[nag.recipient_email].append(nag)
+    recent = set()
+    if limit:
+        recent = set(
+            db.session.scalars(
+                select(OutboxMessage.to_address)
+                .where(
+                    OutboxMessage.to_address.in_(list(by_recipient)),
+                    OutboxMessage.created_at > now - limit,
+                )
+                .group_by(OutboxMessage.to_address)
+            )
+        )
+    handoff_ids = {nag.handoff_id for nag in nags}
+    handoffs = {
+        h.id: h
+        for h in db.session.scalars(
+            select(Handoff)
+            .where(Handoff.id.in_(handoff_ids))
+            .options(selectinload(Handoff.commitment).selectinload(Commitment.handoffs))
+        )
+    }
+    written = 0
+    for email, items in sorted(by_recipient.items()):
+        if email in recent:
+            continue  # this address had a digest a moment ago: its reminders wait for the next
+        message = write_digest(email, items, handoffs, now)
+        for nag in items:
+            nag.message_id = message.id
+        written += 1
+    return written
+
+
+def due_count(now: datetime) -> int:
+    """How many handoffs have a reminder due at `now` (for progress and reports)."""
+    return db.session.scalar(select(func.count(Handoff.id)).where(Handoff.next_nag_at <= now))
