@@ -6,14 +6,29 @@ from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from handoff.accounts.models import Person
 from handoff.board.queries import SHOW_CHOICES, BoardFilters, board_rows, local_day_bounds
 from handoff.clock import utcnow
 from handoff.customers.models import Customer
-from handoff.departments.models import Department
+from handoff.departments.models import Department, Membership
 from handoff.extensions import db
 from handoff.web import render, to_local
 
 bp = Blueprint("board", __name__)
+
+
+def unreachable_departments() -> list[Department]:
+    """Departments with nobody who can receive reminders: their nags would reach no one."""
+    reachable = (
+        select(Membership.department_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Person.active.is_(True))
+    )
+    return list(
+        db.session.scalars(
+            select(Department).where(Department.id.not_in(reachable)).order_by(Department.name)
+        )
+    )
 
 
 @bp.get("/")
@@ -34,6 +49,7 @@ def index():
     return render(
         "board/index.html",
         "board/_list.html",
+        unreachable=unreachable_departments(),
         rows=rows,
         total=total,
         filters=filters,

@@ -1,0 +1,60 @@
+"""Helpers shared by the nagging tests."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from handoff.commitments.models import TimelineEvent
+from handoff.extensions import db
+from handoff.mail import OutboxMessage
+from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def berlin(*args) -> datetime:
+    """A Berlin wall-clock moment: berlin(2026, 5, 11, 9, 0)."""
+    return datetime(*args, tzinfo=BERLIN)
+
+
+def set_policy(department=None, **changes) -> NagPolicy:
+    """Give the organisation (or a department) a policy; unnamed settings keep the defaults."""
+    values = {**DEFAULTS, "escalation_email": "duty@example.com", "escalation_name": "Duty"}
+    values.update(changes)
+    policy = NagPolicy(department_id=department.id if department else None, **values)
+    db.session.add(policy)
+    db.session.commit()
+    return policy
+
+
+def nags(handoff=None) -> list[Nag]:
+    db.session.rollback()
+    query = select(Nag).order_by(Nag.created_at, Nag.number, Nag.recipient_email)
+    if handoff is not None:
+        query = query.where(Nag.handoff_id == handoff.id)
+    return list(db.session.scalars(query))
+
+
+def messages(to: str | None = None) -> list[OutboxMessage]:
+    db.session.rollback()
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if to:
+        query = query.where(OutboxMessage.to_address == to)
+    return list(db.session.scalars(query))
+
+
+def nag_events(commitment) -> list[str]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            select(TimelineEvent.summary)
+            .where(TimelineEvent.commitment_id == commitment.id, TimelineEvent.kind == "nag")
+            .order_by(TimelineEvent.id)
+        )
+    )
+
+
+def count(model) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(model))
