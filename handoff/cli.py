@@ -18,6 +18,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(sweep_command)
     app.cli.add_command(nagger)
+    app.cli.add_command(simulate_month)
 
 
 @click.command("init-db")
@@ -110,3 +111,34 @@ def nagger() -> None:
     interval = current_app.config["SWEEP_INTERVAL_SECONDS"]
     click.echo(f"Nagging every {interval} s; stop with Ctrl-C.")
     run_forever(current_app._get_current_object())
+
+
+@click.command("simulate-month")
+@click.option("--days", default=28, help="How long the simulated stretch is.")
+@click.option("--seed", default=1)
+def simulate_month(days: int, seed: int) -> None:
+    """Run a month of simulated traffic through the sweep, in a throwaway database, and check
+    every reminder against the rules."""
+    import tempfile
+    import time
+
+    from handoff import create_app
+    from handoff.nagging.simulation import simulate
+
+    folder = tempfile.mkdtemp(prefix="handoff-month-")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/month.db"})
+    with app.app_context():
+        upgrade(directory=app.root_path + "/migrations")
+        started = time.perf_counter()
+        result = simulate(days=days, seed=seed, progress=click.echo)
+    seconds = time.perf_counter() - started
+    click.echo(
+        f"{days} days, {result.sweeps} sweeps in {seconds:.1f} s: {result.commitments} "
+        f"commitments, {result.handoffs} handoffs, {result.reminders} reminders "
+        f"({dict(result.by_kind)}), {result.escalated} handoffs escalated, {result.mails} mails"
+    )
+    for rule, problems in result.violations.items():
+        click.echo(f"VIOLATED {rule}: {len(problems)}, e.g. {problems[:3]}")
+    if result.violation_count():
+        raise SystemExit(1)
+    click.echo("Every reminder kept every rule.")

@@ -3,6 +3,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
 from conftest import PASSWORD, fresh, htmx_headers
 
 

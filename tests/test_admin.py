@@ -1,12 +1,13 @@
 """Admins set up departments, people and memberships; nobody else can."""
 
 import pytest
-from conftest import fresh
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
+
+from conftest import fresh
 
 
 @pytest.mark.parametrize("url", ["/admin/departments", "/admin/people", "/admin/people/new"])

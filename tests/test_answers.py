@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from conftest import fresh, htmx_headers
 from sqlalchemy import func, select
 
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
 from handoff.extensions import db
+
+from conftest import fresh, htmx_headers
 
 
 def timeline_count(commitment) -> int:

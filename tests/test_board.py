@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from conftest import htmx_headers
 
 from handoff.commitments import services
 from handoff.extensions import db
+
+from conftest import htmx_headers
 
 
 def test_the_board_shows_each_open_commitment_with_its_route_and_owner(client, org, make, sign_in):

@@ -12,11 +12,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, writes
 from werkzeug.serving import make_server
 
 from handoff.commitments import services
 from handoff.extensions import db
+
+from conftest import PASSWORD, writes
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

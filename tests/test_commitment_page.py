@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from conftest import fresh, htmx_headers
-
 from handoff.commitments import services
 from handoff.extensions import db
+
+from conftest import fresh, htmx_headers
 
 
 def test_the_page_shows_the_promise_the_route_and_the_timeline_newest_first(

@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from conftest import htmx_headers
-
 from handoff.commitments import services
 from handoff.extensions import db
+
+from conftest import htmx_headers
 
 
 def test_the_inbox_lists_waiting_handoffs_most_urgent_first(client, org, make, sign_in):

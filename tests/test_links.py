@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 
-from conftest import fresh
 from handoff.commitments import services
 from handoff.extensions import db
 from handoff.nagging.sweep import sweep
+
+from conftest import fresh
 from nagging_helpers import berlin, messages, nag_events, set_policy
 
 DUE = berlin(2026, 5, 11, 11, 0)
@@ -40,7 +41,7 @@ def test_opening_the_link_shows_the_handoff_and_changes_nothing(client, reminded
     page = response.get_data(as_text=True)
     assert reminded.reference in page and "answering as Ivo Berg" in page
     for label in ("Accept", "Counter", "Decline"):
-        assert f'<button type="submit"' in page and f">{label}</button>" in page
+        assert f">{label}</button>" in page
     assert 'class="card act-form chosen"' in page  # the action clicked comes first
     assert fresh(reminded.handoffs[0]).state == "pending"
 

@@ -4,12 +4,13 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from conftest import htmx_headers
 
 from handoff.commitments import services
 from handoff.commitments.status import Status
 from handoff.extensions import db
 from handoff.lookup.sentences import status_sentence
+
+from conftest import htmx_headers
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from email import policy as email_policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import fresh
-from handoff.mail import SENDING, SENT, OutboxMessage, dispatch
+from handoff.mail import SENDING, SENT, dispatch
 from handoff.nagging.sweep import sweep
+
+from conftest import fresh
 from nagging_helpers import berlin, messages, set_policy
 
 DUE = berlin(2026, 5, 11, 11, 0)

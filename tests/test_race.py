@@ -9,12 +9,13 @@ import threading
 import time
 
 import pytest
-from conftest import fresh, htmx_headers
 from sqlalchemy import func, select
 
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
 from handoff.extensions import db
+
+from conftest import fresh, htmx_headers
 
 ROUNDS = 6
 

@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from conftest import htmx_headers
 from sqlalchemy import func, select
 
 from handoff.commitments.models import Commitment, Handoff
 from handoff.customers.models import Customer
 from handoff.extensions import db
+
+from conftest import htmx_headers
 
 
 def local(moment) -> str:

@@ -3,14 +3,15 @@
 from datetime import timedelta
 
 import pytest
-from conftest import fresh
-from nagging_helpers import berlin, count, messages, nag_events, nags, set_policy
 
 from handoff.commitments import services
 from handoff.extensions import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep
+
+from conftest import fresh
+from nagging_helpers import berlin, count, messages, nag_events, nags, set_policy
 
 MONDAY_9 = berlin(2026, 5, 11, 9, 0)  # policy: Mon–Fri 08–17, answer within 2 h, every 4 h
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import fresh
 from handoff.commitments import services
 from handoff.database import writing
 from handoff.extensions import db
@@ -17,6 +16,8 @@ from handoff.mail import OutboxMessage
 from handoff.nagging import sweep as sweep_module
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep
+
+from conftest import fresh
 from nagging_helpers import berlin, count, nags, set_policy
 
 DUE = berlin(2026, 5, 11, 11, 0)

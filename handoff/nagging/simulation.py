@@ -1,0 +1,343 @@
+"""A simulated month of an organisation's traffic, run through sweep() on a stepped clock.
+
+Departments in several time zones with their own hours, holidays and cadences; commitments
+made at any hour; answers that come late, never, or as counters; the nagger sweeping every
+few minutes. Afterwards every reminder is checked against the rules:
+
+  in hours       each reminder went out inside the chased department's business hours
+  right state    each reminder fits the handoff's state at that moment (never after an answer)
+  once           no reminder twice to the same person for the same handoff at one moment
+  window         a series' first reminder went out when its window ran out (within one step)
+  cadence        later reminders followed the cadence in business time (within one step)
+  escalation     each reminder reached the level its number calls for, leads included
+  everyone       every handoff left unanswered past its window was reminded
+  one mail       nobody got more than one mail from one sweep
+"""
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+from sqlalchemy import select
+
+from handoff.accounts.models import Person
+from handoff.commitments import services
+from handoff.commitments.lifecycle import State
+from handoff.commitments.models import Commitment, Handoff, TimelineEvent
+from handoff.customers.models import Customer
+from handoff.database import writing
+from handoff.departments.models import Department, Membership
+from handoff.extensions import db
+from handoff.mail import OutboxMessage
+from handoff.nagging import rules
+from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
+from handoff.nagging.sweep import sweep
+
+START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; both DST changes fall in the month
+ALL_WEEK = "0,1,2,3,4,5,6"
+POLICIES = {
+    "Sales": {},
+    "Installation": {"holiday_country": "DE"},
+    "Billing": {
+        "time_zone": "America/New_York",
+        "day_start": "09:00",
+        "day_end": "17:30",
+        "ack_window_minutes": 60,
+        "cadence_minutes": 180,
+        "escalate_after": 1,
+        "org_escalate_after": 3,
+    },
+    "Shipping": {
+        "time_zone": "Asia/Tokyo",
+        "work_days": "0,1,2,3,4,5",
+        "day_start": "09:00",
+        "day_end": "18:00",
+        "ack_window_minutes": 90,
+        "cadence_minutes": 120,
+    },
+    "Support": {
+        "work_days": ALL_WEEK,
+        "day_start": "00:00",
+        "day_end": "23:59",
+        "ack_window_minutes": 30,
+        "cadence_minutes": 60,
+        "due_soon_minutes": 120,
+    },
+    "Legal": {"holidays": "2026-03-13\n2026-03-16"},  # and nobody in it
+}
+
+
+@dataclass
+class SimulationResult:
+    sweeps: int = 0
+    commitments: int = 0
+    handoffs: int = 0
+    reminders: int = 0
+    escalated: int = 0
+    mails: int = 0
+    by_kind: Counter = field(default_factory=Counter)
+    violations: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def violation_count(self) -> int:
+        return sum(len(v) for v in self.violations.values())
+
+
+def build_organisation(rng: random.Random) -> dict[str, Department]:
+    departments = {}
+    for name, changes in POLICIES.items():
+        department = Department(name=name)
+        db.session.add(department)
+        db.session.flush()
+        db.session.add(NagPolicy(department_id=department.id, **{**DEFAULTS, **changes}))
+        departments[name] = department
+        if name == "Legal":
+            continue
+        for index, role in enumerate(["lead", "member", "member"]):
+            person = Person(
+                name=f"{name} {role} {index}",
+                email=f"{name.lower()}.{index}@sim.example",
+                password_hash="-",
+            )
+            db.session.add(person)
+            db.session.add(Membership(person=person, department=department, role=role))
+    organisation = NagPolicy(
+        department_id=None,
+        **{**DEFAULTS, "escalation_email": "duty@sim.example", "escalation_name": "Duty"},
+    )
+    db.session.add(organisation)
+    db.session.commit()
+    return departments
+
+
+def simulate(
+    days: int = 28,
+    start: datetime = START,
+    seed: int = 1,
+    step_minutes: int = 15,
+    per_day: int = 14,
+    progress: Callable[[str], None] = lambda _: None,
+) -> SimulationResult:
+    """Run the month on the database of the current app context (which should be empty)."""
+    rng = random.Random(seed)
+    result = SimulationResult()
+    with writing():
+        departments = build_organisation(rng)
+        sales = departments["Sales"]
+        maker = db.session.scalar(
+            select(Person).join(Membership).where(Membership.department_id == sales.id)
+        )
+        customer = Customer(name="Simulated customer", email="c@sim.example", phone="1")
+        db.session.add(customer)
+        db.session.commit()
+
+    end = start + timedelta(days=days)
+    arrivals = sorted(
+        start + timedelta(minutes=rng.randrange(days * 24 * 60)) for _ in range(days * per_day)
+    )
+    plans: list[tuple[datetime, int, str]] = []  # (when, handoff id, action)
+    step = timedelta(minutes=step_minutes)
+    now = start
+    while now <= end:
+        with writing():
+            while arrivals and arrivals[0] <= now:
+                at = arrivals.pop(0)
+                _arrive(rng, at, departments, maker, customer, plans, result)
+            plans.sort()
+            while plans and plans[0][0] <= now:
+                at, handoff_id, action = plans.pop(0)
+                _answer(rng, at, handoff_id, action, plans)
+            db.session.commit()
+        report = sweep(now)
+        result.sweeps += 1
+        result.reminders += report.reminders
+        if result.sweeps % (96 * 7) == 0:
+            progress(f"  day {(now - start).days}: {result.reminders} reminders so far")
+        now += step
+    db.session.remove()
+    check(result, step_minutes, start, end)
+    return result
+
+
+def _arrive(rng, at, departments, maker, customer, plans, result) -> None:
+    names = ["Installation", "Billing", "Shipping", "Support", "Legal"]
+    route_names = rng.sample(names, rng.choice([1, 1, 2, 3]))
+    due = at + timedelta(hours=rng.randint(30, 24 * 10))
+    steps = [
+        services.RouteStep(departments[n], "Simulated part", due - timedelta(hours=i))
+        for i, n in enumerate(route_names)
+    ]
+    commitment = services.record_commitment(
+        actor=maker,
+        customer=customer,
+        title="Simulated promise",
+        details="",
+        channel="phone",
+        promised_at=due + timedelta(hours=1),
+        owner_department=departments["Sales"],
+        route=steps,
+        now=at,
+    )
+    result.commitments += 1
+    for handoff in commitment.handoffs:
+        result.handoffs += 1
+        if rng.random() < 0.25:
+            continue  # never answered: nagged, escalated, to the end
+        delay = timedelta(minutes=int(rng.expovariate(1 / (60 * 8))))
+        action = rng.choices(["accept", "counter", "decline"], [70, 15, 15])[0]
+        plans.append((at + delay, handoff.id, action))
+
+
+def _answer(rng, at, handoff_id, action, plans) -> None:
+    handoff = db.session.get(Handoff, handoff_id)
+    members = [m.person for m in handoff.department.memberships] or [_admin()]
+    owner_side = [m.person for m in handoff.commitment.owner_department.memberships]
+    person = rng.choice(members)
+    state = handoff.state
+    if action == "accept" and state == State.PENDING:
+        services.accept(handoff, person, at)
+        if rng.random() < 0.7:
+            finish = handoff.due_at + timedelta(hours=rng.randint(-30, 10))
+            plans.append((max(finish, at + timedelta(minutes=5)), handoff_id, "complete"))
+    elif action == "counter" and state == State.PENDING:
+        offer = handoff.due_at + timedelta(days=1)
+        services.counter(handoff, person, at, due_at=offer, terms="")
+        if rng.random() < 0.6:
+            settle = at + timedelta(hours=rng.randint(1, 40))
+            plans.append((settle, handoff_id, rng.choice(["take", "reject"])))
+    elif action == "decline" and state == State.PENDING:
+        services.decline(handoff, person, at, "Simulated reason")
+    elif action == "complete" and state == State.ACCEPTED:
+        services.complete(handoff, person, at)
+    elif action == "take" and state == State.COUNTERED:
+        services.take_counter(handoff, rng.choice(owner_side), at)
+    elif action == "reject" and state == State.COUNTERED:
+        services.reject_counter(handoff, rng.choice(owner_side), at, "Simulated")
+
+
+def _admin() -> Person:
+    admin = db.session.scalar(select(Person).where(Person.is_admin.is_(True)))
+    if admin is None:
+        admin = Person(
+            name="Sim admin", email="admin@sim.example", password_hash="-", is_admin=True
+        )
+        db.session.add(admin)
+        db.session.flush()
+    return admin
+
+
+def check(result: SimulationResult, step_minutes: int, start: datetime, end: datetime) -> None:
+    """Hold every reminder sent to the rules; record what breaks them."""
+    step = step_minutes
+    handoffs = {h.id: h for h in db.session.scalars(select(Handoff))}
+    commitments = {c.id: c for c in db.session.scalars(select(Commitment))}
+    rows = {p.department_id: p for p in db.session.scalars(select(NagPolicy))}
+    policies = {d: p.rules(start) for d, p in rows.items() if d is not None}
+    leads = defaultdict(set)
+    for membership in db.session.scalars(select(Membership)):
+        if membership.role == "lead":
+            leads[membership.department_id].add(membership.person.email)
+    # each handoff's states over time, from the timeline: (moment, state), series k = k-th
+    changes = defaultdict(list)
+    for event in db.session.scalars(
+        select(TimelineEvent)
+        .where(TimelineEvent.to_state.is_not(None))
+        .order_by(TimelineEvent.created_at, TimelineEvent.id)
+    ):
+        changes[event.handoff_id].append((event.created_at, event.to_state))
+    nags = list(db.session.scalars(select(Nag).order_by(Nag.created_at, Nag.id)))
+    result.escalated = len({n.handoff_id for n in nags if n.level > 0})
+    v = result.violations
+    seen = set()
+    by_series = defaultdict(list)
+    for nag in nags:
+        handoff = handoffs[nag.handoff_id]
+        commitment = commitments[handoff.commitment_id]
+        started, state = changes[handoff.id][nag.series - 1]
+        chased = (
+            commitment.owner_department_id if state == State.COUNTERED else handoff.department_id
+        )
+        policy = policies[chased]
+        result.by_kind[nag.kind] += 1
+        label = f"{commitment.reference}/{handoff.department.name} #{nag.number} {nag.kind}"
+        if not policy.hours.is_open(nag.created_at):
+            v["in hours"].append(f"{label} at {nag.created_at}")
+        state_then = _state_at(changes[handoff.id], nag.created_at)
+        if rules.kind_for(state_then, handoff.due_at, nag.created_at) != nag.kind and not (
+            nag.kind == "due_soon" and state_then == State.ACCEPTED
+        ):
+            v["right state"].append(f"{label} while {state_then}")
+        key = (nag.handoff_id, nag.recipient_email, nag.created_at)
+        if key in seen:
+            v["once"].append(f"{label} twice to {nag.recipient_email}")
+        seen.add(key)
+        expected_level = rules.level(nag.number, policy)
+        if nag.level != expected_level:
+            v["escalation"].append(f"{label} at level {nag.level}, not {int(expected_level)}")
+        by_series[(nag.handoff_id, nag.series)].append(nag)
+
+    for (handoff_id, series), series_nags in by_series.items():
+        handoff = handoffs[handoff_id]
+        commitment = commitments[handoff.commitment_id]
+        started, state = changes[handoff_id][series - 1]
+        chased = (
+            commitment.owner_department_id if state == State.COUNTERED else handoff.department_id
+        )
+        policy = policies[chased]
+        moments = sorted({n.created_at for n in series_nags})
+        numbers = sorted({n.number for n in series_nags})
+        if numbers != list(range(1, len(numbers) + 1)):
+            v["once"].append(f"{commitment.reference} series {series} numbers {numbers}")
+        if state in (State.PENDING, State.COUNTERED):
+            waited = policy.hours.minutes_between(started, moments[0])
+            if not policy.ack_window <= waited < policy.ack_window + step + 1:
+                v["window"].append(f"{commitment.reference} first reminder after {waited:.0f} min")
+        for earlier, later in pairwise(moments):
+            if state == State.ACCEPTED and earlier < handoff.due_at:
+                continue  # due-soon, then late from the due time: not the cadence
+            gap = policy.hours.minutes_between(earlier, later)
+            if not policy.cadence <= gap < policy.cadence + step + 1:
+                v["cadence"].append(f"{commitment.reference} gap {gap:.0f} min")
+        for nag in series_nags:
+            if nag.level >= 1:
+                wanted = leads[chased]
+                got = {n.recipient_email for n in series_nags if n.number == nag.number}
+                if wanted and not wanted <= got:
+                    v["escalation"].append(f"{commitment.reference} #{nag.number} missed leads")
+
+    # everyone waiting past the window was reminded
+    for handoff in handoffs.values():
+        commitment = commitments[handoff.commitment_id]
+        stints = changes[handoff.id]
+        for index, (started, state) in enumerate(stints):
+            if state not in (State.PENDING, State.COUNTERED):
+                continue
+            stopped = stints[index + 1][0] if index + 1 < len(stints) else end
+            chased = (
+                commitment.owner_department_id
+                if state == State.COUNTERED
+                else handoff.department_id
+            )
+            policy = policies[chased]
+            waited = policy.hours.minutes_between(started, stopped)
+            if waited >= policy.ack_window + step + 1 and not by_series.get(
+                (handoff.id, index + 1)
+            ):
+                v["everyone"].append(f"{commitment.reference} {state} never reminded")
+
+    mails = list(db.session.scalars(select(OutboxMessage)))
+    result.mails = len(mails)
+    per_sweep = Counter((m.to_address, m.created_at) for m in mails)
+    for (address, moment), times in per_sweep.items():
+        if times > 1:
+            v["one mail"].append(f"{address} got {times} mails at {moment}")
+
+
+def _state_at(stints: list[tuple[datetime, str]], moment: datetime) -> str:
+    state = stints[0][1]
+    for started, to_state in stints:
+        if started <= moment:
+            state = to_state
+    return state
