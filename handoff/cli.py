@@ -1,4 +1,6 @@
-"""`flask --app app …` commands: create the database, an admin, the demo."""
+"""`flask --app app …` commands: create the database, an admin, the demo, the nagger."""
+
+import os
 
 import click
 from flask import Flask, current_app
@@ -72,6 +74,8 @@ def demo(host: str, port: int) -> None:
     """Run the board with demo data at http://HOST:PORT (the database is set up on first run)."""
     from handoff.demo import DEMO_PASSWORD, build_demo, sign_in_details
 
+    if not os.environ.get("HANDOFF_PUBLIC_BASE_URL"):
+        current_app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"  # links in mail work
     upgrade(directory=current_app.root_path + "/migrations")
     if not db.session.scalar(select(func.count(Person.id))):
         click.echo("Loading the demo organisation (first run only)…")

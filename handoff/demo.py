@@ -10,8 +10,11 @@ from handoff.commitments import services
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
+from handoff.nagging.models import DEFAULTS, NagPolicy
+from handoff.nagging.sweep import sweep
 
 DEMO_PASSWORD = "handoff-demo"
+HISTORY_DAYS = 3
 
 DEPARTMENTS = {
     "Sales": "Makes promises to new and existing customers.",
@@ -249,9 +252,11 @@ def build_demo(
         if index % 40 == 0:
             progress(f"  commitments: {index}/{commitments}")
     progress(f"  commitments: {commitments}/{commitments}")
+    reminders = _nag_history(now, progress)
     return (
         f"Demo loaded: {len(departments)} departments, {len(used) + 1} people, "
-        f"{len(customers)} customers, {commitments} commitments (admin: {admin.email})."
+        f"{len(customers)} customers, {commitments} commitments, {reminders} reminders "
+        f"(admin: {admin.email})."
     )
 
 
@@ -313,6 +318,46 @@ def _settle(rng, commitment, now, people_by_department) -> None:
             services.accept(handoff, member, at)
         if handoff.state == "accepted" and at < now:
             services.complete(handoff, member, at + timedelta(minutes=30))
+
+
+def _policies(departments: dict[str, Department]) -> None:
+    """Office hours in Berlin by default; a round-the-clock Support desk; Shipping in New York."""
+    db.session.add(
+        NagPolicy(
+            department_id=None,
+            **{
+                **DEFAULTS,
+                "holiday_country": "DE",
+                "escalation_email": "duty-manager@example.com",
+                "escalation_name": "Operations duty manager",
+            },
+        )
+    )
+    own = {
+        "Support": {
+            "work_days": "0,1,2,3,4,5,6",
+            "day_start": "00:00",
+            "day_end": "23:59",
+            "ack_window_minutes": 30,
+            "cadence_minutes": 60,
+        },
+        "Shipping": {"time_zone": "America/New_York", "day_start": "09:00", "day_end": "17:30"},
+        "Field Service": {"work_days": "0,1,2,3,4,5", "day_start": "07:00", "day_end": "19:00"},
+    }
+    for name, changes in own.items():
+        db.session.add(NagPolicy(department_id=departments[name].id, **{**DEFAULTS, **changes}))
+    db.session.flush()
+
+
+def _nag_history(now, progress) -> int:
+    """Replay the last days of nagging, hour by hour, so the outbox and the board show it."""
+    reminders = 0
+    moment = now - timedelta(days=HISTORY_DAYS)
+    while moment <= now:
+        reminders += sweep(moment).reminders
+        moment += timedelta(hours=1)
+    progress(f"  reminders over the last {HISTORY_DAYS} days: {reminders}")
+    return reminders
 
 
 def _person(name: str, email: str, is_admin: bool = False) -> Person:

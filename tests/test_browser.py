@@ -197,3 +197,40 @@ def test_record_hand_off_accept_and_look_up_in_a_real_browser(page, org, make, n
     expect(result).to_contain_text("Sales · Ana Ruiz")
     expect(page).to_have_url(re.compile(r"/lookup\?q=harbor$"))
     shot(page, "05-lookup")
+
+
+def test_follow_a_reminder_from_the_outbox_answer_it_and_see_the_board_change(
+    page, org, make, now, app_factory, live_server
+):
+    from playwright.sync_api import expect
+
+    from handoff.nagging.sweep import sweep
+
+    from nagging_helpers import set_policy
+
+    set_policy(work_days="0,1,2,3,4,5,6", day_start="00:00", day_end="23:59", ack_window_minutes=5)
+    c = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(minutes=30)
+    )
+    nagger = app_factory(PUBLIC_BASE_URL=live_server)  # links point at the served app
+    with nagger.app_context():
+        assert sweep(now).reminders == 1
+
+    sign_in(page, org.admin)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name="Outbox").click()
+    page.get_by_role("link", name=f"[Handoff] {c.reference}").click()
+    frame = page.frame_locator("iframe.mail-preview")
+    expect(frame.get_by_text(c.reference).first).to_be_visible()
+    shot(page, "06-outbox-message")
+    frame.get_by_role("link", name="Accept").click()  # opens the confirmation page, changes nothing
+    page.wait_for_url("**/act/**")
+    expect(page.get_by_text("You are answering as Ivo Berg")).to_be_visible()
+    shot(page, "07-confirm-from-mail")
+    page.locator("form.chosen").get_by_role("button", name="Accept").click()
+    expect(page.get_by_text(f"Done: {c.reference} is now accepted.")).to_be_visible()
+
+    page.get_by_role("link", name="Board").click()
+    row = page.locator("tr", has_text=c.reference)
+    expect(row.locator(".chip")).to_contain_text("accepted")
+    shot(page, "08-board-after-mail-answer")
