@@ -1,0 +1,124 @@
+"""Admins set nag policies; the sweep and nagger commands; the scheduler starts once."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from handoff.extensions import db
+from handoff.nagging.models import NagPolicy
+
+from conftest import fresh
+from nagging_helpers import berlin, set_policy
+
+GOOD = {
+    "time_zone": "America/New_York",
+    "work_days": ["0", "1", "2", "3", "4"],
+    "day_start": "09:00",
+    "day_end": "17:30",
+    "holidays": "2026-12-24\n2026-12-31",
+    "holiday_country": "us",
+    "ack_window_minutes": "60",
+    "cadence_minutes": "120",
+    "escalate_after": "2",
+    "org_escalate_after": "4",
+    "due_soon_minutes": "120",
+}
+
+
+def test_only_admins_see_the_policies(client, org, sign_in):
+    sign_in(client, org.ana)
+    assert client.get("/admin/policies").status_code == 403
+    sign_in(client, org.admin)
+    page = client.get("/admin/policies").get_data(as_text=True)
+    assert "Organisation default" in page and "Installation" in page
+
+
+def test_an_admin_gives_a_department_its_own_hours_and_open_handoffs_follow(
+    client, org, make, sign_in
+):
+    set_policy()
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    before = fresh(c.handoffs[0]).next_nag_at
+    sign_in(client, org.admin)
+    response = client.post(f"/admin/policies/{org.installation.id}", data=GOOD)
+    assert response.status_code == 303
+    db.session.rollback()
+    policy = db.session.scalar(select(NagPolicy).filter_by(department_id=org.installation.id))
+    assert policy.describe_hours() == "Mon–Fri 09:00–17:30 America/New_York"
+    assert policy.holiday_country == "US"
+    assert fresh(c.handoffs[0]).next_nag_at != before  # rescheduled under the new policy
+    page = client.get("/admin/policies").get_data(as_text=True)
+    assert "Mon–Fri 09:00–17:30 America/New_York" in page
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"time_zone": "Mars/Base"}, "time zone name"),
+        ({"work_days": []}, "at least one working day"),
+        ({"day_end": "08:00"}, "close after it opens"),
+        ({"holidays": "christmas"}, "is not a date"),
+        ({"holiday_country": "XX"}, "No public holidays are known"),
+        ({"cadence_minutes": "0"}, "Number must be between"),
+        ({"org_escalate_after": "1"}, "give a larger number"),
+    ],
+)
+def test_a_bad_policy_is_refused_in_place(client, org, sign_in, changes, message):
+    sign_in(client, org.admin)
+    response = client.post("/admin/policies/organisation", data={**GOOD, **changes})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(NagPolicy)) is None
+
+
+def test_a_department_can_return_to_the_organisation_default(client, org, sign_in):
+    set_policy(org.installation, time_zone="Asia/Tokyo")
+    sign_in(client, org.admin)
+    response = client.post(f"/admin/policies/{org.installation.id}", data={"op": "reset"})
+    assert response.status_code == 303
+    db.session.rollback()
+    assert db.session.scalar(select(NagPolicy).filter_by(department_id=org.installation.id)) is None
+
+
+def test_the_sweep_command_runs_one_round(app, org, make):
+    set_policy(work_days="0,1,2,3,4,5,6", day_start="00:00", day_end="23:59", ack_window_minutes=1)
+    make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=make.now - timedelta(minutes=5)
+    )
+    result = app.test_cli_runner().invoke(args=["sweep"])
+    assert result.exit_code == 0, result.output
+    assert "1 reminders" in result.output and "1 digests written" in result.output
+    again = app.test_cli_runner().invoke(args=["sweep"])
+    assert "0 reminders" in again.output
+
+
+def test_the_scheduler_starts_once_and_not_in_the_reloaders_watcher(app_factory, monkeypatch):
+    from handoff.nagging import scheduler
+
+    monkeypatch.setattr(scheduler, "_background", None)
+    watcher = app_factory()
+    watcher.debug = True
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    assert scheduler.start_in_background(watcher) is None
+    started = scheduler.start_in_background(app_factory())
+    try:
+        assert started is not None and started.running
+        assert scheduler.start_in_background(app_factory()) is started
+        [job] = started.get_jobs()
+        assert job.trigger.interval == timedelta(seconds=60)
+    finally:
+        started.shutdown(wait=False)
+
+
+def test_a_round_sweeps_then_dispatches(app_factory, org, make):
+    from handoff.nagging.scheduler import run_round
+
+    set_policy()
+    make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=berlin(2026, 5, 11, 9, 0)
+    )
+    report, sent = run_round(app_factory(), berlin(2026, 5, 11, 11, 0))
+    assert report.reminders == 1 and report.digests == 1
+    assert (sent.sent, sent.failed) == (0, 0)  # no SMTP host: the mail waits in the outbox
