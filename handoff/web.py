@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, make_response, render_template
+from flask import current_app, g, has_app_context, make_response, render_template
 from flask_login import current_user
 
 from handoff.extensions import htmx
@@ -51,9 +51,9 @@ def is_valid_zone(name: str | None) -> bool:
 
 
 def reader_zone() -> ZoneInfo:
-    """The time zone of the person reading the page."""
-    name = None
-    if current_user and current_user.is_authenticated:
+    """The time zone of the person reading the page (or the one a mail link was written for)."""
+    name = g.get("reader_time_zone") if has_app_context() else None
+    if not name and current_user and current_user.is_authenticated:
         name = current_user.time_zone
     if not is_valid_zone(name):
         name = current_app.config["DEFAULT_TIME_ZONE"]

@@ -116,3 +116,13 @@ def test_the_nags_show_on_the_timeline_inbox_and_board(client, reminded, org, si
     assert "1 reminder" in inbox
     board = client.get("/").get_data(as_text=True)
     assert "🔔1" in board
+
+
+def test_the_link_page_shows_times_in_the_recipients_time_zone(client, reminded, org):
+    org.ivo.time_zone = "Asia/Tokyo"
+    db.session.commit()
+    due = fresh(reminded.handoffs[0]).due_at
+    page = client.get(link("accept")).get_data(as_text=True)
+    from zoneinfo import ZoneInfo
+
+    assert due.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%a %d %b %H:%M") in page

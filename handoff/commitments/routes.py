@@ -120,12 +120,7 @@ def new():
         db.session.rollback()
         return _render_form(form, str(error), 422)
     db.session.commit()
-    target = url_for("commitments.show", reference=commitment.reference)
-    if htmx:
-        response = current_app.response_class(status=204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)
+    return _back_to(commitment)
 
 
 def _change_route_rows(form: CommitmentForm, op: str) -> None:
@@ -280,6 +275,7 @@ def add_step(reference: str):
 
 
 def _back_to(commitment: Commitment):
+    """To the commitment's page: a redirect, or for htmx a full-page HX-Redirect."""
     target = url_for("commitments.show", reference=commitment.reference)
     if htmx:
         response = current_app.response_class(status=204)

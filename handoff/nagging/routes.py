@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 
 from handoff.accounts.models import Person
 from handoff.clock import utcnow
@@ -52,6 +52,7 @@ def act(token: str):
         abort(404)
     if person is None or not person.active:
         return _problem(403, "This link's account is closed", "Nothing was changed.")
+    g.reader_time_zone = person.time_zone  # times as the mail's reader sees them
     stale = abs(handoff.changed_at - claim.written_for) > timedelta(seconds=1)
     allowed = [a for a in LINK_ACTIONS.get(handoff.state, []) if a in ANSWERS]
     chosen = request.values.get("do", "")
