@@ -109,7 +109,7 @@ def test_the_scheduler_starts_once_and_not_in_the_reloaders_watcher(app_factory,
         [job] = started.get_jobs()
         assert job.trigger.interval == timedelta(seconds=60)
     finally:
-        started.shutdown(wait=False)
+        started.shutdown(wait=True)  # let its first round finish before the test ends
 
 
 def test_a_round_sweeps_then_dispatches(app_factory, org, make):
