@@ -241,3 +241,18 @@ def test_accepted_work_gets_a_due_soon_reminder_then_a_late_notice(org, make, po
     services.complete(c.handoffs[0], org.ivo, berlin(2026, 5, 12, 9, 30))
     db.session.commit()
     assert sweep(berlin(2026, 5, 12, 13, 0)).reminders == 0
+
+
+def test_late_notices_reach_the_customer_owner_only_in_its_own_hours(org, make, policy):
+    set_policy(org.sales, time_zone="America/New_York", day_start="09:00", day_end="17:00")
+    c = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=MONDAY_9, due_in=timedelta(days=2)
+    )
+    services.accept(c.handoffs[0], org.ivo, berlin(2026, 5, 11, 9, 30))
+    db.session.commit()
+    sweep(berlin(2026, 5, 12, 9, 0))  # late at 09:00 Berlin: 03:00 in New York, Sales sleeps
+    first_late = [n.recipient_email for n in nags() if n.kind == "late"]
+    assert first_late == [org.ivo.email]
+    sweep(berlin(2026, 5, 12, 15, 0))  # 09:00 in New York: Sales hears of it now
+    second_late = {n.recipient_email for n in nags() if n.kind == "late" and n.number == 2}
+    assert second_late == {org.ivo.email, org.ana.email}

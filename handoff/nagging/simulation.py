@@ -39,7 +39,7 @@ from handoff.nagging.sweep import sweep
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; both DST changes fall in the month
 ALL_WEEK = "0,1,2,3,4,5,6"
 POLICIES = {
-    "Sales": {},
+    "Sales": {"time_zone": "America/Los_Angeles"},  # the customer owner, far away
     "Installation": {"holiday_country": "DE"},
     "Billing": {
         "time_zone": "America/New_York",
@@ -236,7 +236,9 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
     rows = {p.department_id: p for p in db.session.scalars(select(NagPolicy))}
     policies = {d: p.rules(start) for d, p in rows.items() if d is not None}
     leads = defaultdict(set)
+    departments_of = defaultdict(set)
     for membership in db.session.scalars(select(Membership)):
+        departments_of[membership.person.email].add(membership.department_id)
         if membership.role == "lead":
             leads[membership.department_id].add(membership.person.email)
     # each handoff's states over time, from the timeline: (moment, state), series k = k-th
@@ -264,6 +266,13 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
         label = f"{commitment.reference}/{handoff.department.name} #{nag.number} {nag.kind}"
         if not policy.hours.is_open(nag.created_at):
             v["in hours"].append(f"{label} at {nag.created_at}")
+        own = departments_of.get(nag.recipient_email, set())
+        if (
+            own
+            and chased not in own
+            and not any(policies[d].hours.is_open(nag.created_at) for d in own)
+        ):
+            v["in hours"].append(f"{label} to {nag.recipient_email} out of their hours")
         state_then = _state_at(changes[handoff.id], nag.created_at)
         if rules.kind_for(state_then, handoff.due_at, nag.created_at) != nag.kind and not (
             nag.kind == "due_soon" and state_then == State.ACCEPTED

@@ -142,7 +142,9 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
 
     number = handoff.nag_count + 1
     level = rules.level(number, policy)
-    recipients, problem = _recipients(handoff, kind, level, people, departments, organisation)
+    recipients, problem = _recipients(
+        handoff, kind, level, people, departments, organisation, book, now
+    )
     if recipients and _record(handoff, kind, number, level, recipients, now) == 0:
         report.skipped += 1  # another sweep recorded this very reminder
         return False
@@ -171,8 +173,12 @@ def _targets(handoff, kind: Kind) -> list[int]:
     return [handoff.department_id]
 
 
-def _recipients(handoff, kind, level, people, departments, organisation):
-    """Who gets this reminder, and a problem to show when the department has nobody."""
+def _recipients(handoff, kind, level, people, departments, organisation, book, now):
+    """Who gets this reminder, and a problem to show when the department has nobody.
+
+    A department told besides the chased one (the customer owner, of late work) hears only
+    while its own business hours are open; otherwise at a later reminder of the cadence.
+    """
     chosen: dict[str, Recipient] = {}
     problems = []
 
@@ -180,7 +186,10 @@ def _recipients(handoff, kind, level, people, departments, organisation):
         for person in persons:
             chosen.setdefault(person.email, Recipient(person.email, person.name, person.id))
 
+    chased = chased_department_id(handoff)
     for department_id in _targets(handoff, kind):
+        if department_id != chased and not book.rules(department_id).hours.is_open(now):
+            continue
         members, leads = people.members[department_id], people.leads[department_id]
         name = departments[department_id].name
         add(members)
