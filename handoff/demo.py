@@ -192,6 +192,7 @@ def build_demo(
         people_by_department,
     )
     used = {p.email for members in people_by_department.values() for p in members}
+    has_lead = {department for _, _, department, role in NAMED_PEOPLE if role == "lead"}
     for department in departments.values():
         while len(people_by_department[department.name]) < 3:
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -199,15 +200,9 @@ def build_demo(
             if email in used:
                 continue
             used.add(email)
-            has_lead = any(
-                p.is_lead_of(department.id) for p in people_by_department[department.name]
-            )
-            _join(
-                _person(f"{first} {last}", email),
-                department,
-                "member" if has_lead else "lead",
-                people_by_department,
-            )
+            role = "member" if department.name in has_lead else "lead"
+            has_lead.add(department.name)
+            _join(_person(f"{first} {last}", email), department, role, people_by_department)
     db.session.flush()
     progress(f"  {len(departments)} departments, {len(used) + 1} people")
 

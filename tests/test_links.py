@@ -115,7 +115,7 @@ def test_the_nags_show_on_the_timeline_inbox_and_board(client, reminded, org, si
     inbox = client.get(f"/departments/{org.installation.id}/inbox").get_data(as_text=True)
     assert "1 reminder" in inbox
     board = client.get("/").get_data(as_text=True)
-    assert "🔔1" in board
+    assert "⚑1" in board
 
 
 def test_the_link_page_shows_times_in_the_recipients_time_zone(client, reminded, org):

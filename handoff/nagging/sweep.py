@@ -257,8 +257,8 @@ def _timeline(handoff, kind, number, level, policy, recipients, problem, departm
             if level == Level.LEADS
             else "Escalated to the organisation's escalation contact"
         )
-    if problem:
-        events.append(f"Problem: {problem}")
+    if problem and (number == 1 or level > rules.level(number - 1, policy)):
+        events.append(f"Problem: {problem}")  # once a series, and again when it escalates
     for summary in events:
         db.session.add(
             TimelineEvent(
