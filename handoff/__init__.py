@@ -49,6 +49,7 @@ def _register_models() -> None:
     from handoff.departments import models as _departments  # noqa: F401
     from handoff.mail import OutboxMessage as _outbox  # noqa: F401
     from handoff.nagging import models as _nagging  # noqa: F401
+    from handoff.promises import models as _promises  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -61,8 +62,9 @@ def _register_blueprints(app: Flask) -> None:
     from handoff.lookup.routes import bp as lookup
     from handoff.nagging.admin import bp as nagging_admin
     from handoff.nagging.routes import bp as nagging
+    from handoff.promises.routes import bp as promises
 
-    blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging)
+    blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging, promises)
     for blueprint in (*blueprints, nagging_admin):
         app.register_blueprint(blueprint)
 

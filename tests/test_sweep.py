@@ -185,7 +185,7 @@ def test_each_person_gets_one_digest_per_sweep_most_urgent_first(org, make, poli
     report = sweep(berlin(2026, 5, 11, 11, 0))
     assert report.reminders == 3
     [digest] = messages(org.ivo.email)
-    assert "2 handoffs wait for you" in digest.subject
+    assert "2 handoffs for you" in digest.subject
     text = digest.body_text
     earlier, later = sorted((first, second), key=lambda c: c.handoffs[0].due_at)
     assert text.index(earlier.reference) < text.index(later.reference)

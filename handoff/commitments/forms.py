@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
+    DecimalField,
     EmailField,
     FieldList,
     Form,
@@ -12,7 +13,16 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from handoff.commitments.models import CHANNELS
 from handoff.forms import choices
@@ -40,6 +50,9 @@ class RouteStepForm(Form):
     due_at = DateTimeLocalField(
         "By", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
     )
+    standing_promise_id = SelectField("Standing promise", coerce=_coerce_id, validate_choice=True)
+    amount = DecimalField("Amount", places=2, validators=[Optional(), NumberRange(min=0)])
+    quantity = IntegerField("Quantity", validators=[Optional(), NumberRange(min=1)])
 
     def validate_department_id(self, field):
         if field.data is None:
@@ -68,13 +81,18 @@ class CommitmentForm(FlaskForm):
     owner_department_id = SelectField("On behalf of", coerce=_coerce_id)
     route = FieldList(FormField(RouteStepForm), min_entries=1, max_entries=MAX_ROUTE_STEPS)
 
-    def set_department_choices(self, all_departments, own_departments) -> None:
-        """Fill the department pickers: the route from all, the owner from the person's own."""
+    def set_department_choices(self, all_departments, own_departments, promises=()) -> None:
+        """Fill the pickers: the route from all departments, the owner from the person's own,
+        standing promises grouped by their department."""
         route_choices = choices(
             [("", "Choose a department…")] + [(d.id, d.name) for d in all_departments]
         )
+        promise_choices = [SelectChoice("", "None: the department answers")] + [
+            SelectChoice(str(p.id), p.name, optgroup=p.department.name) for p in promises
+        ]
         for step in self.route:
             step.form.department_id.choices = route_choices
+            step.form.standing_promise_id.choices = promise_choices
         self.owner_department_id.choices = choices((d.id, d.name) for d in own_departments)
 
     def validate_customer_id(self, field):
@@ -99,8 +117,13 @@ class EditCommitmentForm(FlaskForm):
     )
 
 
-class AddStepForm(FlaskForm, RouteStepForm):
+class AddStepForm(FlaskForm):
     """One more department for the route of a recorded commitment."""
+
+    department_id = RouteStepForm.department_id
+    ask = RouteStepForm.ask
+    due_at = RouteStepForm.due_at
+    validate_department_id = RouteStepForm.validate_department_id
 
 
 class NoteForm(FlaskForm):

@@ -1,8 +1,9 @@
 """Commitments, their handoffs, the timeline and the discussion."""
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
@@ -126,6 +127,10 @@ class Handoff(db.Model):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The standing promise named for this step, and what it promises (for its limits).
+    standing_promise_id: Mapped[int | None] = mapped_column(ForeignKey("standing_promise.id"))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    quantity: Mapped[int | None] = mapped_column(Integer)
     # Nagging: when the next reminder is due (indexed: the sweep asks "due at or before now")
     # and what it will be; reminders are numbered within a series that each change of state
     # starts anew. first_nagged_at and escalated_at are never reset, for honest reporting.
@@ -145,6 +150,16 @@ class Handoff(db.Model):
         foreign_keys=[changed_by_id], lazy="joined", innerjoin=True
     )
     requested_by: Mapped[Person] = relationship(foreign_keys=[requested_by_id])
+    standing_promise: Mapped["StandingPromise | None"] = relationship(lazy="joined")  # noqa: F821
+
+    @property
+    def accepted_by_promise(self) -> bool:
+        """Whether the standing promise accepted it, rather than a person."""
+        return (
+            self.standing_promise_id is not None
+            and self.answered_by_id is None
+            and (self.answered_at is not None)
+        )
 
     @property
     def allowed_actions(self):

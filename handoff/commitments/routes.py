@@ -53,6 +53,19 @@ def _all_departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.name)))
 
 
+def _active_promises() -> list:
+    from handoff.promises.models import StandingPromise
+
+    return list(
+        db.session.scalars(
+            select(StandingPromise)
+            .join(StandingPromise.department)
+            .where(StandingPromise.active.is_(True))
+            .order_by(Department.name, StandingPromise.name)
+        )
+    )
+
+
 def _own_departments() -> list[Department]:
     if current_user.is_admin:
         return _all_departments()
@@ -68,12 +81,13 @@ def new():
     form = CommitmentForm()
     all_departments = _all_departments()
     own = _own_departments()
+    promises = _active_promises()
     op = request.form.get("op", "save")
     if request.method == "POST" and op != "save":
         _change_route_rows(form, op)
-        form.set_department_choices(all_departments, own)
+        form.set_department_choices(all_departments, own, promises)
         return _render_form(form, None, 200)
-    form.set_department_choices(all_departments, own)
+    form.set_department_choices(all_departments, own, promises)
     if request.method == "GET":
         form.customer_id.data = request.args.get("customer", type=int)
         return _render_form(form, None, 200)
@@ -95,15 +109,8 @@ def new():
     if problem:
         form.customer_id.errors = [problem]
         return _render_form(form, None, 422)
-    departments = {d.id: d for d in all_departments}
-    route = [
-        services.RouteStep(
-            department=departments[step.form.department_id.data],
-            ask=step.form.ask.data,
-            due_at=from_local(step.form.due_at.data),
-        )
-        for step in form.route
-    ]
+    route = _route_from(form, all_departments, promises)
+    owner = next(d for d in all_departments if d.id == form.owner_department_id.data)
     try:
         commitment = services.record_commitment(
             actor=current_user,
@@ -112,7 +119,7 @@ def new():
             details=form.details.data or "",
             channel=form.channel.data,
             promised_at=from_local(form.promised_at.data),
-            owner_department=departments[form.owner_department_id.data],
+            owner_department=owner,
             route=route,
             now=now,
         )
@@ -121,6 +128,49 @@ def new():
         return _render_form(form, str(error), 422)
     db.session.commit()
     return _back_to(commitment)
+
+
+def _route_from(form: CommitmentForm, departments, promises) -> list[services.RouteStep]:
+    """The route the form describes (its steps must have a department and a time)."""
+    by_id = {d.id: d for d in departments}
+    promise_by_id = {p.id: p for p in promises}
+    return [
+        services.RouteStep(
+            department=by_id[step.form.department_id.data],
+            ask=step.form.ask.data or "",
+            due_at=from_local(step.form.due_at.data),
+            standing_promise=promise_by_id.get(step.form.standing_promise_id.data),
+            amount=step.form.amount.data,
+            quantity=step.form.quantity.data,
+        )
+        for step in form.route
+        if step.form.department_id.data in by_id and step.form.due_at.data
+    ]
+
+
+@bp.post("/commitments/new/check")
+def check_route():
+    """While the form is filled in: which steps a standing promise accepts at once, and why
+    the others need the department's answer (information, not a wall)."""
+    form = CommitmentForm()
+    promises = _active_promises()
+    form.set_department_choices(_all_departments(), _own_departments(), promises)
+    for step in form.route:  # parse what is there, quietly: this is not a save
+        step.form.validate()
+    now = utcnow()
+    lines = []
+    for step in _route_from(form, _all_departments(), promises):
+        verdict = services.promise_verdict(step, now)
+        offered = [p for p in promises if p.department_id == step.department.id]
+        lines.append(
+            {
+                "step": step,
+                "verdict": verdict,
+                "offered": offered,
+                "on_duty": step.department.on_duty,
+            }
+        )
+    return render_fragment("commitments/_promise_check.html", lines=lines, now=now)
 
 
 def _change_route_rows(form: CommitmentForm, op: str) -> None:

@@ -7,6 +7,7 @@ The caller commits. Routes, the scheduler and email links all come through here.
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -32,6 +33,9 @@ class RouteStep:
     department: Department
     ask: str
     due_at: datetime
+    standing_promise: "StandingPromise | None" = None  # noqa: F821
+    amount: Decimal | None = None
+    quantity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,9 @@ def _validate_route(route: list[RouteStep], now: datetime) -> None:
         raise InvalidInput("The route needs at least one department.")
     seen: set[int] = set()
     for step in route:
+        promise = step.standing_promise
+        if promise is not None and promise.department_id != step.department.id:
+            raise InvalidInput(f"'{promise.name}' is not {step.department.name}'s promise.")
         if step.department.id in seen:
             raise InvalidInput(f"{step.department.name} appears twice in the route.")
         seen.add(step.department.id)
@@ -131,7 +138,9 @@ def record_commitment(
     db.session.flush()
     _event(commitment, "recorded", f"{actor.name} recorded the commitment", now, actor)
     for step in route:
-        _append_step(commitment, step, actor, now)
+        handoff = _append_step(commitment, step, actor, now)
+        if step.standing_promise is not None:
+            _accept_by_promise(handoff, step, actor, now)
     return commitment
 
 
@@ -143,6 +152,9 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
         position=position,
         ask=step.ask.strip(),
         due_at=step.due_at,
+        standing_promise_id=step.standing_promise.id if step.standing_promise else None,
+        amount=step.amount,
+        quantity=step.quantity,
         state=State.PENDING,
         requested_at=now,
         requested_by_id=actor.id,
@@ -163,6 +175,37 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
         about_at=step.due_at,
     )
     return handoff
+
+
+def promise_verdict(step: RouteStep, now: datetime):
+    """Whether the step stays within its department's standing promise (None: none named)."""
+    from handoff.promises.services import verdict_for
+
+    if step.standing_promise is None:
+        return None
+    return verdict_for(
+        step.standing_promise,
+        now=now,
+        due_at=step.due_at,
+        amount=step.amount,
+        quantity=step.quantity,
+    )
+
+
+def _accept_by_promise(handoff: Handoff, step: RouteStep, actor: Person, now: datetime) -> None:
+    """Within the standing promise: accepted at once, by it; the department hears in its digest."""
+    from handoff.promises.services import tell_department
+
+    verdict = promise_verdict(step, now)
+    if not verdict.covered:
+        return
+    name = step.standing_promise.name
+    outcome = _move(
+        handoff, Action.ACCEPT, actor, now, f"Accepted by standing promise '{name}'", kind="accept"
+    )
+    outcome.handoff.answered_at = now
+    outcome.handoff.answer_note = f"By standing promise '{name}'"
+    tell_department(outcome.handoff, now)
 
 
 def _lock(handoff: Handoff) -> Handoff:

@@ -20,10 +20,13 @@ class Department(db.Model):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who answers beyond-the-limits requests quickly right now.
+    on_duty_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="department", cascade="all, delete-orphan"
     )
+    on_duty: Mapped[Person | None] = relationship(foreign_keys=[on_duty_person_id])
 
     def __repr__(self) -> str:
         return f"<Department {self.name}>"
@@ -40,5 +43,5 @@ class Membership(db.Model):
     )
     role: Mapped[str] = mapped_column(String(16), default="member")
 
-    person: Mapped[Person] = relationship(back_populates="memberships")
+    person: Mapped[Person] = relationship(back_populates="memberships", foreign_keys=[person_id])
     department: Mapped[Department] = relationship(back_populates="memberships", lazy="joined")

@@ -16,12 +16,13 @@ from handoff.nagging.rules import Kind
 from handoff.web import is_valid_zone
 
 # Most urgent first: the further escalated, then late work, then what waits for an answer.
-KIND_ORDER = {Kind.LATE: 0, Kind.ACK: 1, Kind.SETTLE: 1, Kind.DUE_SOON: 2}
+KIND_ORDER = {Kind.LATE: 0, Kind.ACK: 1, Kind.SETTLE: 1, Kind.DUE_SOON: 2, Kind.FYI: 3}
 ACTIONS = {
     Kind.ACK: [("accept", "Accept"), ("counter", "Counter"), ("decline", "Decline")],
     Kind.SETTLE: [("take-counter", "Take the counter"), ("reject-counter", "Reject it")],
     Kind.DUE_SOON: [("complete", "Mark done")],
     Kind.LATE: [("complete", "Mark done")],
+    Kind.FYI: [],
 }
 
 
@@ -55,6 +56,11 @@ def headline(item: DigestItem, zone: ZoneInfo, now: datetime) -> str:
         offer = when(handoff.counter_due_at) if handoff.counter_due_at else ""
         terms = "; ".join(part for part in (offer, handoff.counter_terms) if part)
         return f"{department} countered ({terms}): settle it, take it or reject it."
+    if item.kind == Kind.FYI:
+        return (
+            f"For your information: accepted at once by {department}'s standing promise, "
+            f"due {when(handoff.due_at)}. Nothing to answer."
+        )
     if item.kind == Kind.DUE_SOON:
         return f"Due {when(handoff.due_at)} and not marked done yet."
     owner = item.commitment.customer_owner_department.name
@@ -108,7 +114,7 @@ def write_digest(email: str, nags: list, handoffs: dict, now: datetime) -> Outbo
         subject = f"[Handoff] {first.reference} {first.customer.name}: {first.title}"
         thread = thread_id(first)
     else:
-        subject = f"[Handoff] {len(items)} handoffs wait for you — most urgent {first.reference}"
+        subject = f"[Handoff] {len(items)} handoffs for you — most urgent {first.reference}"
         thread = None
     message = OutboxMessage(
         message_id=make_msgid(domain=mail_domain()),

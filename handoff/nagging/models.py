@@ -80,9 +80,11 @@ class NagPolicy(db.Model):
                 dates.add(date.fromisoformat(line))
         return frozenset(dates)
 
-    def business_hours(self, year: int) -> BusinessHours:
-        """The business hours, with the country's public holidays around `year`."""
-        holidays = self.holiday_dates | _country_holidays(self.holiday_country, year)
+    def business_hours(self, year: int | None = None) -> BusinessHours:
+        """The business hours, with the country's public holidays around `year` (if given)."""
+        holidays = self.holiday_dates
+        if year is not None:
+            holidays |= _country_holidays(self.holiday_country, year)
         return BusinessHours(
             zone=ZoneInfo(self.time_zone),
             start=time.fromisoformat(self.day_start),

@@ -25,6 +25,7 @@ class Kind(StrEnum):
     SETTLE = "settle"
     DUE_SOON = "due_soon"
     LATE = "late"
+    FYI = "fyi"  # news for the digest (accepted by standing promise), never a reminder
 
 
 class Level(IntEnum):

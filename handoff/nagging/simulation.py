@@ -249,7 +249,11 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
         .order_by(TimelineEvent.created_at, TimelineEvent.id)
     ):
         changes[event.handoff_id].append((event.created_at, event.to_state))
-    nags = list(db.session.scalars(select(Nag).order_by(Nag.created_at, Nag.id)))
+    nags = list(
+        db.session.scalars(
+            select(Nag).where(Nag.kind != rules.Kind.FYI).order_by(Nag.created_at, Nag.id)
+        )
+    )
     result.escalated = len({n.handoff_id for n in nags if n.level > 0})
     v = result.violations
     seen = set()

@@ -1,0 +1,30 @@
+"""The standing promise form."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from handoff.forms import choices
+
+UNITS = {"days": "business days", "hours": "business hours"}
+
+
+class PromiseForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Give it a name."), Length(max=120)])
+    covers = TextAreaField("What it covers", validators=[Optional(), Length(max=2000)])
+    lead = IntegerField(
+        "Lead time", validators=[InputRequired("Give a lead time."), NumberRange(0, 365)]
+    )
+    lead_unit = SelectField("", choices=choices(UNITS.items()))
+    max_amount = DecimalField(
+        "Up to this amount", places=2, validators=[Optional(), NumberRange(min=0)]
+    )
+    max_quantity = IntegerField("At most this many", validators=[Optional(), NumberRange(min=1)])
+    active = BooleanField("Offered", default=True)

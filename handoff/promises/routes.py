@@ -1,0 +1,143 @@
+"""A department's catalogue of standing promises, who is on duty, and its timeline."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from handoff.accounts.models import Person
+from handoff.clock import utcnow
+from handoff.commitments.services import InvalidInput
+from handoff.departments.models import Department
+from handoff.extensions import db
+from handoff.nagging.models import NagPolicy
+from handoff.promises import services
+from handoff.promises.forms import PromiseForm
+from handoff.promises.models import DepartmentEvent, StandingPromise
+from handoff.promises.rules import describe_lead
+
+bp = Blueprint("promises", __name__)
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Anyone signed in reads the catalogues; leads change their own."""
+
+
+def _department(department_id: int) -> Department:
+    department = db.session.get(Department, department_id)
+    if department is None:
+        abort(404)
+    return department
+
+
+def _day_minutes(department: Department) -> int:
+    hours = NagPolicy.for_department(department.id).business_hours()
+    return (hours.end.hour * 60 + hours.end.minute) - (hours.start.hour * 60 + hours.start.minute)
+
+
+def _page(department: Department, form: PromiseForm, editing=None, status: int = 200):
+    promises = db.session.scalars(
+        select(StandingPromise)
+        .where(StandingPromise.department_id == department.id)
+        .order_by(StandingPromise.active.desc(), StandingPromise.name)
+    ).all()
+    events = db.session.scalars(
+        select(DepartmentEvent)
+        .where(DepartmentEvent.department_id == department.id)
+        .order_by(DepartmentEvent.created_at.desc(), DepartmentEvent.id.desc())
+    ).all()
+    hours = NagPolicy.for_department(department.id).business_hours()
+    people = sorted((m.person for m in department.memberships), key=lambda p: p.name)
+    return (
+        render_template(
+            "promises/catalogue.html",
+            department=department,
+            promises=promises,
+            events=events,
+            form=form,
+            editing=editing,
+            people=people,
+            lead_of=lambda p: describe_lead(p.lead_minutes, hours),
+            may_edit=services.may_edit_catalogue(current_user, department),
+        ),
+        status,
+    )
+
+
+@bp.get("/departments/<int:department_id>/promises")
+def catalogue(department_id: int):
+    """What anyone may promise on this department's behalf without asking."""
+    department = _department(department_id)
+    editing = None
+    edit_id = request.args.get("edit", type=int)
+    form = PromiseForm(formdata=None)
+    if edit_id:
+        editing = db.session.get(StandingPromise, edit_id)
+        if editing is None or editing.department_id != department.id:
+            abort(404)
+        day = _day_minutes(department)
+        whole_days = editing.lead_minutes % day == 0
+        form = PromiseForm(
+            formdata=None,
+            data={
+                "name": editing.name,
+                "covers": editing.covers,
+                "lead": editing.lead_minutes // (day if whole_days else 60),
+                "lead_unit": "days" if whole_days else "hours",
+                "max_amount": editing.max_amount,
+                "max_quantity": editing.max_quantity,
+                "active": editing.active,
+            },
+        )
+    return _page(department, form, editing)
+
+
+@bp.post("/departments/<int:department_id>/promises")
+@bp.post("/departments/<int:department_id>/promises/<int:promise_id>")
+def save(department_id: int, promise_id: int | None = None):
+    """Publish a standing promise, or change one (leads only)."""
+    department = _department(department_id)
+    promise = None
+    if promise_id is not None:
+        promise = db.session.get(StandingPromise, promise_id)
+        if promise is None or promise.department_id != department.id:
+            abort(404)
+    if not services.may_edit_catalogue(current_user, department):
+        raise services.NotAllowed(f"Only {department.name}'s leads can change its promises.")
+    form = PromiseForm()
+    if not form.validate():
+        return _page(department, form, promise, 422)
+    unit = _day_minutes(department) if form.lead_unit.data == "days" else 60
+    try:
+        services.save_promise(
+            department,
+            current_user,
+            utcnow(),
+            promise=promise,
+            name=form.name.data,
+            covers=form.covers.data or "",
+            lead_minutes=form.lead.data * unit,
+            max_amount=form.max_amount.data,
+            max_quantity=form.max_quantity.data,
+            active=form.active.data,
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        form.name.errors.append(str(error))
+        return _page(department, form, promise, 422)
+    db.session.commit()
+    flash("Saved. The department timeline says so.")
+    return redirect(url_for("promises.catalogue", department_id=department.id), 303)
+
+
+@bp.post("/departments/<int:department_id>/on-duty")
+def on_duty(department_id: int):
+    """Say who answers beyond-the-limits requests quickly."""
+    department = _department(department_id)
+    person_id = request.form.get("person_id", type=int)
+    person = db.session.get(Person, person_id) if person_id else None
+    services.set_on_duty(department, current_user, utcnow(), person)
+    db.session.commit()
+    flash(f"On duty in {department.name}: {person.name if person else 'nobody'}.")
+    return redirect(url_for("promises.catalogue", department_id=department.id), 303)

@@ -1,0 +1,179 @@
+"""Standing promises: judging a step against one, telling the department, keeping the catalogue."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from handoff.accounts.models import Person
+from handoff.commitments.services import InvalidInput, NotAllowed
+from handoff.departments.models import Department, Membership
+from handoff.extensions import db
+from handoff.nagging.models import Nag, NagPolicy
+from handoff.nagging.rules import Kind
+from handoff.promises.models import DepartmentEvent, StandingPromise
+from handoff.promises.rules import Terms, Verdict, describe_lead, judge
+
+
+def terms_of(promise: StandingPromise) -> Terms:
+    return Terms(
+        name=promise.name,
+        department=promise.department.name,
+        lead_minutes=promise.lead_minutes,
+        max_amount=promise.max_amount,
+        max_quantity=promise.max_quantity,
+        active=promise.active,
+    )
+
+
+def verdict_for(
+    promise: StandingPromise,
+    *,
+    now: datetime,
+    due_at: datetime,
+    amount: Decimal | None = None,
+    quantity: int | None = None,
+) -> Verdict:
+    """Judge a step against the promise, in the department's own business hours."""
+    hours = NagPolicy.for_department(promise.department_id).business_hours(now.year)
+    return judge(
+        terms_of(promise), now=now, due_at=due_at, hours=hours, amount=amount, quantity=quantity
+    )
+
+
+def lead_text(promise: StandingPromise) -> str:
+    """'3 business days', in the department's own working day."""
+    hours = NagPolicy.for_department(promise.department_id).business_hours()
+    return describe_lead(promise.lead_minutes, hours)
+
+
+def tell_department(handoff, now: datetime) -> None:
+    """Put the news of a handoff accepted by standing promise into its people's next digest."""
+    people = db.session.scalars(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.department_id == handoff.department_id, Person.active.is_(True))
+    ).all()
+    if not people:
+        return
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.flush()
+    rows = [
+        {
+            "handoff_id": handoff.id,
+            "series": handoff.nag_series,
+            "number": 0,
+            "kind": Kind.FYI,
+            "level": 0,
+            "recipient_email": person.email,
+            "recipient_name": person.name,
+            "person_id": person.id,
+            "created_at": now,
+        }
+        for person in people
+    ]
+    db.session.execute(
+        insert(Nag)
+        .values(rows)
+        .on_conflict_do_nothing(
+            index_elements=["handoff_id", "series", "number", "recipient_email"]
+        )
+    )
+
+
+# --- the catalogue -------------------------------------------------------------------------
+
+
+def may_edit_catalogue(person: Person, department: Department) -> bool:
+    """A department's leads (and admins) keep its catalogue and say who is on duty."""
+    return person.is_admin or person.is_lead_of(department.id)
+
+
+def _require_lead(person: Person, department: Department) -> None:
+    if not may_edit_catalogue(person, department):
+        raise NotAllowed(f"Only {department.name}'s leads can change this.")
+
+
+def _record(department: Department, actor: Person, now: datetime, summary: str) -> None:
+    db.session.add(
+        DepartmentEvent(
+            department_id=department.id, actor_id=actor.id, summary=summary, created_at=now
+        )
+    )
+
+
+def save_promise(
+    department: Department,
+    actor: Person,
+    now: datetime,
+    *,
+    promise: StandingPromise | None,
+    name: str,
+    covers: str,
+    lead_minutes: int,
+    max_amount: Decimal | None,
+    max_quantity: int | None,
+    active: bool = True,
+) -> StandingPromise:
+    """Add a standing promise to the catalogue, or change one; the department timeline says so."""
+    _require_lead(actor, department)
+    name = name.strip()
+    clash = db.session.scalar(
+        select(StandingPromise.id).where(
+            StandingPromise.department_id == department.id,
+            StandingPromise.name == name,
+            StandingPromise.id != (promise.id if promise else -1),
+        )
+    )
+    if clash:
+        raise InvalidInput(f"{department.name} already has a standing promise called '{name}'.")
+    if lead_minutes < 0:
+        raise InvalidInput("The lead time cannot be negative.")
+    created = promise is None
+    if created:
+        promise = StandingPromise(
+            department_id=department.id, department=department, created_at=now
+        )
+        db.session.add(promise)
+    before = _describe(promise) if not created else ""
+    promise.name = name
+    promise.covers = covers.strip()
+    promise.lead_minutes = lead_minutes
+    promise.max_amount = max_amount
+    promise.max_quantity = max_quantity
+    promise.active = active
+    db.session.flush()
+    after = _describe(promise)
+    if created:
+        _record(department, actor, now, f"{actor.name} published the standing promise {after}")
+    elif before != after:
+        _record(department, actor, now, f"{actor.name} changed {before} to {after}")
+    return promise
+
+
+def _describe(promise: StandingPromise) -> str:
+    hours = NagPolicy.for_department(promise.department_id).business_hours()
+    limits = []
+    if promise.max_amount is not None:
+        limits.append(f"up to {promise.max_amount:,.2f}")
+    if promise.max_quantity is not None:
+        limits.append(f"at most {promise.max_quantity}")
+    state = "" if promise.active else ", withdrawn"
+    extra = f", {', '.join(limits)}" if limits else ""
+    return f"'{promise.name}' ({describe_lead(promise.lead_minutes, hours)}{extra}{state})"
+
+
+def set_on_duty(
+    department: Department, actor: Person, now: datetime, person: Person | None
+) -> None:
+    """Say who answers beyond-the-limits requests quickly (a lead, or anyone in it)."""
+    _require_lead(actor, department)
+    if person is not None and not any(m.department_id == department.id for m in person.memberships):
+        raise InvalidInput(f"{person.name} is not in {department.name}.")
+    if department.on_duty_person_id == (person.id if person else None):
+        return
+    department.on_duty_person_id = person.id if person else None
+    who = person.name if person else "nobody"
+    _record(department, actor, now, f"{actor.name} put {who} on duty")
