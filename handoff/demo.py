@@ -3,6 +3,7 @@
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 
 from handoff.accounts.models import Person
 from handoff.clock import utcnow
@@ -206,6 +207,7 @@ def build_demo(
     db.session.flush()
     progress(f"  {len(departments)} departments, {len(used) + 1} people")
 
+    promises = _catalogues(departments, people_by_department, now)
     customers = _customers(rng, 300)
     db.session.add_all(customers)
     db.session.flush()
@@ -231,7 +233,12 @@ def build_demo(
         route = []
         for position, name in enumerate(route_names):
             due = created + (promised - created) * (position + 1) / (len(route_names) + 0.5)
-            route.append(services.RouteStep(departments[name], rng.choice(ASKS[name]), due))
+            promise = promises.get(name) if rng.random() < 0.5 else None
+            amount = Decimal(rng.randint(20, 80)) if promise and promise.max_amount else None
+            step = services.RouteStep(
+                departments[name], rng.choice(ASKS[name]), due, promise, amount=amount
+            )
+            route.append(step)
         commitment = services.record_commitment(
             actor=maker,
             customer=rng.choice(customers),
@@ -267,7 +274,11 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
         members = people_by_department[handoff.department.name]
         answerer = rng.choice(members)
         roll = rng.random()
-        if roll < 0.70:
+        if handoff.state == "accepted":  # by its standing promise, at once
+            done_at = clock + timedelta(hours=rng.randint(2, 72))
+            if done_at < min(now, handoff.due_at) and rng.random() < 0.9:
+                services.complete(handoff, answerer, done_at)
+        elif roll < 0.70:
             services.accept(handoff, answerer, clock, rng.choice(["", "", "Booked."]))
             done_at = min(handoff.due_at, clock + timedelta(hours=rng.randint(2, 120)))
             if done_at < now and rng.random() < 0.92:
@@ -313,6 +324,39 @@ def _settle(rng, commitment, now, people_by_department) -> None:
             services.accept(handoff, member, at)
         if handoff.state == "accepted" and at < now:
             services.complete(handoff, member, at + timedelta(minutes=30))
+
+
+CATALOGUE = {
+    "Installation": ("Standard install", "One site, up to three devices", 3 * 9 * 60, None, 3),
+    "Billing": ("Goodwill credit", "A credit on the next invoice", 60, Decimal("50.00"), None),
+    "Shipping": ("Standard delivery", "Anything in stock, one parcel", 2 * 510, None, 1),
+    "Support": ("Remote fix", "Configuration and account problems", 4 * 60, None, None),
+    "Field Service": ("Repair visit", "A technician on site", 2 * 12 * 60, None, None),
+}
+
+
+def _catalogues(departments, people_by_department, now) -> dict:
+    """Each department's standing promises, published by its lead, who is also on duty."""
+    from handoff.promises.services import save_promise, set_on_duty
+
+    promises = {}
+    for name, (title, covers, lead, amount, quantity) in CATALOGUE.items():
+        lead_person = next(
+            p for p in people_by_department[name] if p.is_lead_of(departments[name].id)
+        )
+        promises[name] = save_promise(
+            departments[name],
+            lead_person,
+            now - timedelta(days=40),
+            promise=None,
+            name=title,
+            covers=covers,
+            lead_minutes=lead,
+            max_amount=amount,
+            max_quantity=quantity,
+        )
+        set_on_duty(departments[name], lead_person, now - timedelta(days=40), lead_person)
+    return promises
 
 
 def _policies(departments: dict[str, Department]) -> None:
