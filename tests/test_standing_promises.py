@@ -291,3 +291,14 @@ def test_fyi_rows_are_news_not_reminders(org, standard_install):
         n.kind for n in db.session.scalars(select(Nag).where(Nag.handoff_id == c.handoffs[0].id))
     }
     assert kinds == {"fyi"}
+
+
+def test_the_department_timeline_says_who_went_on_duty(client, org, sign_in, app, now):
+    promise_services.set_on_duty(org.installation, org.ben, now, org.ben)
+    promise_services.set_on_duty(org.installation, org.ben, now + timedelta(hours=1), org.ivo)
+    db.session.commit()
+    sign_in(client, org.ivo)
+    page = client.get(f"/departments/{org.installation.id}/promises").get_data(as_text=True)
+    assert "Ben Okafor put themselves on duty" in page
+    assert "Ben Okafor put Ivo Berg on duty" in page
+    assert "<strong>Ivo Berg</strong>" in page

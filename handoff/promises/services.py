@@ -175,5 +175,9 @@ def set_on_duty(
     if department.on_duty_person_id == (person.id if person else None):
         return
     department.on_duty_person_id = person.id if person else None
-    who = person.name if person else "nobody"
-    _record(department, actor, now, f"{actor.name} put {who} on duty")
+    if person is None:
+        _record(department, actor, now, f"{actor.name} took everyone off duty")
+    elif person.id == actor.id:
+        _record(department, actor, now, f"{actor.name} put themselves on duty")
+    else:
+        _record(department, actor, now, f"{actor.name} put {person.name} on duty")
