@@ -207,3 +207,74 @@ def test_the_sentence_for_a_real_commitment_follows_its_answers(org, make, now):
     db.session.commit()
     sentence = status_sentence(c, Status.CONFIRMED, now, when, ago)
     assert sentence.startswith("Installation confirmed for ")
+
+
+# --- what to say to the customer, for every status ----------------------------------------
+
+
+def to_say(c, status):
+    from handoff.lookup.sentences import customer_sentence
+
+    c.customer_owner_department = SimpleNamespace(name="Sales")
+    c.title = "Router installed"
+    return customer_sentence(c, status, NOW, when)
+
+
+def test_to_say_confirmed_names_the_confirmed_time():
+    c = commitment(
+        handoff("Installation", "accepted", due_at=datetime(2026, 5, 13, 10, tzinfo=UTC))
+    )
+    assert to_say(c, Status.CONFIRMED) == "It's confirmed: router installed, by Wed 13 May 10:00."
+
+
+def test_to_say_waiting_claims_no_date():
+    c = commitment(handoff("Installation", "accepted"), handoff("Billing", "pending"))
+    sentence = to_say(c, Status.WAITING)
+    assert sentence == (
+        "We can't confirm Thu 14 May 08:00 yet; Sales will tell you as soon as it is confirmed."
+    )
+    assert "confirmed:" not in sentence
+
+
+def test_to_say_at_risk_when_due_soon_is_still_unconfirmed():
+    c = commitment(handoff("Installation", "pending", due_at=NOW + timedelta(hours=2)))
+    assert to_say(c, Status.AT_RISK).startswith("We can't confirm")
+
+
+def test_to_say_countered_offers_the_earliest_date_without_committing():
+    offered = datetime(2026, 5, 15, 9, tzinfo=UTC)
+    c = commitment(handoff("Installation", "countered", counter_due_at=offered))
+    assert to_say(c, Status.AT_RISK) == (
+        "We can't confirm Thu 14 May 08:00 yet: the earliest we can offer is Fri 15 May 09:00. "
+        "We'll confirm before anything changes."
+    )
+
+
+def test_to_say_declined_apologises_and_names_who_will_call():
+    c = commitment(handoff("Billing", "declined", answer_note="needs a signed order"))
+    assert to_say(c, Status.AT_RISK) == (
+        "I'm sorry, we can't do this as promised for Thu 14 May 08:00. "
+        "Sales will contact you about what we can do instead."
+    )
+
+
+def test_to_say_overdue_admits_it_is_late():
+    c = commitment(handoff("Installation", "accepted", due_at=NOW - timedelta(hours=3)))
+    assert to_say(c, Status.OVERDUE).startswith("It's running late: it was promised for")
+
+
+def test_to_say_fulfilled_and_cancelled():
+    done = datetime(2026, 5, 11, 16, tzinfo=UTC)
+    assert to_say(commitment(handoff("Installation", "done", done_at=done)), Status.FULFILLED) == (
+        "It's done: everything we promised was completed on Mon 11 May 16:00."
+    )
+    cancelled = commitment(
+        handoff("Installation", "cancelled"), cancelled_at=datetime(2026, 5, 10, 9, tzinfo=UTC)
+    )
+    assert to_say(cancelled, Status.CANCELLED) == "This was cancelled on Sun 10 May 09:00."
+
+
+def test_the_lookup_shows_what_to_say(client, org, found, sign_in):
+    sign_in(client, org.dev)
+    body = client.get("/lookup?q=harbor", headers=htmx_headers()).get_data(as_text=True)
+    assert "Say to the customer:" in body and "We can&#39;t confirm" in body

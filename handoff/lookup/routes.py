@@ -12,7 +12,7 @@ from handoff.commitments.models import Commitment
 from handoff.customers.models import Customer
 from handoff.customers.services import customer_matches
 from handoff.extensions import db
-from handoff.lookup.sentences import status_sentence
+from handoff.lookup.sentences import customer_sentence, status_sentence
 from handoff.web import format_relative, format_when, render
 
 bp = Blueprint("lookup", __name__)
@@ -51,5 +51,6 @@ def index():
     for commitment in find_commitments(query):
         status = commitment.status(now, at_risk_within)
         sentence = status_sentence(commitment, status, now, format_when, format_relative)
-        results.append((commitment, status, sentence))
+        to_say = customer_sentence(commitment, status, now, format_when)
+        results.append((commitment, status, sentence, to_say))
     return render("lookup/index.html", "lookup/_results.html", query=query, results=results)

@@ -58,3 +58,45 @@ def status_sentence(
     if status == Status.OVERDUE:
         sentence += f" The customer was promised {when(commitment.promised_at)}, which has passed."
     return sentence
+
+
+def customer_sentence(commitment, status: Status, now: datetime, when: Formatter) -> str:
+    """What an agent can say to the customer, true to the state and promising nothing more.
+
+    It names a date only when a department confirmed it, and says "we can't confirm" while
+    any part is unanswered, countered or declined.
+    """
+    route = [h for h in commitment.handoffs if h.state != State.CANCELLED]
+    promised = when(commitment.promised_at)
+    owner = commitment.customer_owner_department.name
+    if status == Status.CANCELLED:
+        return f"This was cancelled on {when(commitment.cancelled_at)}."
+    if status == Status.FULFILLED:
+        finished = max(h.done_at or h.changed_at for h in route)
+        return f"It's done: everything we promised was completed on {when(finished)}."
+    declined = [h for h in route if h.state == State.DECLINED]
+    if declined:
+        return (
+            f"I'm sorry, we can't do this as promised for {promised}. "
+            f"{owner} will contact you about what we can do instead."
+        )
+    countered = [h for h in route if h.state == State.COUNTERED]
+    if countered:
+        h = countered[0]
+        if h.counter_due_at:
+            offer = f"the earliest we can offer is {when(h.counter_due_at)}"
+        else:
+            offer = f"we can only do it {h.counter_terms}"
+        return f"We can't confirm {promised} yet: {offer}. We'll confirm before anything changes."
+    late = [h for h in route if h.state == State.ACCEPTED and h.due_at < now]
+    if late or (status == Status.OVERDUE and now > commitment.promised_at):
+        return (
+            f"It's running late: it was promised for {promised} and isn't finished yet. "
+            f"{owner} is chasing it and will keep you updated."
+        )
+    if any(h.state == State.PENDING for h in route):
+        return f"We can't confirm {promised} yet; {owner} will tell you as soon as it is confirmed."
+    latest = max(h.due_at for h in route)
+    return (
+        f"It's confirmed: {commitment.title[0].lower() + commitment.title[1:]}, by {when(latest)}."
+    )
