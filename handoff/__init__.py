@@ -99,7 +99,7 @@ def _register_templating(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     from handoff.commitments.lifecycle import InvalidTransition
-    from handoff.commitments.services import InvalidInput, NotAllowed
+    from handoff.commitments.services import Conflict, InvalidInput, NotAllowed
 
     def problem(status: int, title: str, message: str):
         db.session.rollback()  # whatever the failed request had begun is thrown away
@@ -123,6 +123,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(InvalidTransition)
     def _invalid_transition(error):
         return problem(409, "Already answered", f"{error}. Nothing was changed.")
+
+    @app.errorhandler(Conflict)
+    def _conflict(error):
+        return problem(409, "Not now", f"{error} Nothing was changed.")
 
     @app.errorhandler(InvalidInput)
     def _invalid_input(error):

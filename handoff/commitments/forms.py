@@ -160,3 +160,21 @@ class CommentForm(FlaskForm):
     body = TextAreaField(
         "Message", validators=[DataRequired("Write something first."), Length(max=4000)]
     )
+
+
+class FeedbackForm(FlaskForm):
+    """How the customer felt about it, in their words."""
+
+    score = SelectField(
+        "Score",
+        coerce=_coerce_id,
+        choices=choices(
+            [("", "How did the customer feel?")] + [(n, f"{n} / 5") for n in range(5, 0, -1)]
+        ),
+        validators=[InputRequired("Give a score from 1 to 5.")],
+    )
+    comment = TextAreaField("What they said", validators=[Optional(), Length(max=2000)])
+
+    def validate_score(self, field):
+        if field.data is None:
+            raise ValidationError("Give a score from 1 to 5.")

@@ -63,6 +63,7 @@ class Commitment(db.Model):
     handoffs: Mapped[list["Handoff"]] = relationship(
         back_populates="commitment", order_by="Handoff.position", lazy="selectin"
     )
+    feedback: Mapped["CustomerFeedback | None"] = relationship(lazy="select", uselist=False)
 
     @property
     def reference(self) -> str:
@@ -197,6 +198,21 @@ class TimelineEvent(db.Model):
 
     actor: Mapped[Person | None] = relationship(lazy="joined")
     handoff: Mapped[Handoff | None] = relationship()
+
+
+class CustomerFeedback(db.Model):
+    """How the customer felt about a fulfilled commitment (insights use it)."""
+
+    __tablename__ = "customer_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"), unique=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    recorded_by: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
 
 
 class Comment(db.Model):

@@ -12,6 +12,7 @@ from handoff.commitments.forms import (
     CommitmentForm,
     CounterForm,
     EditCommitmentForm,
+    FeedbackForm,
     NoteForm,
     ReasonForm,
 )
@@ -222,7 +223,13 @@ def show(reference: str):
     """What was promised, every handoff, the actions open to this person, the timeline."""
     commitment = get_commitment(reference)
     context = _page_context(commitment)
-    return render("commitments/show.html", comment_form=CommentForm(), **context)
+    return render(
+        "commitments/show.html",
+        comment_form=CommentForm(),
+        feedback_form=FeedbackForm(formdata=None),
+        may_feedback=services.may_record_feedback(current_user, commitment),
+        **context,
+    )
 
 
 @bp.get("/commitments/<reference>/summary")
@@ -260,6 +267,21 @@ def comment(reference: str):
     return render_fragment(
         "commitments/_discussion.html", status, trigger, comment_form=form, **context
     )
+
+
+@bp.post("/commitments/<reference>/feedback")
+def feedback(reference: str):
+    """The owner of the customer conversation records how the customer felt about it."""
+    commitment = get_commitment(reference)
+    form = FeedbackForm()
+    if not form.validate():
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        raise services.InvalidInput(errors + ".")
+    services.record_feedback(
+        commitment, current_user, utcnow(), score=form.score.data, comment=form.comment.data or ""
+    )
+    db.session.commit()
+    return _back_to(commitment)
 
 
 @bp.route("/commitments/<reference>/edit", methods=["GET", "POST"])

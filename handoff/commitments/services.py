@@ -6,14 +6,21 @@ The caller commits. Routes, the scheduler and email links all come through here.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import Action, State, is_repeat, next_state
-from handoff.commitments.models import Comment, Commitment, Handoff, TimelineEvent
+from handoff.commitments.models import (
+    Comment,
+    Commitment,
+    CustomerFeedback,
+    Handoff,
+    TimelineEvent,
+)
+from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.extensions import db
@@ -26,6 +33,10 @@ class NotAllowed(Exception):
 
 class InvalidInput(ValueError):
     """Input that breaks a rule of the domain (answered with 422)."""
+
+
+class Conflict(Exception):
+    """The thing is not in a state that allows this (answered with 409)."""
 
 
 @dataclass(frozen=True)
@@ -454,6 +465,52 @@ def edit_commitment(
         summary = f"{actor.name} changed " + ", ".join(changes)
         about = promised_at if "the promised time" in changes else None
         _event(commitment, "edited", summary, now, actor, about_at=about)
+
+
+def may_record_feedback(person: Person, commitment: Commitment) -> bool:
+    """Whoever owns the customer conversation (and admins) records how the customer felt."""
+    return person.belongs_to(commitment.customer_owner_department_id)
+
+
+def record_feedback(
+    commitment: Commitment, actor: Person, now: datetime, *, score: int, comment: str
+) -> CustomerFeedback:
+    """Record the customer's 1–5 score and comment on a fulfilled commitment, once."""
+    if not may_record_feedback(actor, commitment):
+        owner = commitment.customer_owner_department.name
+        raise NotAllowed(f"Only {owner}, who talks to the customer, records their feedback.")
+    if not 1 <= score <= 5:
+        raise InvalidInput("The score is from 1 to 5.")
+    state = derive_status(
+        cancelled=commitment.cancelled_at is not None,
+        promised_at=commitment.promised_at,
+        handoffs=[HandoffFacts(State(h.state), h.due_at) for h in commitment.handoffs],
+        now=now,
+        at_risk_within=timedelta(0),
+    )
+    if state != Status.FULFILLED:
+        raise Conflict(
+            f"Feedback comes when the commitment is fulfilled; it is {state.label.lower()}."
+        )
+    existing = db.session.scalar(
+        select(CustomerFeedback).where(CustomerFeedback.commitment_id == commitment.id)
+    )
+    if existing is not None:
+        raise Conflict(
+            f"{existing.recorded_by.name} already recorded the customer's feedback "
+            f"({existing.score}/5)."
+        )
+    feedback = CustomerFeedback(
+        commitment_id=commitment.id,
+        score=score,
+        comment=comment.strip(),
+        recorded_by_id=actor.id,
+        created_at=now,
+    )
+    db.session.add(feedback)
+    summary = _with_note(f"{actor.name} recorded the customer's feedback: {score}/5", comment)
+    _event(commitment, "feedback", summary, now, actor)
+    return feedback
 
 
 def add_comment(commitment: Commitment, actor: Person, now: datetime, body: str) -> Comment:
