@@ -49,6 +49,7 @@ def _register_models() -> None:
     from handoff.departments import models as _departments  # noqa: F401
     from handoff.mail import OutboxMessage as _outbox  # noqa: F401
     from handoff.nagging import models as _nagging  # noqa: F401
+    from handoff.ownership import models as _ownership  # noqa: F401
     from handoff.promises import models as _promises  # noqa: F401
 
 

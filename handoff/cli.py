@@ -139,7 +139,8 @@ def simulate_month(days: int, seed: int) -> None:
     click.echo(
         f"{days} days, {result.sweeps} sweeps in {seconds:.1f} s: {result.commitments} "
         f"commitments, {result.handoffs} handoffs, {result.reminders} reminders "
-        f"({dict(result.by_kind)}), {result.escalated} handoffs escalated, {result.mails} mails"
+        f"({dict(result.by_kind)}), {result.escalated} handoffs escalated, {result.tasks} "
+        f"tasks to tell a customer, {result.mails} mails"
     )
     for rule, problems in result.violations.items():
         click.echo(f"VIOLATED {rule}: {len(problems)}, e.g. {problems[:3]}")

@@ -284,6 +284,24 @@ def org(make):
     return Org
 
 
+def set_ownership(*, owner_moves: bool = True, tell_minutes: int = 120):
+    """The organisation's "you break it, you own it" setting, saved."""
+    from handoff.ownership.models import OrganisationSettings
+
+    settings = OrganisationSettings.current()
+    settings.owner_moves = owner_moves
+    settings.tell_customer_minutes = tell_minutes
+    db.session.add(settings)
+    db.session.commit()
+    return settings
+
+
+@pytest.fixture
+def rule_off(app):
+    """With "you break it, you own it" turned off: the promiser keeps the conversation."""
+    return set_ownership(owner_moves=False)
+
+
 @pytest.fixture
 def count_queries(web_app):
     """Count the SQL statements the test client's requests run: `with count_queries() as q: …`."""

@@ -24,4 +24,5 @@ def test_a_stretch_of_simulated_traffic_keeps_every_nagging_rule(app, start):
     assert result.commitments > 50 and result.reminders > 300
     assert result.by_kind["ack"] and result.by_kind["settle"] and result.by_kind["late"]
     assert result.escalated > 10
+    assert result.tasks > 10 and result.by_kind["tell"] > result.tasks
     assert dict(result.violations) == {}

@@ -237,13 +237,27 @@ def test_accepted_work_gets_a_due_soon_reminder_then_a_late_notice(org, make, po
     assert [(n.kind, n.recipient_email) for n in nags()] == [("due_soon", org.ivo.email)]
     sweep(berlin(2026, 5, 12, 9, 0))
     late = [n for n in nags() if n.kind == "late"]
-    assert {n.recipient_email for n in late} == {org.ivo.email, org.ana.email}  # + customer owner
+    # late, Installation now talks to the customer too: it is told both, in one digest
+    assert {n.recipient_email for n in late} == {org.ivo.email}
+    assert {(n.kind, n.number) for n in nags() if n.task_id} == {("tell", 0)}
     services.complete(c.handoffs[0], org.ivo, berlin(2026, 5, 12, 9, 30))
     db.session.commit()
     assert sweep(berlin(2026, 5, 12, 13, 0)).reminders == 0
 
 
-def test_late_notices_reach_the_customer_owner_only_in_its_own_hours(org, make, policy):
+def test_with_the_rule_off_late_notices_also_reach_the_promiser(org, make, policy, rule_off):
+    c = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=MONDAY_9, due_in=timedelta(days=2)
+    )
+    services.accept(c.handoffs[0], org.ivo, berlin(2026, 5, 11, 9, 30))
+    db.session.commit()
+    sweep(berlin(2026, 5, 12, 9, 0))
+    late = [n for n in nags() if n.kind == "late"]
+    assert {n.recipient_email for n in late} == {org.ivo.email, org.ana.email}  # + customer owner
+    assert {n.recipient_email for n in nags() if n.task_id} == {org.ana.email}  # Sales tells
+
+
+def test_late_notices_reach_the_customer_owner_only_in_its_own_hours(org, make, policy, rule_off):
     set_policy(org.sales, time_zone="America/New_York", day_start="09:00", day_end="17:00")
     c = make.commitment(
         by=org.ana, owner=org.sales, route=[org.installation], at=MONDAY_9, due_in=timedelta(days=2)

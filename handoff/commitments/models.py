@@ -108,6 +108,7 @@ class Handoff(db.Model):
     __table_args__ = (
         UniqueConstraint("commitment_id", "department_id"),
         Index("ix_handoff_department_state_due", "department_id", "state", "due_at"),
+        Index("ix_handoff_state_due", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -128,6 +129,8 @@ class Handoff(db.Model):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the sweep found it accepted, past its due time and not done (it happens once).
+    late_noted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The standing promise named for this step, and what it promises (for its limits).
     standing_promise_id: Mapped[int | None] = mapped_column(ForeignKey("standing_promise.id"))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))

@@ -72,7 +72,7 @@ def may_record_for(person: Person, department: Department) -> bool:
     return person.belongs_to(department.id)
 
 
-def _event(
+def record_event(
     commitment: Commitment,
     kind: str,
     summary: str,
@@ -147,7 +147,7 @@ def record_commitment(
     )
     db.session.add(commitment)
     db.session.flush()
-    _event(commitment, "recorded", f"{actor.name} recorded the commitment", now, actor)
+    record_event(commitment, "recorded", f"{actor.name} recorded the commitment", now, actor)
     for step in route:
         handoff = _append_step(commitment, step, actor, now)
         if step.standing_promise is not None:
@@ -175,7 +175,7 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
     db.session.add(handoff)
     start_series(handoff, now)
     db.session.flush()
-    _event(
+    record_event(
         commitment,
         "requested",
         f"Handed to {step.department.name}: {handoff.ask}",
@@ -257,7 +257,7 @@ def _move(
     if due_at is not None:
         handoff.due_at = due_at
     start_series(handoff, now)
-    _event(
+    record_event(
         handoff.commitment,
         kind or action.value,
         summary,
@@ -313,6 +313,7 @@ def decline(handoff: Handoff, actor: Person, now: datetime, reason: str) -> Outc
     outcome = _move(handoff, Action.DECLINE, actor, now, _with_note(f"{name} declined", reason))
     if outcome.changed:
         _stamp_answer(outcome.handoff, actor, now, reason)
+        _promise_broke(outcome.handoff, "declined", now, actor)
     return outcome
 
 
@@ -344,8 +345,8 @@ def counter(
 def take_counter(handoff: Handoff, actor: Person, now: datetime) -> Outcome:
     """The owner side takes the counter: accepted with the department's date and terms.
 
-    If that date is later than what the customer was promised, the customer's date moves
-    and the timeline says the customer must be told.
+    If that date is later than what the customer was promised, the customer's date moves,
+    and the customer must be told: the countering department now talks to them.
     """
     commitment = handoff.commitment
     _require_owner_side(actor, commitment)
@@ -357,16 +358,24 @@ def take_counter(handoff: Handoff, actor: Person, now: datetime) -> Outcome:
     )
     if outcome.changed and new_due is not None and new_due > commitment.promised_at:
         commitment.promised_at = new_due
-        _event(
+        record_event(
             commitment,
             "customer_date_moved",
-            "The customer must be told: their date moves to",
+            "The customer's date moves to",
             now,
             actor,
             handoff,
             about_at=new_due,
         )
+        _promise_broke(outcome.handoff, "date_moved", now, outcome.handoff.answered_by)
     return outcome
+
+
+def _promise_broke(handoff: Handoff, reason: str, now: datetime, person: Person | None) -> None:
+    """You break it, you own it: see handoff.ownership."""
+    from handoff.ownership.services import promise_broke
+
+    promise_broke(handoff, reason, now, person)
 
 
 def reject_counter(handoff: Handoff, actor: Person, now: datetime, note: str) -> Outcome:
@@ -433,7 +442,7 @@ def cancel_commitment(commitment: Commitment, actor: Person, now: datetime, reas
     for handoff in commitment.handoffs:
         if handoff.is_open:
             _move(handoff, Action.CANCEL, actor, now, f"{handoff.department.name}: cancelled")
-    _event(commitment, "cancelled", _with_note(f"{actor.name} cancelled", reason), now, actor)
+    record_event(commitment, "cancelled", _with_note(f"{actor.name} cancelled", reason), now, actor)
 
 
 def edit_commitment(
@@ -464,7 +473,7 @@ def edit_commitment(
     if changes:
         summary = f"{actor.name} changed " + ", ".join(changes)
         about = promised_at if "the promised time" in changes else None
-        _event(commitment, "edited", summary, now, actor, about_at=about)
+        record_event(commitment, "edited", summary, now, actor, about_at=about)
 
 
 def may_record_feedback(person: Person, commitment: Commitment) -> bool:
@@ -509,7 +518,7 @@ def record_feedback(
     )
     db.session.add(feedback)
     summary = _with_note(f"{actor.name} recorded the customer's feedback: {score}/5", comment)
-    _event(commitment, "feedback", summary, now, actor)
+    record_event(commitment, "feedback", summary, now, actor)
     return feedback
 
 
@@ -519,5 +528,5 @@ def add_comment(commitment: Commitment, actor: Person, now: datetime, body: str)
         raise InvalidInput("Write something first.")
     comment = Comment(commitment_id=commitment.id, author=actor, body=body.strip(), created_at=now)
     db.session.add(comment)
-    _event(commitment, "comment", f"{actor.name} wrote in the discussion", now, actor)
+    record_event(commitment, "comment", f"{actor.name} wrote in the discussion", now, actor)
     return comment

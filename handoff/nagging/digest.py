@@ -1,5 +1,6 @@
 """One reminder mail per person: every item waiting for them, most urgent first."""
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
@@ -16,27 +17,76 @@ from handoff.nagging.rules import Kind
 from handoff.web import is_valid_zone
 
 # Most urgent first: the further escalated, then late work, then what waits for an answer.
-KIND_ORDER = {Kind.LATE: 0, Kind.ACK: 1, Kind.SETTLE: 1, Kind.DUE_SOON: 2, Kind.FYI: 3}
+KIND_ORDER = {
+    Kind.LATE: 0,
+    Kind.TELL: 0,
+    Kind.ACK: 1,
+    Kind.SETTLE: 1,
+    Kind.DUE_SOON: 2,
+    Kind.FYI: 3,
+}
 ACTIONS = {
     Kind.ACK: [("accept", "Accept"), ("counter", "Counter"), ("decline", "Decline")],
     Kind.SETTLE: [("take-counter", "Take the counter"), ("reject-counter", "Reject it")],
     Kind.DUE_SOON: [("complete", "Mark done")],
     Kind.LATE: [("complete", "Mark done")],
     Kind.FYI: [],
+    Kind.TELL: [],
 }
 
 
 @dataclass
 class DigestItem:
     nag: object
-    handoff: object
+    handoff: object  # the handoff the item is about (for a task: the one that broke)
     kind: Kind
     links: list[tuple[str, str]]
     open_url: str
+    task: object = None
 
     @property
     def commitment(self):
         return self.handoff.commitment
+
+    @property
+    def line(self) -> str:
+        """What is asked: 'Installation: install the router', or the customer to tell."""
+        if self.task is not None:
+            return f"Tell the customer: {self.task.why}"
+        return f"{self.handoff.department.name}: {self.handoff.ask}"
+
+    @property
+    def due_at(self) -> datetime:
+        return self.task.due_at if self.task is not None else self.handoff.due_at
+
+
+def opening(items: list[DigestItem]) -> str:
+    """The digest's first sentence: what waits, then the news."""
+    counts = Counter(
+        "tell" if i.kind == Kind.TELL else "fyi" if i.kind == Kind.FYI else "wait" for i in items
+    )
+    parts = []
+    if counts["wait"]:
+        waiting = counts["wait"]
+        parts.append(
+            "One handoff waits for you."
+            if waiting == 1
+            else f"{waiting} handoffs wait for you, most urgent first."
+        )
+    if counts["tell"]:
+        tell = counts["tell"]
+        parts.append(
+            "One customer must be told that a promise changed."
+            if tell == 1
+            else f"{tell} customers must be told that a promise changed."
+        )
+    if counts["fyi"]:
+        news = counts["fyi"]
+        parts.append(
+            ("One handoff was" if news == 1 else f"{news} handoffs were")
+            + " accepted at once by a standing promise: nothing to answer."
+        )
+    return " ".join(parts)
 
 
 def headline(item: DigestItem, zone: ZoneInfo, now: datetime) -> str:
@@ -47,6 +97,13 @@ def headline(item: DigestItem, zone: ZoneInfo, now: datetime) -> str:
         return moment.astimezone(zone).strftime("%a %d %b %H:%M")
 
     department = handoff.department.name
+    if item.kind == Kind.TELL:
+        task = item.task
+        person = f" ({task.person.name})" if task.person else ""
+        return (
+            f"{task.why}: {task.department.name}{person} talks to the customer now. "
+            f"Tell them by {when(task.due_at)}, then mark it told with what you said."
+        )
     if item.kind == Kind.ACK:
         return (
             f"Waiting for {department}'s answer since {when(handoff.changed_at)}; "
@@ -75,7 +132,9 @@ def thread_id(commitment) -> str:
     return f"<commitment-{commitment.reference}@{mail_domain()}>"
 
 
-def write_digest(email: str, nags: list, handoffs: dict, now: datetime) -> OutboxMessage:
+def write_digest(
+    email: str, nags: list, handoffs: dict, tasks: dict, now: datetime
+) -> OutboxMessage:
     """Write the digest for one recipient into the outbox (the caller commits)."""
     person = db.session.get(Person, nags[0].person_id) if nags[0].person_id else None
     zone_name = person.time_zone if person and is_valid_zone(person.time_zone) else None
@@ -86,8 +145,14 @@ def write_digest(email: str, nags: list, handoffs: dict, now: datetime) -> Outbo
     ):
         items = []
         for nag in nags:
-            handoff = handoffs[nag.handoff_id]
             kind = Kind(nag.kind)
+            if nag.task_id is not None:
+                task = tasks[nag.task_id]
+                reference = task.commitment.reference
+                open_url = url_for("commitments.show", reference=reference, _external=True)
+                items.append(DigestItem(nag, task.handoff, kind, [], open_url + "#tell", task))
+                continue
+            handoff = handoffs[nag.handoff_id]
             links = []
             if person is not None:
                 token = make_token(handoff, person.id)
@@ -98,7 +163,7 @@ def write_digest(email: str, nags: list, handoffs: dict, now: datetime) -> Outbo
             reference = handoff.commitment.reference
             open_url = url_for("commitments.show", reference=reference, _external=True)
             items.append(DigestItem(nag, handoff, kind, links, open_url))
-        items.sort(key=lambda i: (-i.nag.level, KIND_ORDER[i.kind], i.handoff.due_at))
+        items.sort(key=lambda i: (-i.nag.level, KIND_ORDER[i.kind], i.due_at))
         commitments = {item.commitment.id: item.commitment for item in items}
         context = {
             "items": items,
@@ -106,6 +171,7 @@ def write_digest(email: str, nags: list, handoffs: dict, now: datetime) -> Outbo
             "zone": zone,
             "now": now,
             "headline": headline,
+            "opening": opening(items),
         }
         text = render_template("email/digest.txt", **context)
         html = render_template("email/digest.html", **context)
@@ -114,7 +180,8 @@ def write_digest(email: str, nags: list, handoffs: dict, now: datetime) -> Outbo
         subject = f"[Handoff] {first.reference} {first.customer.name}: {first.title}"
         thread = thread_id(first)
     else:
-        subject = f"[Handoff] {len(items)} handoffs for you — most urgent {first.reference}"
+        noun = "items" if any(i.task is not None for i in items) else "handoffs"
+        subject = f"[Handoff] {len(items)} {noun} for you — most urgent {first.reference}"
         thread = None
     message = OutboxMessage(
         message_id=make_msgid(domain=mail_domain()),

@@ -4,7 +4,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.clock import utcnow
@@ -130,11 +130,15 @@ class Nag(db.Model):
     __tablename__ = "nag"
     __table_args__ = (
         UniqueConstraint("handoff_id", "series", "number", "recipient_email"),
+        UniqueConstraint("task_id", "number", "recipient_email"),
         Index("ix_nag_unmailed", "message_id", "recipient_email"),
+        CheckConstraint("(handoff_id IS NULL) <> (task_id IS NULL)", name="handoff_or_task"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoff.id"), index=True)
+    # A reminder is about a handoff, or about a task to tell the customer.
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("customer_task.id"), index=True)
     series: Mapped[int] = mapped_column(Integer)
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))

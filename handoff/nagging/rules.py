@@ -7,6 +7,9 @@
                → LATE      from the due time on, while it is not done, on the cadence
     done, declined, cancelled → nothing
 
+A task to tell the customer is chased like a pending handoff: a notice at once (number 0),
+then reminders from its deadline on the cadence, escalating the same way.
+
 Reminders are numbered within a series; a change of state starts a new series. After
 `escalate_after` reminders the next ones also go to the leads, after `org_escalate_after`
 to the organisation's escalation contact too. Every time here is inside business hours.
@@ -26,6 +29,7 @@ class Kind(StrEnum):
     DUE_SOON = "due_soon"
     LATE = "late"
     FYI = "fyi"  # news for the digest (accepted by standing promise), never a reminder
+    TELL = "tell"  # a task to tell the customer (see handoff.ownership), not a handoff
 
 
 class Level(IntEnum):
@@ -90,6 +94,13 @@ def following(state: str, *, sent_at: datetime, due_at: datetime, policy: Policy
     """The reminder after the last one, sent at `sent_at` to a handoff still in `state`."""
     kind = kind_for(state, due_at, sent_at)
     return None if kind is None else after(kind, sent_at=sent_at, due_at=due_at, policy=policy)
+
+
+def after_tell(number: int, *, sent_at: datetime, due_at: datetime, policy: Policy) -> datetime:
+    """When a task to tell the customer is reminded next, after reminder `number`."""
+    if number == 0 and sent_at < due_at:
+        return policy.hours.next_open(due_at)
+    return policy.hours.add(sent_at, policy.cadence)
 
 
 def level(number: int, policy: Policy) -> Level:

@@ -12,6 +12,13 @@ few minutes. Afterwards every reminder is checked against the rules:
   escalation     each reminder reached the level its number calls for, leads included
   everyone       every handoff left unanswered past its window was reminded
   one mail       nobody got more than one mail from one sweep
+
+and every task to tell a customer (after a decline, a taken counter, lateness):
+
+  told in hours  its notice and reminders went out in its department's business hours
+  notice         the notice went out at once (in hours), reminders from the deadline on cadence
+  until told     nothing after it was marked told or passed on; every open task past its
+                 deadline was reminded
 """
 
 import random
@@ -35,6 +42,8 @@ from handoff.mail import OutboxMessage
 from handoff.nagging import rules
 from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
 from handoff.nagging.sweep import sweep
+from handoff.ownership.models import CustomerTask
+from handoff.ownership.services import mark_told as tell
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; both DST changes fall in the month
 ALL_WEEK = "0,1,2,3,4,5,6"
@@ -78,6 +87,7 @@ class SimulationResult:
     reminders: int = 0
     escalated: int = 0
     mails: int = 0
+    tasks: int = 0
     by_kind: Counter = field(default_factory=Counter)
     violations: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
@@ -137,7 +147,8 @@ def simulate(
     arrivals = sorted(
         start + timedelta(minutes=rng.randrange(days * 24 * 60)) for _ in range(days * per_day)
     )
-    plans: list[tuple[datetime, int, str]] = []  # (when, handoff id, action)
+    plans: list[tuple[datetime, int, str]] = []  # (when, handoff or task id, action)
+    planned_tasks: set[int] = set()
     step = timedelta(minutes=step_minutes)
     now = start
     while now <= end:
@@ -151,6 +162,7 @@ def simulate(
                 _answer(rng, at, handoff_id, action, plans)
             db.session.commit()
         report = sweep(now)
+        _plan_telling(rng, planned_tasks, plans)
         result.sweeps += 1
         result.reminders += report.reminders
         if result.sweeps % (96 * 7) == 0:
@@ -190,7 +202,25 @@ def _arrive(rng, at, departments, maker, customer, plans, result) -> None:
         plans.append((at + delay, handoff.id, action))
 
 
+def _plan_telling(rng, planned: set[int], plans) -> None:
+    """Most customers are told some hours after the task appears; some never are."""
+    for task in db.session.scalars(select(CustomerTask).where(CustomerTask.closed_at.is_(None))):
+        if task.id in planned:
+            continue
+        planned.add(task.id)
+        if rng.random() < 0.7:
+            delay = timedelta(minutes=5 + int(rng.expovariate(1 / (60 * 6))))
+            plans.append((task.created_at + delay, task.id, "tell"))
+    db.session.rollback()
+
+
 def _answer(rng, at, handoff_id, action, plans) -> None:
+    if action == "tell":
+        task = db.session.get(CustomerTask, handoff_id)
+        if task.closed_at is None:
+            members = [m.person for m in task.department.memberships] or [_admin()]
+            tell(task, rng.choice(members), at, "Simulated call")
+        return
     handoff = db.session.get(Handoff, handoff_id)
     members = [m.person for m in handoff.department.memberships] or [_admin()]
     owner_side = [m.person for m in handoff.commitment.owner_department.memberships]
@@ -251,7 +281,9 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
         changes[event.handoff_id].append((event.created_at, event.to_state))
     nags = list(
         db.session.scalars(
-            select(Nag).where(Nag.kind != rules.Kind.FYI).order_by(Nag.created_at, Nag.id)
+            select(Nag)
+            .where(Nag.kind != rules.Kind.FYI, Nag.handoff_id.is_not(None))
+            .order_by(Nag.created_at, Nag.id)
         )
     )
     result.escalated = len({n.handoff_id for n in nags if n.level > 0})
@@ -340,12 +372,60 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
             ):
                 v["everyone"].append(f"{commitment.reference} {state} never reminded")
 
+    check_tasks(result, step, policies, end)
+
     mails = list(db.session.scalars(select(OutboxMessage)))
     result.mails = len(mails)
     per_sweep = Counter((m.to_address, m.created_at) for m in mails)
     for (address, moment), times in per_sweep.items():
         if times > 1:
             v["one mail"].append(f"{address} got {times} mails at {moment}")
+
+
+def check_tasks(result: SimulationResult, step: int, policies: dict, end: datetime) -> None:
+    """Hold every task to tell a customer to its rules: notice, deadline, cadence, until told."""
+    v = result.violations
+    by_task = defaultdict(list)
+    for nag in db.session.scalars(
+        select(Nag).where(Nag.task_id.is_not(None)).order_by(Nag.created_at, Nag.id)
+    ):
+        by_task[nag.task_id].append(nag)
+    tasks = list(db.session.scalars(select(CustomerTask)))
+    result.tasks = len(tasks)
+    for task in tasks:
+        policy = policies[task.department_id]
+        label = f"{task.commitment.reference} task {task.id} ({task.department.name})"
+        nags = by_task.get(task.id, [])
+        result.by_kind["tell"] += len(nags)
+        moments = sorted({n.created_at for n in nags})
+        numbers = sorted({n.number for n in nags})
+        if numbers != list(range(len(numbers))):
+            v["notice"].append(f"{label} numbers {numbers}")
+        for nag in nags:
+            if not policy.hours.is_open(nag.created_at):
+                v["told in hours"].append(f"{label} #{nag.number} at {nag.created_at}")
+            if task.closed_at is not None and nag.created_at > task.closed_at:
+                v["until told"].append(f"{label} #{nag.number} after it was closed")
+            if nag.level != rules.level(nag.number, policy):
+                v["escalation"].append(f"{label} #{nag.number} at level {nag.level}")
+        stopped = task.closed_at or end
+        if moments:
+            late_by = policy.hours.minutes_between(task.created_at, moments[0])
+            if late_by >= step + 1:
+                v["notice"].append(f"{label} notice {late_by:.0f} business min late")
+        elif policy.hours.minutes_between(task.created_at, stopped) >= step + 1:
+            v["notice"].append(f"{label} got no notice")
+        if len(moments) > 1:
+            waited = policy.hours.minutes_between(task.due_at, moments[1])
+            if not 0 <= waited < step + 1 and moments[0] < task.due_at:
+                v["notice"].append(f"{label} first reminder {waited:.0f} min after the deadline")
+        for earlier, later in pairwise(moments[1:]):
+            gap = policy.hours.minutes_between(earlier, later)
+            if not policy.cadence <= gap < policy.cadence + step + 1:
+                v["notice"].append(f"{label} gap {gap:.0f} min")
+        overdue = policy.hours.minutes_between(task.due_at, stopped)
+        if overdue >= step + 1 and len(moments) < 2 and moments and moments[0] < task.due_at:
+            v["until told"].append(f"{label} open past its deadline and never reminded")
 
 
 def _state_at(stints: list[tuple[datetime, str]], moment: datetime) -> str:

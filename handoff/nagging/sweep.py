@@ -30,6 +30,8 @@ from handoff.nagging.digest import write_digest
 from handoff.nagging.models import Nag, NagPolicy
 from handoff.nagging.rules import Kind, Level
 from handoff.nagging.schedule import PolicyBook, chased_department_id
+from handoff.ownership.models import CustomerTask
+from handoff.ownership.services import note_late_handoffs
 
 BATCH = 500
 MAX_BATCHES = 100  # a bound, so that no fault can keep one sweep going for ever
@@ -48,13 +50,16 @@ class SweepReport:
     escalations: int = 0
     deferred: int = 0
     skipped: int = 0
+    late: int = 0
+    tasks: int = 0
     digests: int = 0
     recipients: set[str] = field(default_factory=set)
 
     def __str__(self) -> str:
         return (
-            f"{self.reminders} reminders ({self.escalations} escalated) to "
-            f"{len(self.recipients)} people, {self.digests} digests written, "
+            f"{self.reminders} reminders ({self.escalations} escalated) and {self.tasks} "
+            f"about telling customers to {len(self.recipients)} people, {self.late} handoffs "
+            f"newly late, {self.digests} digests written, "
             f"{self.deferred} deferred to business hours, {self.skipped} no longer due"
         )
 
@@ -79,8 +84,12 @@ def sweep(now: datetime) -> SweepReport:
     """Record every reminder due at `now`, and write the digests; safe to run twice or at once."""
     report = SweepReport()
     with writing():
+        report.late = note_late_handoffs(now)
         for _ in range(MAX_BATCHES):
             if not _sweep_batch(now, report):
+                break
+        for _ in range(MAX_BATCHES):
+            if not _sweep_task_batch(now, report):
                 break
         report.digests = write_digests(now)
         db.session.commit()
@@ -143,9 +152,17 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
     number = handoff.nag_count + 1
     level = rules.level(number, policy)
     recipients, problem = _recipients(
-        handoff, kind, level, people, departments, organisation, book, now
+        _targets(handoff, kind),
+        chased_department_id(handoff),
+        level,
+        people,
+        departments,
+        organisation,
+        book,
+        now,
     )
-    if recipients and _record(handoff, kind, number, level, recipients, now) == 0:
+    key = {"handoff_id": handoff.id, "series": handoff.nag_series}
+    if recipients and _record(key, kind, number, level, recipients, now) == 0:
         report.skipped += 1  # another sweep recorded this very reminder
         return False
     _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now)
@@ -163,6 +180,98 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
     return True
 
 
+def _sweep_task_batch(now: datetime, report: SweepReport) -> bool:
+    """Chase up to BATCH tasks to tell the customer; answer whether there may be more."""
+    ids = list(
+        db.session.scalars(
+            select(CustomerTask.id)
+            .where(CustomerTask.next_nag_at <= now)
+            .order_by(CustomerTask.next_nag_at, CustomerTask.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return False
+    tasks = db.session.scalars(
+        select(CustomerTask)
+        .where(CustomerTask.id.in_(ids))
+        .order_by(CustomerTask.next_nag_at, CustomerTask.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    book = PolicyBook(now)
+    people = People()
+    departments = {d.id: d for d in db.session.scalars(select(Department))}
+    organisation = NagPolicy.organisation()
+    progressed = False
+    for task in tasks:
+        progressed |= _chase_task(task, now, book, people, departments, organisation, report)
+    db.session.flush()
+    return progressed and len(ids) == BATCH
+
+
+def _chase_task(task, now, book, people, departments, organisation, report) -> bool:
+    """The notice (number 0), then reminders from the deadline on, until it is marked told."""
+    if task.closed_at is not None:
+        task.next_nag_at = None
+        report.skipped += 1
+        return True
+    policy = book.rules(task.department_id)
+    if not policy.hours.is_open(now):
+        task.next_nag_at = policy.hours.next_open(now)
+        report.deferred += 1
+        return True
+    number = task.nags_sent
+    level = rules.level(number, policy)
+    recipients, problem = _recipients(
+        [task.department_id],
+        task.department_id,
+        level,
+        people,
+        departments,
+        organisation,
+        book,
+        now,
+    )
+    if recipients and _record({"task_id": task.id}, Kind.TELL, number, level, recipients, now) == 0:
+        report.skipped += 1
+        return False
+    addresses = ", ".join(r.email for r in recipients) or "nobody"
+    name = task.department.name
+    events = [
+        f"{name} was asked to tell the customer — {addresses}"
+        if number == 0
+        else f"Reminder {number} to {name}: the customer has not been told yet — {addresses}"
+    ]
+    if level > rules.level(number - 1, policy) and number > 0:
+        events.append(
+            f"Escalated to {name}'s leads"
+            if level == Level.LEADS
+            else "Escalated to the organisation's escalation contact"
+        )
+    if problem and number in (0, 1):
+        events.append(f"Problem: {problem}")
+    for summary in events:
+        db.session.add(
+            TimelineEvent(
+                commitment_id=task.commitment_id,
+                handoff_id=task.handoff_id,
+                kind="nag",
+                summary=summary,
+                created_at=now,
+            )
+        )
+    task.nags_sent = number + 1
+    task.last_nagged_at = now
+    if level > Level.DEPARTMENT:
+        task.escalated_at = task.escalated_at or now
+        report.escalations += 1
+    task.next_nag_at = rules.after_tell(number, sent_at=now, due_at=task.due_at, policy=policy)
+    report.tasks += 1
+    report.recipients.update(r.email for r in recipients)
+    return True
+
+
 def _targets(handoff, kind: Kind) -> list[int]:
     """The departments a reminder of `kind` is for."""
     commitment = handoff.commitment
@@ -173,8 +282,8 @@ def _targets(handoff, kind: Kind) -> list[int]:
     return [handoff.department_id]
 
 
-def _recipients(handoff, kind, level, people, departments, organisation, book, now):
-    """Who gets this reminder, and a problem to show when the department has nobody.
+def _recipients(targets, chased, level, people, departments, organisation, book, now):
+    """Who gets a reminder for the `targets` departments, and a problem when there is nobody.
 
     A department told besides the chased one (the customer owner, of late work) hears only
     while its own business hours are open; otherwise at a later reminder of the cadence.
@@ -186,8 +295,7 @@ def _recipients(handoff, kind, level, people, departments, organisation, book, n
         for person in persons:
             chosen.setdefault(person.email, Recipient(person.email, person.name, person.id))
 
-    chased = chased_department_id(handoff)
-    for department_id in _targets(handoff, kind):
+    for department_id in targets:
         if department_id != chased and not book.rules(department_id).hours.is_open(now):
             continue
         members, leads = people.members[department_id], people.leads[department_id]
@@ -209,15 +317,18 @@ def _recipients(handoff, kind, level, people, departments, organisation, book, n
     return list(chosen.values()), "; ".join(problems)
 
 
-def _record(handoff, kind, number, level, recipients, now) -> int:
-    """Insert one nag row per recipient; a row whose key exists already is not inserted."""
+def _record(key: dict, kind, number, level, recipients, now) -> int:
+    """Insert one nag row per recipient; a row whose key exists already is not inserted.
+
+    `key` names what the reminder is about: a handoff and its series, or a task.
+    """
     if not recipients:
         return 0
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     rows = [
         {
-            "handoff_id": handoff.id,
-            "series": handoff.nag_series,
+            "series": 0,
+            **key,
             "number": number,
             "kind": kind.value,
             "level": int(level),
@@ -231,9 +342,7 @@ def _record(handoff, kind, number, level, recipients, now) -> int:
     statement = (
         insert(Nag)
         .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=["handoff_id", "series", "number", "recipient_email"]
-        )
+        .on_conflict_do_nothing(index_elements=[*key, "number", "recipient_email"])
     )
     return db.session.execute(statement).rowcount
 
@@ -297,7 +406,7 @@ def write_digests(now: datetime) -> int:
                 .group_by(OutboxMessage.to_address)
             )
         )
-    handoff_ids = {nag.handoff_id for nag in nags}
+    handoff_ids = {nag.handoff_id for nag in nags if nag.handoff_id}
     handoffs = {
         h.id: h
         for h in db.session.scalars(
@@ -306,11 +415,16 @@ def write_digests(now: datetime) -> int:
             .options(selectinload(Handoff.commitment).selectinload(Commitment.handoffs))
         )
     }
+    task_ids = {nag.task_id for nag in nags if nag.task_id}
+    tasks = {
+        task.id: task
+        for task in db.session.scalars(select(CustomerTask).where(CustomerTask.id.in_(task_ids)))
+    }
     written = 0
     for email, items in sorted(by_recipient.items()):
         if email in recent:
             continue  # this address had a digest a moment ago: its reminders wait for the next
-        message = write_digest(email, items, handoffs, now)
+        message = write_digest(email, items, handoffs, tasks, now)
         for nag in items:
             nag.message_id = message.id
         written += 1

@@ -1,0 +1,185 @@
+"""You break it, you own it: moving the customer conversation, and telling the customer.
+
+When a department declines its handoff, when a counter that moves the customer's date is
+taken, or when an accepted handoff passes its due time undone, the promise to the customer
+is broken and someone must tell them. With the organisation's rule on, that someone is the
+department that broke it (and the person who answered for it, where known); with it off,
+the conversation stays where it was. Either way a "tell the customer" task is set with a
+deadline in business time, and the sweep nags it until someone marks it told.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from handoff.accounts.models import Person
+from handoff.commitments.lifecycle import State
+from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.services import Conflict, InvalidInput, NotAllowed, record_event
+from handoff.extensions import db
+from handoff.nagging.models import NagPolicy
+from handoff.ownership.models import CustomerTask, OrganisationSettings, Reason, reason_text
+
+BATCH = 500
+
+
+def promise_broke(
+    handoff: Handoff, reason: str, now: datetime, person: Person | None
+) -> CustomerTask:
+    """The customer must hear that the promise broke: set who tells them, and by when.
+
+    `person` is who answered for the breaking department (None when nobody did, e.g. a
+    handoff accepted by standing promise that went late). Any earlier task still open on
+    the commitment is passed on: one conversation, one owner, one task at a time.
+    """
+    commitment = handoff.commitment
+    settings = OrganisationSettings.current()
+    moves = settings.owner_moves and (
+        commitment.customer_owner_department_id != handoff.department_id
+        or (person is not None and commitment.customer_owner_person_id != person.id)
+    )
+    if moves:
+        commitment.customer_owner_department_id = handoff.department_id
+        commitment.customer_owner_department = handoff.department
+        commitment.customer_owner_person_id = person.id if person else None
+        commitment.customer_owner_person = person
+    department = commitment.customer_owner_department
+    hours = NagPolicy.for_department(department.id).business_hours(now.year)
+    task = CustomerTask(
+        commitment_id=commitment.id,
+        handoff_id=handoff.id,
+        reason=reason,
+        department_id=department.id,
+        person_id=commitment.customer_owner_person_id,
+        created_at=now,
+        due_at=hours.add(now, settings.tell_customer_minutes),
+        next_nag_at=now,  # the notice goes out in the next sweep, in business hours
+        note="",
+        nags_sent=0,
+    )
+    for earlier in open_tasks(commitment):
+        earlier.closed_at = now
+        earlier.outcome = "passed_on"
+        earlier.note = f"passed on when {reason_text(reason, handoff.department.name)}"
+        earlier.next_nag_at = None
+    db.session.add(task)
+    db.session.flush()
+    db.session.refresh(task)
+    who = department.name + (f" ({person.name})" if moves and person else "")
+    if moves:
+        summary = f"{who} now talks to the customer: {task.why}. Tell the customer by"
+        record_event(commitment, "owner_moved", summary, now, None, handoff, about_at=task.due_at)
+    else:
+        summary = f"The customer must be told that {task.why}: {who} tells them by"
+        record_event(commitment, "tell_customer", summary, now, None, handoff, about_at=task.due_at)
+    return task
+
+
+def open_tasks(commitment: Commitment) -> list[CustomerTask]:
+    return list(
+        db.session.scalars(
+            select(CustomerTask).where(
+                CustomerTask.commitment_id == commitment.id, CustomerTask.closed_at.is_(None)
+            )
+        )
+    )
+
+
+def tasks_of(commitment: Commitment) -> list[CustomerTask]:
+    """Every task to tell the customer about this commitment, newest first."""
+    return list(
+        db.session.scalars(
+            select(CustomerTask)
+            .where(CustomerTask.commitment_id == commitment.id)
+            .order_by(CustomerTask.created_at.desc(), CustomerTask.id.desc())
+        )
+    )
+
+
+def may_tell(person: Person, task: CustomerTask) -> bool:
+    """Members of the department that talks to the customer (and admins) mark it told."""
+    return person.belongs_to(task.department_id)
+
+
+def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bool:
+    """Someone told the customer; the note says what. Answer whether anything changed."""
+    if not may_tell(actor, task):
+        raise NotAllowed(
+            f"Only members of {task.department.name}, who talk to the customer, can mark it told."
+        )
+    note = note.strip()
+    if not note:
+        raise InvalidInput("Say what the customer was told.")
+    db.session.execute(select(CustomerTask.id).where(CustomerTask.id == task.id).with_for_update())
+    db.session.refresh(task)
+    if task.closed_at is not None:
+        if task.outcome == "told" and task.closed_by_id == actor.id and task.note == note:
+            return False  # the same report twice: harmless
+        if task.outcome == "told":
+            raise Conflict(f"{task.closed_by.name} already marked it told: “{task.note}”.")
+        raise Conflict(f"This task was {task.note}.")
+    task.closed_at = now
+    task.closed_by_id = actor.id
+    task.outcome = "told"
+    task.note = note
+    task.next_nag_at = None
+    record_event(
+        task.commitment,
+        "told",
+        f"{actor.name} ({task.department.name}) told the customer: {note}",
+        now,
+        actor,
+        task.handoff,
+    )
+    return True
+
+
+def note_late_handoffs(now: datetime) -> int:
+    """Find accepted handoffs past their due time and not done: each breaks its promise once.
+
+    One indexed query on (state, due_at); rows another sweep holds are skipped.
+    """
+    noted = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                select(Handoff.id)
+                .where(
+                    Handoff.state == State.ACCEPTED,
+                    Handoff.due_at <= now,
+                    Handoff.late_noted_at.is_(None),
+                )
+                .order_by(Handoff.due_at, Handoff.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return noted
+        handoffs = db.session.scalars(
+            select(Handoff)
+            .where(Handoff.id.in_(ids))
+            .order_by(Handoff.due_at, Handoff.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        for handoff in handoffs:
+            handoff.late_noted_at = now
+            if handoff.state == State.ACCEPTED and handoff.commitment.cancelled_at is None:
+                promise_broke(handoff, Reason.LATE, now, handoff.answered_by)
+                noted += 1
+        db.session.flush()
+        if len(ids) < BATCH:
+            return noted
+
+
+def save_settings(actor: Person, now: datetime, *, owner_moves: bool, tell_minutes: int) -> None:
+    """Admins set the rule and the deadline; open tasks keep the deadline they were given."""
+    if not actor.is_admin:
+        raise NotAllowed("Only admins change the organisation's settings.")
+    if tell_minutes < 0:
+        raise InvalidInput("The time to tell the customer cannot be negative.")
+    settings = OrganisationSettings.current()
+    if settings.id is None:
+        db.session.add(settings)
+    settings.owner_moves = owner_moves
+    settings.tell_customer_minutes = tell_minutes
