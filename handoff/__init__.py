@@ -63,10 +63,11 @@ def _register_blueprints(app: Flask) -> None:
     from handoff.lookup.routes import bp as lookup
     from handoff.nagging.admin import bp as nagging_admin
     from handoff.nagging.routes import bp as nagging
+    from handoff.ownership.routes import bp as ownership
     from handoff.promises.routes import bp as promises
 
     blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging, promises)
-    for blueprint in (*blueprints, nagging_admin):
+    for blueprint in (*blueprints, nagging_admin, ownership):
         app.register_blueprint(blueprint)
 
 
@@ -75,6 +76,8 @@ def _register_templating(app: Flask) -> None:
     from handoff.commitments.models import CHANNELS
     from handoff.commitments.services import may_answer, may_settle
     from handoff.commitments.status import Status
+    from handoff.lookup.sentences import customer_sentence
+    from handoff.ownership.services import may_tell
 
     def status_of(commitment):
         """The commitment's status now, as every page shows it."""
@@ -91,6 +94,10 @@ def _register_templating(app: Flask) -> None:
         may_answer=may_answer,
         may_settle=may_settle,
         status_of=status_of,
+        may_tell=may_tell,
+        to_say=lambda commitment, task=None: customer_sentence(
+            commitment, status_of(commitment), utcnow(), format_when, task
+        ),
     )
 
     @app.context_processor

@@ -2,7 +2,7 @@
 
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from handoff.accounts.models import Person
@@ -16,6 +16,13 @@ from handoff.nagging.sweep import sweep
 
 DEMO_PASSWORD = "handoff-demo"
 HISTORY_DAYS = 3
+TOLD_NOTES = [
+    "Called; they are fine with the new date.",
+    "Left a voicemail and sent an email with the details.",
+    "Emailed the options; they will pick one.",
+    "Called: apologised, offered a goodwill credit.",
+    "Spoke to them, they asked for a call back next week.",
+]
 
 DEPARTMENTS = {
     "Sales": "Makes promises to new and existing customers.",
@@ -254,7 +261,7 @@ def build_demo(
         if index % 40 == 0:
             progress(f"  commitments: {index}/{commitments}")
     progress(f"  commitments: {commitments}/{commitments}")
-    reminders = _nag_history(now, progress)
+    reminders = _nag_history(rng, now, people_by_department, progress)
     return (
         f"Demo loaded: {len(departments)} departments, {len(used) + 1} people, "
         f"{len(customers)} customers, {commitments} commitments, {reminders} reminders "
@@ -388,15 +395,40 @@ def _policies(departments: dict[str, Department]) -> None:
     db.session.flush()
 
 
-def _nag_history(now, progress) -> int:
-    """Replay the last days of nagging, hour by hour, so the outbox and the board show it."""
+def _nag_history(rng, now, people_by_department, progress) -> int:
+    """Replay the last days of nagging, hour by hour, so the outbox and the board show it.
+
+    Customers are told as the hours pass: most within hours of the promise breaking, some
+    late (and reminded), a few not yet.
+    """
     reminders = 0
+    plans: dict[int, datetime | None] = {}
     moment = now - timedelta(days=HISTORY_DAYS)
     while moment <= now:
+        _tell_customers(rng, moment, plans, people_by_department)
         reminders += sweep(moment).reminders
         moment += timedelta(hours=1)
     progress(f"  reminders over the last {HISTORY_DAYS} days: {reminders}")
     return reminders
+
+
+def _tell_customers(rng, moment, plans, people_by_department) -> None:
+    """Mark told the tasks whose planned moment has come."""
+    from handoff.ownership.models import CustomerTask
+    from handoff.ownership.services import mark_told
+
+    for task in db.session.scalars(
+        db.select(CustomerTask).where(CustomerTask.closed_at.is_(None)).order_by(CustomerTask.id)
+    ).all():
+        if task.id not in plans:
+            hours = NagPolicy.for_department(task.department_id).business_hours(moment.year)
+            told_at = hours.add(task.created_at, rng.randint(20, 6 * 60))  # in working hours
+            plans[task.id] = told_at if rng.random() < 0.8 else None
+        planned = plans[task.id]
+        if planned is not None and planned <= moment:
+            teller = task.person or rng.choice(people_by_department[task.department.name])
+            mark_told(task, teller, planned, rng.choice(TOLD_NOTES))
+    db.session.commit()
 
 
 def _person(name: str, email: str, is_admin: bool = False) -> Person:

@@ -213,6 +213,7 @@ def _page_context(commitment: Commitment) -> dict:
         "commitment": commitment,
         "timeline": timeline,
         "comments": comments,
+        **_tell_context(commitment),
         "owner_side": services.may_settle(current_user, commitment),
         "departments": _all_departments(),
     }
@@ -237,6 +238,22 @@ def summary(reference: str):
     """The status header of the commitment page, refreshed after each change."""
     commitment = get_commitment(reference)
     return render_fragment("commitments/_summary.html", commitment=commitment)
+
+
+def _tell_context(commitment: Commitment) -> dict:
+    from handoff.ownership.forms import ToldForm
+    from handoff.ownership.services import tasks_of
+
+    return {"tasks": tasks_of(commitment), "told_form": ToldForm(formdata=None)}
+
+
+@bp.get("/commitments/<reference>/tell")
+def tell(reference: str):
+    """Who tells the customer what, refreshed after each change."""
+    commitment = get_commitment(reference)
+    return render_fragment(
+        "ownership/_tasks.html", commitment=commitment, **_tell_context(commitment)
+    )
 
 
 @bp.get("/commitments/<reference>/timeline")

@@ -9,6 +9,8 @@ from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.ownership.forms import ToldForm
+from handoff.ownership.models import CustomerTask
 from handoff.web import render
 
 bp = Blueprint("inbox", __name__)
@@ -61,6 +63,17 @@ def inbox_handoffs(department_id: int) -> dict[str, list[Handoff]]:
     return lists
 
 
+def open_tasks_for(department_id: int) -> list[CustomerTask]:
+    """The customers this department must tell about a broken promise, soonest deadline first."""
+    return list(
+        db.session.scalars(
+            select(CustomerTask)
+            .where(CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None))
+            .order_by(CustomerTask.due_at, CustomerTask.id)
+        )
+    )
+
+
 @bp.get("/departments/<int:department_id>/inbox")
 @login_required
 def show(department_id: int):
@@ -69,6 +82,7 @@ def show(department_id: int):
     if department is None:
         abort(404)
     lists = inbox_handoffs(department_id)
+    tasks = open_tasks_for(department_id)
     switchable = (
         db.session.scalars(select(Department).order_by(Department.name)).all()
         if current_user.is_admin
@@ -79,6 +93,8 @@ def show(department_id: int):
         "inbox/_lists.html",
         department=department,
         lists=lists,
+        tasks=tasks,
+        told_form=ToldForm(formdata=None),
         switchable=switchable,
         view="inbox",
     )

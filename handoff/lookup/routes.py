@@ -13,6 +13,7 @@ from handoff.customers.models import Customer
 from handoff.customers.services import customer_matches
 from handoff.extensions import db
 from handoff.lookup.sentences import customer_sentence, status_sentence
+from handoff.ownership.models import CustomerTask
 from handoff.web import format_relative, format_when, render
 
 bp = Blueprint("lookup", __name__)
@@ -40,6 +41,18 @@ def find_commitments(query: str) -> list[Commitment]:
     )
 
 
+def open_tasks_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
+    """The open task to tell the customer, per commitment (one query for all results)."""
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(CustomerTask).where(
+            CustomerTask.commitment_id.in_(ids), CustomerTask.closed_at.is_(None)
+        )
+    )
+    return {task.commitment_id: task for task in rows}
+
+
 @bp.get("/lookup")
 @login_required
 def index():
@@ -48,9 +61,12 @@ def index():
     now = utcnow()
     at_risk_within = timedelta(hours=current_app.config["AT_RISK_HOURS"])
     results = []
-    for commitment in find_commitments(query):
+    commitments = find_commitments(query)
+    tasks = open_tasks_by_commitment([c.id for c in commitments])
+    for commitment in commitments:
         status = commitment.status(now, at_risk_within)
+        task = tasks.get(commitment.id)
         sentence = status_sentence(commitment, status, now, format_when, format_relative)
-        to_say = customer_sentence(commitment, status, now, format_when)
-        results.append((commitment, status, sentence, to_say))
+        to_say = customer_sentence(commitment, status, now, format_when, task)
+        results.append((commitment, status, sentence, to_say, task))
     return render("lookup/index.html", "lookup/_results.html", query=query, results=results)

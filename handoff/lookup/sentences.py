@@ -60,15 +60,17 @@ def status_sentence(
     return sentence
 
 
-def customer_sentence(commitment, status: Status, now: datetime, when: Formatter) -> str:
+def customer_sentence(commitment, status: Status, now: datetime, when: Formatter, task=None) -> str:
     """What an agent can say to the customer, true to the state and promising nothing more.
 
     It names a date only when a department confirmed it, and says "we can't confirm" while
-    any part is unanswered, countered or declined.
+    any part is unanswered, countered or declined. With an open task to tell the customer
+    (`task`), the customer owner's deadline is the time the customer will hear by.
     """
     route = [h for h in commitment.handoffs if h.state != State.CANCELLED]
     promised = when(commitment.promised_at)
     owner = commitment.customer_owner_department.name
+    by = f" by {when(task.due_at)}" if task is not None and task.due_at > now else ""
     if status == Status.CANCELLED:
         return f"This was cancelled on {when(commitment.cancelled_at)}."
     if status == Status.FULFILLED:
@@ -78,7 +80,7 @@ def customer_sentence(commitment, status: Status, now: datetime, when: Formatter
     if declined:
         return (
             f"I'm sorry, we can't do this as promised for {promised}. "
-            f"{owner} will contact you about what we can do instead."
+            f"{owner} will contact you{by} about what we can do instead."
         )
     countered = [h for h in route if h.state == State.COUNTERED]
     if countered:
@@ -87,16 +89,23 @@ def customer_sentence(commitment, status: Status, now: datetime, when: Formatter
             offer = f"the earliest we can offer is {when(h.counter_due_at)}"
         else:
             offer = f"we can only do it {h.counter_terms}"
-        return f"We can't confirm {promised} yet: {offer}. We'll confirm before anything changes."
+        return (
+            f"We can't confirm {promised} yet: {offer}. {owner} will confirm{by} "
+            f"before anything changes."
+            if by
+            else f"We can't confirm {promised} yet: {offer}. We'll confirm before anything changes."
+        )
     late = [h for h in route if h.state == State.ACCEPTED and h.due_at < now]
     if late or (status == Status.OVERDUE and now > commitment.promised_at):
-        return (
-            f"It's running late: it was promised for {promised} and isn't finished yet. "
-            f"{owner} is chasing it and will keep you updated."
+        return f"It's running late: it was promised for {promised} and isn't finished yet. " + (
+            f"{owner} will update you{by}."
+            if by
+            else f"{owner} is chasing it and will keep you updated."
         )
     if any(h.state == State.PENDING for h in route):
         return f"We can't confirm {promised} yet; {owner} will tell you as soon as it is confirmed."
     latest = max(h.due_at for h in route)
-    return (
-        f"It's confirmed: {commitment.title[0].lower() + commitment.title[1:]}, by {when(latest)}."
-    )
+    what = commitment.title[0].lower() + commitment.title[1:]
+    if task is not None and task.reason == "date_moved":
+        return f"Your date has changed: {what} is now confirmed for {when(latest)}."
+    return f"It's confirmed: {what}, by {when(latest)}."
