@@ -234,3 +234,93 @@ def test_follow_a_reminder_from_the_outbox_answer_it_and_see_the_board_change(
     row = page.locator("tr", has_text=c.reference)
     expect(row.locator(".chip")).to_contain_text("accepted")
     shot(page, "08-board-after-mail-answer")
+
+
+def test_standing_promise_then_a_decline_moves_who_talks_to_the_customer(page, org, make, now):
+    """Issue 5's walk: a standing promise, one commitment within it, one beyond it, a decline,
+    and the lookup naming the declining department and what to say."""
+    from playwright.sync_api import expect
+
+    make.customer("Lindner Optik", email="info@lindner.example", phone="+49 30 9876 543")
+
+    # Ben, Installation's lead, publishes a standing promise and goes on duty.
+    sign_in(page, org.ben)
+    page.goto(f"/departments/{org.installation.id}/promises")
+    page.get_by_label("Name").fill("Standard install")
+    page.get_by_label("Lead time").fill("3")
+    page.get_by_label("What it covers").fill("One site, up to three devices")
+    page.get_by_role("button", name="Save").last.click()
+    expect(page.locator("table.plain")).to_contain_text("Standard install")
+    page.get_by_label("Put on duty").select_option(label="Ben Okafor")
+    page.get_by_role("button", name="Save").first.click()
+    expect(page.locator(".timeline")).to_contain_text("Ben Okafor put themselves on duty")
+    sign_out(page)
+
+    def record(title, due_in, expect_line):
+        page.get_by_role("link", name="+ New commitment").click()
+        page.get_by_label("Find a customer").press_sequentially("lindner", delay=30)
+        page.get_by_text("Lindner Optik").click()
+        page.get_by_label("What was promised").fill(title)
+        page.get_by_label("Promised for").fill(typed(now + due_in + timedelta(hours=1)))
+        page.locator("#route-0-department_id").select_option(label="Installation")
+        page.locator("#route-0-ask").fill("Install the display")
+        page.locator("#route-0-due_at").fill(typed(now + due_in))
+        page.locator("#route-0-standing_promise_id").select_option(label="Standard install")
+        expect(page.locator("#promise-check")).to_contain_text(expect_line)
+        shot(page, f"09-form-{title.rsplit(' ', 1)[1].lower()}")
+        page.get_by_role("button", name="Save and hand off").click()
+        page.wait_for_url("**/commitments/C-*")
+        return page.url.rsplit("/", 1)[1]
+
+    # Ana records one within the promise (accepted at once) and one beyond it (warned).
+    sign_in(page, org.ana)
+    within = record("Shop display in three weeks", timedelta(days=21), "accepted at once")
+    expect(page.locator(".handoff")).to_contain_text("accepted")
+    expect(page.locator("#timeline")).to_contain_text("Accepted by standing promise")
+    beyond = record("Shop display on Thursday", timedelta(days=2), "Installation must confirm")
+    expect(page.locator("#promise-check")).to_have_count(0)
+    expect(page.locator(".summary")).to_contain_text("Waiting for acknowledgement")
+    sign_out(page)
+
+    # Ivo (Installation) declines the one beyond the promise, in his inbox.
+    sign_in(page, org.ivo)
+    page.get_by_role("link", name="Inbox").click()
+    row = page.locator("article.handoff", has_text=beyond)
+    mark_page(page)
+    row.locator("summary", has_text="Decline").click()
+    row.get_by_label("Reason").fill("No technician free before Friday")
+    row.get_by_role("button", name="Decline").click()
+    expect(row.locator(".state")).to_have_text("✗ declined")
+    assert not_reloaded(page)
+    sign_out(page)
+
+    # Dev looks it up: Installation talks to the customer now, and this is what to say.
+    sign_in(page, org.dev)
+    page.get_by_role("link", name="Lookup").click()
+    page.get_by_role("searchbox").press_sequentially("lindner", delay=30)
+    declined = page.locator(".result", has_text=beyond)
+    expect(declined.locator(".sentence")).to_have_text(
+        "Installation declined: No technician free before Friday"
+    )
+    expect(declined).to_contain_text("Installation · Ivo Berg owns the customer conversation")
+    expect(declined.locator(".to-say")).to_contain_text("we can't do this as promised for")
+    expect(declined.locator(".to-say")).to_contain_text("Installation will contact you")
+    expect(page.locator(".result", has_text=within).locator(".to-say")).to_contain_text(
+        "It's confirmed"
+    )
+    shot(page, "10-lookup-after-decline")
+    sign_out(page)
+
+    # Ivo tells the customer and says so; the page updates without a reload.
+    sign_in(page, org.ivo)
+    page.goto(f"/commitments/{beyond}")
+    mark_page(page)
+    task = page.locator("#tell .task")
+    task.get_by_role("button", name="Mark told").click()
+    expect(task.get_by_text("Say what the customer was told.")).to_be_visible()
+    task.get_by_label("What you told the customer").fill("Called; Friday morning suits them")
+    task.get_by_role("button", name="Mark told").click()
+    expect(page.locator("#tell")).to_contain_text("Ivo Berg (Installation) told the customer")
+    expect(page.locator("#timeline")).to_contain_text("told the customer: Called; Friday")
+    assert not_reloaded(page)
+    shot(page, "11-customer-told")

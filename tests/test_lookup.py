@@ -10,7 +10,7 @@ from handoff.commitments.status import Status
 from handoff.extensions import db
 from handoff.lookup.sentences import status_sentence
 
-from conftest import htmx_headers
+from conftest import htmx_headers, writes
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_a_short_or_unmatched_query_says_so(client, org, found, sign_in):
 
 
 def test_the_lookup_runs_the_same_queries_for_5_results_as_for_25(
-    client, org, make, sign_in, count_queries
+    client, org, make, sign_in, count_queries, now
 ):
     customer = make.customer("Silver Clinic")
     sign_in(client, org.dev)
@@ -82,15 +82,17 @@ def test_the_lookup_runs_the_same_queries_for_5_results_as_for_25(
             client.get("/lookup?q=silver")
         return len(statements)
 
-    for _ in range(5):
-        make.commitment(
-            by=org.ana, owner=org.sales, route=[org.installation, org.billing], customer=customer
-        )
+    def add(count):
+        for index in range(count):
+            route = [org.installation, org.billing]
+            c = make.commitment(by=org.ana, owner=org.sales, route=route, customer=customer)
+            if index % 2 == 0:  # declined: a new owner, and a task to tell the customer
+                with writes():
+                    services.decline(c.handoffs[1], org.dev, now, "Unpaid invoices")
+
+    add(5)
     few = lookup_queries()
-    for _ in range(40):
-        make.commitment(
-            by=org.ana, owner=org.sales, route=[org.installation, org.billing], customer=customer
-        )
+    add(40)
     assert lookup_queries() == few
 
 
@@ -212,12 +214,17 @@ def test_the_sentence_for_a_real_commitment_follows_its_answers(org, make, now):
 # --- what to say to the customer, for every status ----------------------------------------
 
 
-def to_say(c, status):
+def to_say(c, status, task=None):
     from handoff.lookup.sentences import customer_sentence
 
     c.customer_owner_department = SimpleNamespace(name="Sales")
     c.title = "Router installed"
-    return customer_sentence(c, status, NOW, when)
+    return customer_sentence(c, status, NOW, when, task)
+
+
+def tell_task(reason: str, due_at=NOW + timedelta(hours=2)):
+    """An open task to tell the customer, due two hours from NOW (Tue 12 May 10:00)."""
+    return SimpleNamespace(reason=reason, due_at=due_at)
 
 
 def test_to_say_confirmed_names_the_confirmed_time():
@@ -278,3 +285,44 @@ def test_the_lookup_shows_what_to_say(client, org, found, sign_in):
     sign_in(client, org.dev)
     body = client.get("/lookup?q=harbor", headers=htmx_headers()).get_data(as_text=True)
     assert "Say to the customer:" in body and "We can&#39;t confirm" in body
+
+
+# --- with a task to tell the customer open: the deadline is when the customer hears -------
+
+
+def test_to_say_declined_with_a_task_names_when_the_customer_hears():
+    c = commitment(handoff("Billing", "declined", answer_note="needs a signed order"))
+    assert to_say(c, Status.AT_RISK, tell_task("declined")) == (
+        "I'm sorry, we can't do this as promised for Thu 14 May 08:00. "
+        "Sales will contact you by Tue 12 May 10:00 about what we can do instead."
+    )
+
+
+def test_to_say_late_with_a_task_names_when_the_customer_hears():
+    c = commitment(handoff("Installation", "accepted", due_at=NOW - timedelta(hours=3)))
+    assert to_say(c, Status.OVERDUE, tell_task("late")).endswith(
+        "Sales will update you by Tue 12 May 10:00."
+    )
+
+
+def test_to_say_a_moved_date_says_it_changed_and_the_new_confirmed_time():
+    moved = datetime(2026, 5, 16, 9, tzinfo=UTC)
+    c = commitment(handoff("Installation", "accepted", due_at=moved))
+    assert to_say(c, Status.CONFIRMED, tell_task("date_moved")) == (
+        "Your date has changed: router installed is now confirmed for Sat 16 May 09:00."
+    )
+
+
+def test_to_say_a_countered_step_with_a_task_names_who_confirms_by_when():
+    offered = datetime(2026, 5, 15, 9, tzinfo=UTC)
+    c = commitment(handoff("Installation", "countered", counter_due_at=offered))
+    assert to_say(c, Status.AT_RISK, tell_task("late")) == (
+        "We can't confirm Thu 14 May 08:00 yet: the earliest we can offer is Fri 15 May 09:00. "
+        "Sales will confirm by Tue 12 May 10:00 before anything changes."
+    )
+
+
+def test_to_say_never_names_a_deadline_that_has_passed():
+    c = commitment(handoff("Billing", "declined", answer_note="no"))
+    overdue = tell_task("declined", due_at=NOW - timedelta(minutes=1))
+    assert " by " not in to_say(c, Status.AT_RISK, overdue)

@@ -1,0 +1,153 @@
+"""Telling the customer through the pages: commitment page, inbox, lookup, settings."""
+
+import pytest
+from sqlalchemy import select
+
+from handoff.commitments import services
+from handoff.extensions import db
+from handoff.ownership.models import CustomerTask, OrganisationSettings
+
+from conftest import fresh, htmx_headers
+
+
+@pytest.fixture
+def declined(org, make, now):
+    """Sales promised; Installation (Ivo) declined, so Installation talks to the customer."""
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.decline(c.handoffs[0], org.ivo, now, "No technician free that week")
+    db.session.commit()
+    return c
+
+
+def the_task(commitment) -> CustomerTask:
+    db.session.rollback()
+    query = select(CustomerTask).where(CustomerTask.commitment_id == commitment.id)
+    return db.session.scalar(query)
+
+
+def test_declining_in_the_inbox_moves_the_conversation(client, org, make, sign_in):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ivo)
+    response = client.post(
+        f"/handoffs/{c.handoffs[0].id}/decline",
+        data={"reason": "No technician free", "view": "inbox"},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 200
+    c = fresh(c)
+    assert (c.customer_owner_department_id, c.customer_owner_person_id) == (
+        org.installation.id,
+        org.ivo.id,
+    )
+    inbox = client.get(f"/departments/{org.installation.id}/inbox").get_data(as_text=True)
+    assert "Customers to tell" in inbox and c.reference in inbox
+
+
+def test_the_commitment_page_shows_who_tells_the_customer_and_what_to_say(
+    client, org, declined, sign_in
+):
+    sign_in(client, org.ivo)
+    page = client.get(f"/commitments/{declined.reference}").get_data(as_text=True)
+    assert "Telling the customer" in page
+    assert "Installation · Ivo Berg</strong>" in page and "tells the customer by" in page
+    assert "Installation will contact you by" in page  # the suggested sentence
+    assert "Mark told" in page
+
+
+def test_marking_told_answers_with_the_task_fragment(client, org, declined, sign_in):
+    sign_in(client, org.ivo)
+    task = the_task(declined)
+    response = client.post(
+        f"/tasks/{task.id}/told",
+        data={"note": "Called; we will offer the week after"},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and f'id="task-{task.id}"' in body
+    assert "told the customer" in body and "Mark told" not in body
+    assert response.headers["HX-Trigger"] == "commitment-changed"
+    assert "HX-Request" in response.headers["Vary"]
+    assert fresh(task).outcome == "told"
+    timeline = client.get(f"/commitments/{declined.reference}/timeline").get_data(as_text=True)
+    assert "Ivo Berg (Installation) told the customer: Called; we will offer" in timeline
+
+
+def test_marking_told_without_a_note_shows_the_error_in_place(client, org, declined, sign_in):
+    sign_in(client, org.ivo)
+    task = the_task(declined)
+    response = client.post(f"/tasks/{task.id}/told", data={"note": " "}, headers=htmx_headers())
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "Say what the customer was told." in body and "<html" not in body
+    assert fresh(task).is_open
+
+
+def test_marking_told_without_htmx_gets_the_whole_page(client, org, declined, sign_in):
+    sign_in(client, org.ivo)
+    task = the_task(declined)
+    response = client.post(f"/tasks/{task.id}/told", data={"note": "Called"})
+    assert response.status_code == 200
+    assert "<html" in response.get_data(as_text=True)
+
+
+def test_only_the_department_that_talks_to_the_customer_marks_it_told(
+    client, org, declined, sign_in
+):
+    sign_in(client, org.dev)  # Billing
+    task = the_task(declined)
+    page = client.get(f"/commitments/{declined.reference}").get_data(as_text=True)
+    assert "Mark told" not in page
+    response = client.post(f"/tasks/{task.id}/told", data={"note": "Called"})
+    assert response.status_code == 403
+    assert fresh(task).is_open
+
+
+def test_told_twice_by_different_people_is_a_conflict(client, org, declined, sign_in):
+    task = the_task(declined)
+    sign_in(client, org.ivo)
+    client.post(f"/tasks/{task.id}/told", data={"note": "Called"})
+    sign_in(client, org.ben)
+    response = client.post(
+        f"/tasks/{task.id}/told", data={"note": "Emailed"}, headers=htmx_headers()
+    )
+    assert response.status_code == 409
+    assert "Ivo Berg already marked it told" in response.get_data(as_text=True)
+    assert fresh(task).note == "Called"
+
+
+def test_an_unknown_task_is_404(client, org, sign_in):
+    sign_in(client, org.ivo)
+    assert client.post("/tasks/999999/told", data={"note": "x"}).status_code == 404
+
+
+def test_the_lookup_names_the_new_owner_and_the_deadline(client, org, declined, sign_in):
+    sign_in(client, org.dev)
+    body = client.get(f"/lookup?q={declined.reference}", headers=htmx_headers()).get_data(
+        as_text=True
+    )
+    assert "Installation · Ivo Berg</span> owns the customer conversation" in body
+    assert "(Installation declined) and tells the customer by" in body
+    assert "Installation will contact you by" in body
+
+
+def test_admins_set_the_rule_and_the_deadline(client, org, make, sign_in, now):
+    sign_in(client, org.ana)
+    assert client.get("/admin/settings").status_code == 403
+    sign_in(client, org.admin)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "You break it, you own it" in page and 'value="120"' in page
+    bad = client.post("/admin/settings", data={"owner_moves": "y", "tell_customer_minutes": "-5"})
+    assert bad.status_code == 422
+    assert "From 0 to 14400 business minutes." in bad.get_data(as_text=True)
+    db.session.rollback()
+    assert OrganisationSettings.current().id is None  # nothing saved
+    saved = client.post("/admin/settings", data={"tell_customer_minutes": "60"})  # box unticked
+    assert saved.status_code == 303
+    db.session.rollback()
+    settings = OrganisationSettings.current()
+    assert (settings.owner_moves, settings.tell_customer_minutes) == (False, 60)
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    services.decline(c.handoffs[0], org.ivo, now, "No")
+    db.session.commit()
+    assert fresh(c).customer_owner_department_id == org.sales.id  # the rule is off
