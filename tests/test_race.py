@@ -15,7 +15,7 @@ from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
 from handoff.extensions import db
 
-from conftest import fresh, htmx_headers
+from conftest import fresh, htmx_headers, writes
 
 ROUNDS = 6
 
@@ -33,8 +33,11 @@ def slow_lock(monkeypatch):
     monkeypatch.setattr(services, "_lock", held)
 
 
-def race(web_app, sign_in, people_and_answers, handoff_id):
-    """Send the answers at once, one thread each; return (status, body) in the same order."""
+def race(web_app, sign_in, people_and_answers, handoff_id, url=None):
+    """Send the answers at once, one thread each; return (status, body) in the same order.
+
+    `url`, when given, is where every answer goes (the action is then ignored).
+    """
     barrier = threading.Barrier(len(people_and_answers))
     results = [None] * len(people_and_answers)
 
@@ -42,8 +45,8 @@ def race(web_app, sign_in, people_and_answers, handoff_id):
         try:
             client = sign_in(web_app.test_client(), person)
             barrier.wait()
-            url = f"/handoffs/{handoff_id}/{action}"
-            response = client.post(url, data=data, headers=htmx_headers())
+            target = url or f"/handoffs/{handoff_id}/{action}"
+            response = client.post(target, data=data, headers=htmx_headers())
             results[index] = (response.status_code, response.get_data(as_text=True))
         except Exception as error:  # reported by the test, not lost in the thread
             results[index] = (None, repr(error))
@@ -127,3 +130,42 @@ def test_many_answers_at_once_leave_exactly_one_answer(web_app, org, make, sign_
     [answer] = answer_events(c)
     moved = 1 if answer.to_state == "declined" else 0  # a decline moves the conversation
     assert total == 3 + moved  # recorded, requested, and the one answer
+
+
+def test_two_people_marking_the_customer_told_at_once_one_note_is_kept(
+    web_app, org, make, sign_in, monkeypatch, now
+):
+    from handoff.ownership import services as ownership
+    from handoff.ownership.models import CustomerTask
+
+    original = ownership._lock
+
+    def held(task):
+        locked = original(task)
+        time.sleep(0.05)
+        return locked
+
+    monkeypatch.setattr(ownership, "_lock", held)
+    for _ in range(ROUNDS):
+        c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+        with writes():
+            services.decline(c.handoffs[0], org.ivo, now, "No technician free")
+        task = db.session.scalar(select(CustomerTask).where(CustomerTask.commitment_id == c.id))
+        results = race(
+            web_app,
+            sign_in,
+            [(org.ivo, "told", {"note": "Called them"}), (org.ben, "told", {"note": "Emailed"})],
+            None,
+            url=f"/tasks/{task.id}/told",
+        )
+        assert sorted(status for status, _ in results) == [200, 409], results
+        task = fresh(task)
+        assert task.note == ("Called them" if task.closed_by_id == org.ivo.id else "Emailed")
+        loser = next(body for status, body in results if status == 409)
+        assert "already marked it told" in loser
+        told = db.session.scalar(
+            select(func.count(TimelineEvent.id)).where(
+                TimelineEvent.commitment_id == c.id, TimelineEvent.kind == "told"
+            )
+        )
+        assert told == 1

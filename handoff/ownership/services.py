@@ -110,8 +110,7 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
     note = note.strip()
     if not note:
         raise InvalidInput("Say what the customer was told.")
-    db.session.execute(select(CustomerTask.id).where(CustomerTask.id == task.id).with_for_update())
-    db.session.refresh(task)
+    task = _lock(task)
     if task.closed_at is not None:
         if task.outcome == "told" and task.closed_by_id == actor.id and task.note == note:
             return False  # the same report twice: harmless
@@ -132,6 +131,14 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
         task.handoff,
     )
     return True
+
+
+def _lock(task: CustomerTask) -> CustomerTask:
+    """Re-read the task under a row lock: two people marking it told at once are one after
+    the other, and the second sees the first."""
+    db.session.execute(select(CustomerTask.id).where(CustomerTask.id == task.id).with_for_update())
+    db.session.refresh(task)
+    return task
 
 
 def note_late_handoffs(now: datetime) -> int:
