@@ -243,12 +243,8 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
         if number == 0
         else f"Reminder {number} to {name}: the customer has not been told yet — {addresses}"
     ]
-    if level > rules.level(number - 1, policy) and number > 0:
-        events.append(
-            f"Escalated to {name}'s leads"
-            if level == Level.LEADS
-            else "Escalated to the organisation's escalation contact"
-        )
+    if number > 0 and level > rules.level(number - 1, policy):
+        events.append(_escalated(name, level))
     if problem and number in (0, 1):
         events.append(f"Problem: {problem}")
     for summary in events:
@@ -360,12 +356,7 @@ def _timeline(handoff, kind, number, level, policy, recipients, problem, departm
     }
     events = [summaries[kind]]
     if level > rules.level(number - 1, policy):  # this reminder reached a new level
-        chased = owner if kind == Kind.SETTLE else department
-        events.append(
-            f"Escalated to {chased}'s leads"
-            if level == Level.LEADS
-            else "Escalated to the organisation's escalation contact"
-        )
+        events.append(_escalated(owner if kind == Kind.SETTLE else department, level))
     if problem and (number == 1 or level > rules.level(number - 1, policy)):
         events.append(f"Problem: {problem}")  # once a series, and again when it escalates
     for summary in events:
@@ -378,6 +369,13 @@ def _timeline(handoff, kind, number, level, policy, recipients, problem, departm
                 created_at=now,
             )
         )
+
+
+def _escalated(department: str, level: Level) -> str:
+    """The timeline's words for a reminder that reached a new level."""
+    if level == Level.LEADS:
+        return f"Escalated to {department}'s leads"
+    return "Escalated to the organisation's escalation contact"
 
 
 def write_digests(now: datetime) -> int:

@@ -39,9 +39,7 @@ def promise_broke(
         or (person is not None and commitment.customer_owner_person_id != person.id)
     )
     if moves:
-        commitment.customer_owner_department_id = handoff.department_id
         commitment.customer_owner_department = handoff.department
-        commitment.customer_owner_person_id = person.id if person else None
         commitment.customer_owner_person = person
     department = commitment.customer_owner_department
     hours = NagPolicy.for_department(department.id).business_hours(now.year)
@@ -50,7 +48,7 @@ def promise_broke(
         handoff_id=handoff.id,
         reason=reason,
         department_id=department.id,
-        person_id=commitment.customer_owner_person_id,
+        person_id=commitment.customer_owner_person.id if commitment.customer_owner_person else None,
         created_at=now,
         due_at=hours.add(now, settings.tell_customer_minutes),
         next_nag_at=now,  # the notice goes out in the next sweep, in business hours
