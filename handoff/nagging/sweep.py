@@ -85,44 +85,45 @@ def sweep(now: datetime) -> SweepReport:
     report = SweepReport()
     with writing():
         report.late = note_late_handoffs(now)
-        for _ in range(MAX_BATCHES):
-            if not _sweep_batch(now, report):
-                break
-        for _ in range(MAX_BATCHES):
-            if not _sweep_task_batch(now, report):
-                break
+        for model, chase in ((Handoff, _nag_one), (CustomerTask, _chase_task)):
+            for _ in range(MAX_BATCHES):
+                if not _sweep_batch(model, chase, now, report):
+                    break
         report.digests = write_digests(now)
         db.session.commit()
     return report
 
 
-def _sweep_batch(now: datetime, report: SweepReport) -> bool:
-    """Handle up to BATCH due handoffs; answer whether there may be more."""
+def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
+    """Chase up to BATCH due rows of `model` (handoffs, or tasks to tell the customer) with
+    `chase`; answer whether there may be more."""
     ids = list(
         db.session.scalars(
-            select(Handoff.id)
-            .where(Handoff.next_nag_at <= now)
-            .order_by(Handoff.next_nag_at, Handoff.id)
+            select(model.id)
+            .where(model.next_nag_at <= now)
+            .order_by(model.next_nag_at, model.id)
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         )
     )
     if not ids:
         return False
-    handoffs = db.session.scalars(
-        select(Handoff)
-        .where(Handoff.id.in_(ids))
-        .options(selectinload(Handoff.commitment))
-        .order_by(Handoff.next_nag_at, Handoff.id)
+    query = (
+        select(model)
+        .where(model.id.in_(ids))
+        .order_by(model.next_nag_at, model.id)
         .execution_options(populate_existing=True)
-    ).all()
+    )
+    if model is Handoff:
+        query = query.options(selectinload(Handoff.commitment))
+    rows = db.session.scalars(query).all()
     book = PolicyBook(now)
     people = People()
     departments = {d.id: d for d in db.session.scalars(select(Department))}
     organisation = NagPolicy.organisation()
     progressed = False
-    for handoff in handoffs:
-        progressed |= _nag_one(handoff, now, book, people, departments, organisation, report)
+    for row in rows:
+        progressed |= chase(row, now, book, people, departments, organisation, report)
     db.session.flush()
     return progressed and len(ids) == BATCH
 
@@ -178,36 +179,6 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
     report.reminders += 1
     report.recipients.update(r.email for r in recipients)
     return True
-
-
-def _sweep_task_batch(now: datetime, report: SweepReport) -> bool:
-    """Chase up to BATCH tasks to tell the customer; answer whether there may be more."""
-    ids = list(
-        db.session.scalars(
-            select(CustomerTask.id)
-            .where(CustomerTask.next_nag_at <= now)
-            .order_by(CustomerTask.next_nag_at, CustomerTask.id)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    if not ids:
-        return False
-    tasks = db.session.scalars(
-        select(CustomerTask)
-        .where(CustomerTask.id.in_(ids))
-        .order_by(CustomerTask.next_nag_at, CustomerTask.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    book = PolicyBook(now)
-    people = People()
-    departments = {d.id: d for d in db.session.scalars(select(Department))}
-    organisation = NagPolicy.organisation()
-    progressed = False
-    for task in tasks:
-        progressed |= _chase_task(task, now, book, people, departments, organisation, report)
-    db.session.flush()
-    return progressed and len(ids) == BATCH
 
 
 def _chase_task(task, now, book, people, departments, organisation, report) -> bool:
