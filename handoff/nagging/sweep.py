@@ -218,16 +218,7 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
         events.append(_escalated(name, level))
     if problem and number in (0, 1):
         events.append(f"Problem: {problem}")
-    for summary in events:
-        db.session.add(
-            TimelineEvent(
-                commitment_id=task.commitment_id,
-                handoff_id=task.handoff_id,
-                kind="nag",
-                summary=summary,
-                created_at=now,
-            )
-        )
+    _record_events(task.commitment_id, task.handoff_id, events, now)
     task.nags_sent = number + 1
     task.last_nagged_at = now
     if level > Level.DEPARTMENT:
@@ -330,11 +321,16 @@ def _timeline(handoff, kind, number, level, policy, recipients, problem, departm
         events.append(_escalated(owner if kind == Kind.SETTLE else department, level))
     if problem and (number == 1 or level > rules.level(number - 1, policy)):
         events.append(f"Problem: {problem}")  # once a series, and again when it escalates
-    for summary in events:
+    _record_events(handoff.commitment_id, handoff.id, events, now)
+
+
+def _record_events(commitment_id: int, handoff_id: int, summaries: list[str], now) -> None:
+    """Put what a reminder did on the commitment's timeline."""
+    for summary in summaries:
         db.session.add(
             TimelineEvent(
-                commitment_id=handoff.commitment_id,
-                handoff_id=handoff.id,
+                commitment_id=commitment_id,
+                handoff_id=handoff_id,
                 kind="nag",
                 summary=summary,
                 created_at=now,
