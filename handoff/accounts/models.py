@@ -22,6 +22,10 @@ class Person(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # How reminders reach this person: "immediate" digests, or one "morning" digest a day.
+    digest_mode: Mapped[str] = mapped_column(
+        String(16), default="immediate", server_default="immediate"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821

@@ -4,7 +4,17 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.clock import utcnow
@@ -28,6 +38,7 @@ DEFAULTS = {
     "due_soon_minutes": 240,
     "escalation_email": "",
     "escalation_name": "",
+    "always_open": False,
 }
 
 
@@ -50,10 +61,13 @@ class NagPolicy(db.Model):
     ack_window_minutes: Mapped[int] = mapped_column(Integer, default=120)
     cadence_minutes: Mapped[int] = mapped_column(Integer, default=240)
     escalate_after: Mapped[int] = mapped_column(Integer, default=2)
-    org_escalate_after: Mapped[int | None] = mapped_column(Integer, default=4)
+    # None means never; no column default, so that an explicit None is stored as it is.
+    org_escalate_after: Mapped[int | None] = mapped_column(Integer)
     due_soon_minutes: Mapped[int] = mapped_column(Integer, default=240)
     escalation_email: Mapped[str] = mapped_column(String(254), default="")
     escalation_name: Mapped[str] = mapped_column(String(120), default="")
+    # Round the clock, every day: business time is all time (the hours above are not used).
+    always_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @classmethod
     def organisation(cls) -> "NagPolicy":
@@ -125,13 +139,21 @@ def _country_holidays(country: str, year: int) -> frozenset[date]:
 
 
 class Nag(db.Model):
-    """One reminder to one recipient. The unique key makes a second insert do nothing."""
+    """One reminder (or piece of news) to one recipient. The unique key makes a second insert
+    do nothing.
+
+    A nag waits to be mailed while `mail_after` is set: from then on, the next digest to its
+    recipient that finds it still true and the recipient in hours (the hours of
+    `via_department`, or the organisation's for its escalation contact) carries it. It ends
+    mailed (`message_id`) or dropped (`dropped_at`, with the reason), never both.
+    """
 
     __tablename__ = "nag"
     __table_args__ = (
         UniqueConstraint("handoff_id", "series", "number", "recipient_email"),
-        UniqueConstraint("task_id", "number", "recipient_email"),
-        Index("ix_nag_unmailed", "message_id", "recipient_email"),
+        UniqueConstraint("task_id", "kind", "number", "recipient_email"),
+        Index("ix_nag_mail_after", "mail_after"),
+        Index("ix_nag_recipient_waiting", "recipient_email", "mail_after"),
         CheckConstraint("(handoff_id IS NULL) <> (task_id IS NULL)", name="handoff_or_task"),
     )
 
@@ -146,5 +168,22 @@ class Nag(db.Model):
     recipient_email: Mapped[str] = mapped_column(String(254))
     recipient_name: Mapped[str] = mapped_column(String(120), default="")
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # Whose business hours the recipient is reached in; None: the organisation's.
+    via_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
+    mail_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"), index=True)
+    dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    drop_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+class Mailbox(db.Model):
+    """One row per address: the lock that makes one sweep at a time write its digest, and
+    what the throttle and the daily cap count."""
+
+    __tablename__ = "mailbox"
+
+    address: Mapped[str] = mapped_column(String(254), primary_key=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    day: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    digests_that_day: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -30,6 +30,7 @@ class Kind(StrEnum):
     LATE = "late"
     FYI = "fyi"  # news for the digest (accepted by standing promise), never a reminder
     TELL = "tell"  # a task to tell the customer (see handoff.ownership), not a handoff
+    HANDOVER = "handover"  # news for the former customer owner: another department talks now
 
 
 class Level(IntEnum):

@@ -300,7 +300,11 @@ def _record(key: dict, kind, number, level, recipients, now) -> int:
     statement = (
         insert(Nag)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=[*key, "number", "recipient_email"])
+        .on_conflict_do_nothing(
+            index_elements=[*key, "number", "recipient_email"]
+            if "handoff_id" in key
+            else [*key, "kind", "number", "recipient_email"]
+        )
     )
     return db.session.execute(statement).rowcount
 

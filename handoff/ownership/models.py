@@ -53,6 +53,10 @@ class CustomerTask(db.Model):
     reason: Mapped[str] = mapped_column(String(16))
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # Who talked to the customer before this task moved the conversation (None: nobody moved).
+    from_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    # What the customer already heard before this task began (earlier tasks' notes).
+    carried: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Closed: "told" (with a note of what the customer was told) or "passed_on".
@@ -68,7 +72,12 @@ class CustomerTask(db.Model):
 
     commitment: Mapped[Commitment] = relationship(lazy="joined", innerjoin=True)
     handoff: Mapped[Handoff] = relationship(lazy="joined", innerjoin=True)
-    department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
+    department: Mapped[Department] = relationship(
+        foreign_keys=[department_id], lazy="joined", innerjoin=True
+    )
+    from_department: Mapped[Department | None] = relationship(
+        foreign_keys=[from_department_id], lazy="joined"
+    )
     person: Mapped[Person | None] = relationship(foreign_keys=[person_id], lazy="joined")
     closed_by: Mapped[Person | None] = relationship(foreign_keys=[closed_by_id], lazy="joined")
 
