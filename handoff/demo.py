@@ -381,9 +381,7 @@ def _policies(departments: dict[str, Department]) -> None:
     )
     own = {
         "Support": {
-            "work_days": "0,1,2,3,4,5,6",
-            "day_start": "00:00",
-            "day_end": "23:59",
+            "always_open": True,
             "ack_window_minutes": 30,
             "cadence_minutes": 60,
         },

@@ -208,7 +208,7 @@ def test_follow_a_reminder_from_the_outbox_answer_it_and_see_the_board_change(
 
     from nagging_helpers import set_policy
 
-    set_policy(work_days="0,1,2,3,4,5,6", day_start="00:00", day_end="23:59", ack_window_minutes=5)
+    set_policy(always_open=True, ack_window_minutes=5)
     c = make.commitment(
         by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(minutes=30)
     )

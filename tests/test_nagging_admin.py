@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from handoff.extensions import db
-from handoff.nagging.models import NagPolicy
+from handoff.nagging.models import DEFAULTS, NagPolicy
 
 from conftest import fresh
 from nagging_helpers import berlin, set_policy
@@ -73,6 +73,28 @@ def test_a_bad_policy_is_refused_in_place(client, org, sign_in, changes, message
     assert db.session.scalar(select(NagPolicy)) is None
 
 
+def test_open_handoffs_of_a_department_turned_round_the_clock_are_reminded_in_plain_minutes(
+    client, org, make, sign_in
+):
+    set_policy()
+    c = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=berlin(2026, 5, 16, 22, 0)
+    )  # a Saturday night: no business time under office hours
+    sign_in(client, org.admin)
+    data = {**GOOD, "always_open": "y", "ack_window_minutes": "30"}
+    assert client.post(f"/admin/policies/{org.installation.id}", data=data).status_code == 303
+    assert fresh(c.handoffs[0]).next_nag_at == berlin(2026, 5, 16, 22, 30)
+
+
+def test_a_round_the_clock_policy_has_business_time_on_public_and_own_holidays(app):
+    policy = NagPolicy(
+        **{**DEFAULTS, "always_open": True, "holiday_country": "DE", "holidays": "2026-12-24"}
+    )
+    hours = policy.business_hours(2026)
+    assert hours.is_open(berlin(2026, 12, 25, 3, 0))  # Christmas Day, at night
+    assert hours.add(berlin(2026, 12, 24, 23, 0), 90) == berlin(2026, 12, 25, 0, 30)
+
+
 def test_a_department_can_return_to_the_organisation_default(client, org, sign_in):
     set_policy(org.installation, time_zone="Asia/Tokyo")
     sign_in(client, org.admin)
@@ -83,7 +105,7 @@ def test_a_department_can_return_to_the_organisation_default(client, org, sign_i
 
 
 def test_the_sweep_command_runs_one_round(app, org, make):
-    set_policy(work_days="0,1,2,3,4,5,6", day_start="00:00", day_end="23:59", ack_window_minutes=1)
+    set_policy(always_open=True, ack_window_minutes=1)  # runs at any hour the tests do
     make.commitment(
         by=org.ana, owner=org.sales, route=[org.installation], at=make.now - timedelta(minutes=5)
     )

@@ -16,9 +16,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from handoff.clock import utcnow
+from handoff.commitments.services import Conflict
 from handoff.departments.models import Department
 from handoff.extensions import db
-from handoff.mail import OutboxMessage, smtp_configured
+from handoff.mail import FAILED, STATUSES, OutboxMessage, retry, smtp_configured
 from handoff.nagging.forms import PolicyForm
 from handoff.nagging.models import DEFAULTS, NagPolicy
 from handoff.nagging.schedule import reschedule_open_handoffs
@@ -36,17 +37,23 @@ def _admins_only():
 
 @bp.get("/outbox")
 def outbox():
-    """Every message written, newest first, with where it stands."""
-    messages = db.session.scalars(
-        select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(OUTBOX_PAGE)
-    ).all()
+    """Every message written, newest first, with where it stands; ?status=failed for one kind."""
+    status = request.args.get("status")
+    status = status if status in STATUSES else None
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(OUTBOX_PAGE)
+    if status:
+        query = query.where(OutboxMessage.status == status)
     counts = dict(
         db.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         ).all()
     )
     return render_template(
-        "nagging/outbox.html", messages=messages, counts=counts, smtp=smtp_configured()
+        "nagging/outbox.html",
+        messages=db.session.scalars(query).all(),
+        counts=counts,
+        status=status,
+        smtp=smtp_configured(),
     )
 
 
@@ -75,6 +82,21 @@ def message_html(message_id: int):
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
     )
     return response
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+def retry_message(message_id: int):
+    """Send a failed message again: pending from now, its attempts counted afresh."""
+    message = _message(message_id)
+    if message.status != FAILED:
+        raise Conflict(f"This message is {message.status}; only a failed message is retried.")
+    retry(message, utcnow())
+    db.session.commit()
+    flash(f"The message to {message.to_address} goes out again in the next round.")
+    # Back to the list of failures when retried from there, else to the message itself.
+    if request.form.get("back") == "failed":
+        return redirect(url_for("nagging_admin.outbox", status=FAILED), 303)
+    return redirect(url_for("nagging_admin.message", message_id=message.id), 303)
 
 
 @bp.get("/policies")
@@ -140,6 +162,7 @@ def _form_data(policy: NagPolicy) -> _Data:
 
     return _Data(
         time_zone=policy.time_zone,
+        always_open=policy.always_open,
         work_days=sorted(policy.work_day_numbers),
         day_start=time.fromisoformat(policy.day_start),
         day_end=time.fromisoformat(policy.day_end),
@@ -157,9 +180,15 @@ def _form_data(policy: NagPolicy) -> _Data:
 
 def _apply(policy: NagPolicy, form: PolicyForm, organisation: bool) -> None:
     policy.time_zone = form.time_zone.data
-    policy.work_days = ",".join(str(d) for d in sorted(form.work_days.data))
-    policy.day_start = form.day_start.data.strftime("%H:%M")
-    policy.day_end = form.day_end.data.strftime("%H:%M")
+    policy.always_open = form.always_open.data
+    # Round the clock the hours may be left empty: the policy keeps the ones it had, so that
+    # unticking 24/7 later brings them back.
+    if form.work_days.data:
+        policy.work_days = ",".join(str(d) for d in sorted(form.work_days.data))
+    if form.day_start.data is not None:
+        policy.day_start = form.day_start.data.strftime("%H:%M")
+    if form.day_end.data is not None:
+        policy.day_end = form.day_end.data.strftime("%H:%M")
     policy.holidays = "\n".join(
         line.strip() for line in (form.holidays.data or "").splitlines() if line.strip()
     )

@@ -4,6 +4,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     IntegerField,
     SelectMultipleField,
@@ -12,7 +13,14 @@ from wtforms import (
     TimeField,
     widgets,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from handoff.forms import choices
 from handoff.nagging.models import WEEKDAYS
@@ -24,6 +32,19 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
+class UnlessRoundTheClock:
+    """Lets an hours field stay empty when the department works round the clock."""
+
+    def __call__(self, form, field):
+        # The hours are not used round the clock; if given anyway, they are still checked.
+        if form.always_open.data:
+            Optional()(form, field)
+
+
+def _stripped(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 def _minutes(label: str, low: int = 1):
     return IntegerField(
         label,
@@ -33,9 +54,14 @@ def _minutes(label: str, low: int = 1):
 
 class PolicyForm(FlaskForm):
     time_zone = StringField("Time zone", validators=[InputRequired(), Length(max=64)])
+    always_open = BooleanField("Works round the clock, every day (24/7)")
     work_days = CheckboxesField("Working days", coerce=int, choices=choices(enumerate(WEEKDAYS)))
-    day_start = TimeField("Opens at", validators=[InputRequired("Give a time.")])
-    day_end = TimeField("Closes at", validators=[InputRequired("Give a time.")])
+    day_start = TimeField(
+        "Opens at", validators=[UnlessRoundTheClock(), InputRequired("Give a time.")]
+    )
+    day_end = TimeField(
+        "Closes at", validators=[UnlessRoundTheClock(), InputRequired("Give a time.")]
+    )
     holidays = TextAreaField("Holidays (one date a line, e.g. 2026-12-24)", validators=[Optional()])
     holiday_country = StringField(
         "Public holidays of (country code, e.g. DE)", validators=[Optional(), Length(max=8)]
@@ -52,7 +78,13 @@ class PolicyForm(FlaskForm):
     )
     due_soon_minutes = _minutes("Remind this long before an accepted handoff is due", low=0)
     escalation_email = EmailField(
-        "Organisation escalation contact (email)", validators=[Optional(), Length(max=254)]
+        "Organisation escalation contact (email)",
+        validators=[
+            Optional(),
+            Email("Give an email address like duty@example.com."),
+            Length(max=254),
+        ],
+        filters=[_stripped],  # a pasted address often carries a space; it is no mistake
     )
     escalation_name = StringField("Their name or role", validators=[Optional(), Length(max=120)])
 
@@ -61,10 +93,12 @@ class PolicyForm(FlaskForm):
             raise ValidationError("Use a time zone name such as Europe/Berlin.")
 
     def validate_work_days(self, field):
-        if not field.data:
+        if not field.data and not self.always_open.data:
             raise ValidationError("Pick at least one working day.")
 
     def validate_day_end(self, field):
+        if self.always_open.data:
+            return  # the hours are not used round the clock, so their order does not matter
         if self.day_start.data and field.data and field.data <= self.day_start.data:
             raise ValidationError("The day must close after it opens.")
 

@@ -96,6 +96,8 @@ class NagPolicy(db.Model):
 
     def business_hours(self, year: int | None = None) -> BusinessHours:
         """The business hours, with the country's public holidays around `year` (if given)."""
+        if self.always_open:
+            return BusinessHours.round_the_clock(ZoneInfo(self.time_zone))
         holidays = self.holiday_dates
         if year is not None:
             holidays |= _country_holidays(self.holiday_country, year)
@@ -119,7 +121,9 @@ class NagPolicy(db.Model):
         )
 
     def describe_hours(self) -> str:
-        """'Mon–Fri 08:00–17:00 Europe/Berlin'."""
+        """'Mon–Fri 08:00–17:00 Europe/Berlin', or 'Round the clock, every day (Europe/Berlin)'."""
+        if self.always_open:
+            return f"Round the clock, every day ({self.time_zone})"
         days = sorted(self.work_day_numbers)
         if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
             names = f"{WEEKDAYS[days[0]]}–{WEEKDAYS[days[-1]]}"

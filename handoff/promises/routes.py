@@ -32,8 +32,7 @@ def _department(department_id: int) -> Department:
 
 
 def _day_minutes(department: Department) -> int:
-    hours = NagPolicy.for_department(department.id).business_hours()
-    return (hours.end.hour * 60 + hours.end.minute) - (hours.start.hour * 60 + hours.start.minute)
+    return NagPolicy.for_department(department.id).business_hours().day_minutes
 
 
 def _page(department: Department, form: PromiseForm, editing=None, status: int = 200):

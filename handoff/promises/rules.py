@@ -29,9 +29,7 @@ class Verdict:
 
 def describe_lead(minutes: float, hours: BusinessHours) -> str:
     """'3 business days', '1 business day and 2 h 30 min', '45 min' in the department's day."""
-    opens, closes = hours.start, hours.end
-    day = (closes.hour * 60 + closes.minute) - (opens.hour * 60 + opens.minute)
-    days, rest = divmod(int(minutes), day)
+    days, rest = divmod(int(minutes), hours.day_minutes)
     parts = []
     if days:
         parts.append(f"{days} business day{'s' if days != 1 else ''}")
