@@ -41,12 +41,21 @@ class Config:
         self.SMTP_TIMEOUT = float(env.get("HANDOFF_SMTP_TIMEOUT", "20"))
         self.MAIL_FROM = env.get("HANDOFF_MAIL_FROM", "handoff@example.com")
         self.MAIL_FROM_NAME = env.get("HANDOFF_MAIL_FROM_NAME", "Handoff")
+        # A message being sent is held this long; a dispatcher killed mid-send delays only it,
+        # by at most this. Longer than the SMTP timeout, or a slow send could go out twice.
+        self.MAIL_CLAIM_SECONDS = int(env.get("HANDOFF_MAIL_CLAIM_SECONDS", "60"))
+        if self.MAIL_CLAIM_SECONDS <= self.SMTP_TIMEOUT:
+            raise ValueError("HANDOFF_MAIL_CLAIM_SECONDS must be larger than HANDOFF_SMTP_TIMEOUT")
+        # Passing troubles (4xx, timeouts, server down) are retried this often, then failed.
+        self.MAIL_MAX_ATTEMPTS = int(env.get("HANDOFF_MAIL_MAX_ATTEMPTS", "8"))
         # Links in mail start with this; it must be where people reach the app.
         self.PUBLIC_BASE_URL = env.get("HANDOFF_PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.LINK_MAX_AGE_DAYS = int(env.get("HANDOFF_LINK_MAX_AGE_DAYS", "7"))
         # Nagging: how often the scheduler sweeps, and at most one digest per address per N min.
         self.SWEEP_INTERVAL_SECONDS = int(env.get("HANDOFF_SWEEP_INTERVAL_SECONDS", "60"))
         self.DIGEST_MIN_MINUTES = int(env.get("HANDOFF_DIGEST_MIN_MINUTES", "15"))
+        # At most this many digests a person a day (0: no cap); the rest wait for the morning.
+        self.DIGEST_DAILY_CAP = int(env.get("HANDOFF_DIGEST_DAILY_CAP", "12"))
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = env.get("HANDOFF_SECURE_COOKIES", "") == "1"

@@ -1,20 +1,31 @@
 """The one way mail leaves the program: an outbox table, then SMTP.
 
 A message is written to the outbox in the same transaction as whatever caused it. The
-dispatcher claims pending messages (on PostgreSQL with FOR UPDATE SKIP LOCKED), marks them
-*sending* until a deadline, sends them over SMTP and marks them *sent*; on failure a message
-goes back to *pending* with a back-off. A process that dies mid-send leaves the message
-*sending*; after the deadline it is claimed again, so it is sent at most once more. A message
-keeps its Message-ID across retries. With no SMTP host configured, mail stays in the outbox,
-where admins read it.
+dispatcher claims one due message at a time (on PostgreSQL with FOR UPDATE SKIP LOCKED),
+marks it *sending* until a short deadline (MAIL_CLAIM_SECONDS), sends it over SMTP and marks
+it *sent*. A process that dies mid-send leaves that one message *sending*; after the deadline
+it is claimed again, so it is sent at most once more. A message keeps its Message-ID across
+retries. With no SMTP host configured, mail stays in the outbox, where admins read it.
+
+One message never stops the others: a message that cannot be built, or that the mail server
+refuses for good (5xx), is *failed* at once with its reason; a passing trouble (4xx, a
+timeout, a dropped connection) puts it back to *pending* with a back-off, and after
+MAIL_MAX_ATTEMPTS it is *failed*. An admin can retry a failed message from the outbox page.
+A `vet` function given to `dispatch` re-checks each message just before it leaves; a message
+that is no longer true is *withdrawn*, not sent.
 """
 
+import logging
+import re
 import smtplib
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
 from flask import current_app
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, or_, select
@@ -24,10 +35,19 @@ from handoff.clock import utcnow
 from handoff.database import UTCDateTime, writing
 from handoff.extensions import db
 
+log = logging.getLogger(__name__)
+
 PENDING, SENDING, SENT = "pending", "sending", "sent"
-CLAIM_FOR = timedelta(minutes=5)
+FAILED = "failed"  # cannot be built, refused for good, or out of attempts: an admin may retry
+WITHDRAWN = "withdrawn"  # no longer true when it was about to leave; never sent
+STATUSES = (PENDING, SENDING, SENT, FAILED, WITHDRAWN)
 # Waits after the 1st, 2nd, … failure; the last one repeats.
 BACKOFF = [timedelta(minutes=m) for m in (1, 2, 5, 10, 30, 60)]
+SUBJECT_LIMIT, NAME_LIMIT = 300, 120  # the columns' sizes
+ERROR_LIMIT = 2000
+# Whitespace (Python's \s knows the Unicode line and paragraph separators, U+0085 …) and
+# every C0/C1 control character: any of them can break a header or smuggle in a new one.
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
 
 class OutboxMessage(db.Model):
@@ -53,19 +73,46 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# A vet answers why a claimed message must not leave any more, or None to send it.
+Vet = Callable[[OutboxMessage, datetime], str | None]
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` safe for a mail header: one line, each run of blanks one space, at most `limit`."""
+    line = _BREAKS.sub(" ", text or "").strip()
+    if limit < 1:
+        return ""
+    if len(line) <= limit:
+        return line
+    return line[: limit - 1].rstrip() + "…"
+
+
 def mail_domain() -> str:
     """The domain part of Message-IDs: the sender's."""
     return current_app.config["MAIL_FROM"].rpartition("@")[2] or "handoff.local"
 
 
+def _address(name: str, address: str) -> Address:
+    """A header address; refuses anything but one plain address (no second one smuggled in)."""
+    try:
+        return Address(display_name=one_line(name, NAME_LIMIT), addr_spec=address)
+    except (ValueError, IndexError) as error:  # the parser's defects are ValueErrors
+        raise ValueError(f"{address!r} is not a mail address ({error})") from error
+
+
+def _sender() -> Address:
+    config = current_app.config
+    return _address(config["MAIL_FROM_NAME"], config["MAIL_FROM"])
+
+
 def as_email(message: OutboxMessage) -> EmailMessage:
     """The message as it goes over the wire: text and HTML parts, threading headers."""
     email = EmailMessage()
-    email["From"] = formataddr(
-        (current_app.config["MAIL_FROM_NAME"], current_app.config["MAIL_FROM"])
-    )
-    email["To"] = formataddr((message.to_name, message.to_address))
-    email["Subject"] = message.subject
+    email["From"] = _sender()
+    email["To"] = _address(message.to_name, message.to_address)
+    # Digests put titles and customer names in the subject; a line break there would
+    # end the header (or start another), so it is folded to one line here too.
+    email["Subject"] = one_line(message.subject, SUBJECT_LIMIT)
     email["Message-ID"] = message.message_id
     email["Date"] = format_datetime(message.created_at)
     if message.thread_id:
@@ -79,11 +126,17 @@ def as_email(message: OutboxMessage) -> EmailMessage:
 
 @dataclass
 class DispatchReport:
+    """What one dispatch round did with the messages it claimed."""
+
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # not delivered because of an error: `retrying` plus `gave_up`
+    retrying: int = 0  # back to pending, tried again after a back-off
+    gave_up: int = 0  # now failed: cannot be built, refused for good, or out of attempts
+    withdrawn: int = 0  # vetted out just before leaving
 
 
 def smtp_configured() -> bool:
+    """Whether mail leaves over SMTP (else it stays in the outbox)."""
     return bool(current_app.config["SMTP_HOST"])
 
 
@@ -102,73 +155,244 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
-def _claim(now: datetime, limit: int) -> list[int]:
-    """Mark up to `limit` due messages as sending, until a deadline; answer their ids."""
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+class _Claim:
+    """One message this dispatcher holds: its id, the deadline it holds it until, its email."""
+
+    def __init__(self, message_id: int, until: datetime):
+        self.id, self.until = message_id, until
+        self.email: EmailMessage | None = None
+        self.problem = ""  # why it cannot be built, if it cannot
+
+
+def _claim(now: datetime, until: datetime) -> _Claim | None:
+    """Mark the next due message as sending until `until` and build its email; None if none."""
+    due = or_(
+        (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_until <= now),
+    )
     with writing():
-        due = or_(
-            (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
-            (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_until <= now),
+        message = db.session.scalar(
+            select(OutboxMessage)
+            .where(due)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
-        ids = list(
-            db.session.scalars(
-                select(OutboxMessage.id)
-                .where(due)
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-            message.status = SENDING
-            message.claimed_until = now + CLAIM_FOR
-            message.attempts += 1
+        if message is None:
+            db.session.rollback()
+            return None
+        message.status = SENDING
+        message.claimed_until = until
+        message.attempts += 1
+        claim = _Claim(message.id, until)
+        try:
+            claim.email = as_email(message)
+        except Exception as error:  # whatever the row holds, it must not stop the round
+            claim.problem = f"cannot be built: {error}"
         db.session.commit()
-    return ids
+    return claim
 
 
-def dispatch(now: datetime | None = None, limit: int = 200) -> DispatchReport:
-    """Send what is due in the outbox over SMTP; nothing when no SMTP host is configured."""
+def _still_true(claim: _Claim, now: datetime, until: datetime, vet: Vet | None) -> str:
+    """Re-check the claimed message just before it leaves: "send", "withdrawn", "skip", "fail".
+
+    It runs in its own write transaction, committed before anything goes over the network, so
+    no lock is held while the mail server answers; whatever vet changed is committed with it.
+    "skip": the claim ran out and another dispatcher holds the message now. "fail": vet raised
+    (the reason is in claim.problem). The claim is extended from here, since connecting may
+    have used up part of it.
+    """
+    with writing():
+        message = db.session.get(
+            OutboxMessage, claim.id, with_for_update=True, populate_existing=True
+        )
+        if message is None or message.status != SENDING or message.claimed_until != claim.until:
+            db.session.rollback()  # someone else holds it now (our claim ran out): theirs
+            return "skip"
+        try:
+            reason = vet(message, now) if vet else None
+        except Exception as error:
+            db.session.rollback()
+            claim.problem = f"cannot be vetted: {error!r}"
+            return "fail"
+        if reason:
+            message.status = WITHDRAWN
+            message.claimed_until = None
+            message.last_error = reason[:ERROR_LIMIT]
+        else:
+            message.claimed_until = claim.until = until
+        db.session.commit()
+    return "withdrawn" if reason else "send"
+
+
+def _permanent(error: Exception) -> bool:
+    """Whether the mail server refused the message for good (a 5xx answer), not just for now."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):  # sender refused, data error …
+        return error.smtp_code >= 500
+    # Raised when the address needs SMTPUTF8 and the server lacks it: retrying cannot help.
+    return isinstance(error, smtplib.SMTPNotSupportedError)
+
+
+def _connection_survives(error: Exception) -> bool:
+    """Whether the session is still usable after this error (smtplib resets after a refusal)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return True
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return False
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421
+
+
+def _smtp_error(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{address} refused: {code} {text.decode(errors='replace')}"
+            for address, (code, text) in error.recipients.items()
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error
+        text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+        return f"{error.smtp_code} {text}"
+    return str(error) or type(error).__name__
+
+
+def dispatch(
+    now: datetime | None = None, limit: int = 200, vet: Vet | None = None
+) -> DispatchReport:
+    """Send what is due in the outbox over SMTP, one message at a time; never raises for one."""
     report = DispatchReport()
     if not smtp_configured():
         return report
     now = now or utcnow()
-    ids = _claim(now, limit)
-    if not ids:
-        return report
     try:
-        smtp = _connect()
-    except (OSError, smtplib.SMTPException) as error:
-        _give_back(ids, now, f"cannot reach the mail server: {error}")
-        report.failed = len(ids)
+        _sender()
+    except ValueError as error:
+        # Every message would fail to build: wait for the setting to be fixed, claim nothing.
+        log.error("mail: not sending, MAIL_FROM is wrong: %s", error)
         return report
-    with smtp:
-        for message_id in ids:
-            message = db.session.get(OutboxMessage, message_id)
-            try:
-                smtp.send_message(as_email(message))
-            except (OSError, smtplib.SMTPException) as error:
-                db.session.rollback()
-                _give_back([message_id], now, str(error))
+    claim_for = timedelta(seconds=current_app.config["MAIL_CLAIM_SECONDS"])
+    started = time.monotonic()
+
+    def deadline() -> datetime:
+        # Measured from when the claim is made, not from the start of the round: a long
+        # round must not leave the message it is sending open to another dispatcher.
+        return now + timedelta(seconds=time.monotonic() - started) + claim_for
+
+    smtp: smtplib.SMTP | None = None
+    try:
+        for _ in range(limit):
+            claim = _claim(now, deadline())
+            if claim is None:
+                break
+            if claim.problem:
+                _fail(claim.id, now, claim.problem)
                 report.failed += 1
+                report.gave_up += 1
                 continue
-            with writing():
-                message = db.session.get(OutboxMessage, message_id)
-                message.status = SENT
-                message.sent_at = utcnow()
-                message.claimed_until = None
-                message.last_error = ""
-                db.session.commit()
+            if smtp is None:
+                try:
+                    smtp = _connect()
+                except (OSError, smtplib.SMTPException) as error:
+                    # The server, not the message: this one backs off, the rest stay as they are.
+                    gave_up = _give_back(claim.id, now, f"cannot reach the mail server: {error}")
+                    report.failed += 1
+                    report.gave_up += gave_up
+                    report.retrying += not gave_up
+                    break
+            verdict = _still_true(claim, now, deadline(), vet)
+            if verdict == "skip":
+                continue
+            if verdict == "withdrawn":
+                log.info("mail: message %s withdrawn before it left", claim.id)
+                report.withdrawn += 1
+                continue
+            if verdict == "fail":
+                _fail(claim.id, now, claim.problem)
+                report.failed += 1
+                report.gave_up += 1
+                continue
+            try:
+                smtp.send_message(claim.email)
+            except (OSError, smtplib.SMTPException) as error:
+                report.failed += 1
+                if _permanent(error):
+                    _fail(claim.id, now, f"refused by the mail server: {_smtp_error(error)}")
+                    report.gave_up += 1
+                else:
+                    gave_up = _give_back(claim.id, now, _smtp_error(error))
+                    report.gave_up += gave_up
+                    report.retrying += not gave_up
+                if not _connection_survives(error):
+                    _hang_up(smtp)
+                    smtp = None  # the next message connects afresh
+                continue
+            except Exception as error:  # e.g. a header the generator cannot write
+                _fail(claim.id, now, f"cannot be built: {error!r}")
+                report.failed += 1
+                report.gave_up += 1
+                continue
+            _mark_sent(claim.id, now)
             report.sent += 1
+    finally:
+        if smtp is not None:
+            _hang_up(smtp)
     return report
 
 
-def _give_back(ids: list[int], now: datetime, error: str) -> None:
-    """Put messages back to pending, to be tried again after a back-off."""
+def _mark_sent(message_id: int, now: datetime) -> None:
     with writing():
-        for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-            wait = BACKOFF[min(message.attempts, len(BACKOFF)) - 1]
+        message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+        message.status = SENT
+        message.sent_at = now
+        message.claimed_until = None
+        message.last_error = ""
+        db.session.commit()
+
+
+def _fail(message_id: int, now: datetime, reason: str) -> None:
+    """Mark a message failed with its reason; it waits for an admin's retry."""
+    log.warning("mail: message %s failed: %s", message_id, reason)
+    with writing():
+        message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+        message.status = FAILED
+        message.failed_at = now
+        message.claimed_until = None
+        message.last_error = reason[:ERROR_LIMIT]
+        db.session.commit()
+
+
+def _give_back(message_id: int, now: datetime, error: str) -> bool:
+    """Put a message back to pending after a back-off; failed once out of attempts (True)."""
+    with writing():
+        message = db.session.get(OutboxMessage, message_id, populate_existing=True)
+        attempts = message.attempts
+        if attempts < current_app.config["MAIL_MAX_ATTEMPTS"]:
             message.status = PENDING
             message.claimed_until = None
-            message.next_attempt_at = now + wait
-            message.last_error = error[:2000]
-        db.session.commit()
+            message.next_attempt_at = now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
+            message.last_error = error[:ERROR_LIMIT]
+            db.session.commit()
+            log.info("mail: message %s to be tried again: %s", message_id, error)
+            return False
+        db.session.rollback()
+    _fail(message_id, now, f"gave up after {attempts} attempts; last: {error}")
+    return True
+
+
+def retry(message: OutboxMessage, now: datetime) -> None:
+    """Give a failed message a fresh start: pending now, attempts counted from zero."""
+    if message.status != FAILED:
+        raise ValueError(f"the message is {message.status}, not failed")
+    message.status = PENDING
+    message.attempts = 0
+    message.failed_at = None
+    message.claimed_until = None
+    message.next_attempt_at = now

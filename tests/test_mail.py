@@ -1,29 +1,57 @@
-"""Mail over a real SMTP server on loopback (aiosmtpd): both parts, threading, retries."""
+"""Mail over a real SMTP server on loopback (aiosmtpd): both parts, threading, retries,
+and one bad message never stopping the others."""
 
 import email
+import re
+import smtplib
 import socket
 from datetime import timedelta
 from email import policy as email_policy
+from email.utils import make_msgid
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
 
-from handoff.mail import SENDING, SENT, dispatch
+from handoff import mail
+from handoff.clock import utcnow
+from handoff.config import Config
+from handoff.extensions import db
+from handoff.mail import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    WITHDRAWN,
+    OutboxMessage,
+    dispatch,
+    one_line,
+)
 from handoff.nagging.sweep import sweep
 
 from conftest import fresh
-from nagging_helpers import berlin, messages, set_policy
+from nagging_helpers import berlin, messages, nags, set_policy
 
 DUE = berlin(2026, 5, 11, 11, 0)
 
 
 class Inbox:
-    """An SMTP handler that keeps what it receives."""
+    """An SMTP handler that keeps what it receives; it answers `refuse[address]` to RCPT TO."""
 
     def __init__(self):
         self.received = []
+        self.refuse: dict[str, str] = {}
+        self.hang_up_on = ""  # a subject whose DATA is answered 421 (closing)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.hang_up_on and self.hang_up_on.encode() in envelope.content:
+            return "421 4.3.0 closing, try again later"
         self.received.append(
             (
                 envelope.rcpt_tos,
@@ -102,8 +130,9 @@ def test_the_digest_arrives_with_both_parts_and_threading_headers(
 
 def test_reminders_of_one_commitment_share_subject_and_thread(mail_app, smtp_server, reminded):
     with mail_app.app_context():
-        sweep(berlin(2026, 5, 11, 15, 0))
-        dispatch(berlin(2026, 5, 11, 15, 0))
+        sweep(berlin(2026, 5, 11, 15, 0))  # reminder 2 repeats reminder 1: it waits
+        sweep(berlin(2026, 5, 12, 8, 0))  # for the morning
+        dispatch(berlin(2026, 5, 12, 8, 0))
     first, second = (message for _, message in smtp_server.received)
     assert first["Subject"] == second["Subject"]
     assert first["References"] == second["References"]
@@ -137,18 +166,41 @@ def test_with_the_smtp_server_down_nothing_is_lost_and_it_goes_out_once_back(
     assert fresh(waiting).status == SENT
 
 
-def test_a_sender_that_died_mid_send_causes_at_most_one_resend(mail_app, smtp_server, reminded):
-    [message] = messages()
-    from handoff.extensions import db
-
-    message.status = SENDING  # claimed by a process that then died
-    message.claimed_until = DUE + timedelta(minutes=5)
-    db.session.commit()
+def test_an_abandoned_claim_is_sent_once_by_the_next_round_and_a_live_one_is_left_alone(
+    mail_app, smtp_server
+):
+    abandoned = plant(status=SENDING, claimed_until=DUE - timedelta(seconds=1), attempts=1)
+    live = plant(status=SENDING, claimed_until=DUE + timedelta(seconds=60), attempts=1)
     with mail_app.app_context():
-        assert dispatch(DUE + timedelta(minutes=4)).sent == 0  # its claim still holds
-        assert dispatch(DUE + timedelta(minutes=5)).sent == 1
+        assert dispatch(DUE).sent == 1
+        assert dispatch(DUE + timedelta(seconds=59)).sent == 0  # the live claim still holds
+        assert dispatch(DUE + timedelta(seconds=60)).sent == 1
         assert dispatch(DUE + timedelta(minutes=30)).sent == 0
-    assert len(smtp_server.received) == 1
+    assert subjects(smtp_server) == [abandoned.subject, live.subject]
+    assert (fresh(abandoned).status, fresh(live).status) == (SENT, SENT)
+
+
+def test_a_dispatcher_killed_mid_send_delays_only_that_message_and_by_the_claim_deadline(
+    mail_app, smtp_server, monkeypatch
+):
+    first, second, third = plant(), plant(), plant()
+    real_send = smtplib.SMTP.send_message
+
+    def killed(self, *args, **kwargs):
+        monkeypatch.setattr(smtplib.SMTP, "send_message", real_send)
+        raise SystemExit("killed")  # the process dies; nothing of dispatch runs after this
+
+    monkeypatch.setattr(smtplib.SMTP, "send_message", killed)
+    with mail_app.app_context(), pytest.raises(SystemExit):
+        dispatch(DUE)
+    assert [m.status for m in messages()] == [SENDING, PENDING, PENDING]
+    with mail_app.app_context():
+        assert dispatch(DUE + timedelta(seconds=1)).sent == 2  # the others are not stranded
+        assert dispatch(DUE + timedelta(seconds=59)).sent == 0
+        # The deadline counts from the claim: 60 s, plus the moments the round took to get there.
+        assert dispatch(DUE + timedelta(seconds=62)).sent == 1  # sent once more, no more
+        assert dispatch(DUE + timedelta(hours=1)).sent == 0
+    assert subjects(smtp_server) == [second.subject, third.subject, first.subject]
 
 
 def test_without_an_smtp_host_mail_stays_in_the_outbox(app, reminded):
@@ -169,3 +221,384 @@ def test_admins_read_the_outbox_as_recipients_would_see_it(client, org, sign_in,
     assert "script-src" not in frame.headers["Content-Security-Policy"]
     assert "default-src 'none'" in frame.headers["Content-Security-Policy"]
     assert reminded.reference in frame.get_data(as_text=True)
+
+
+# One bad message never stops the mail.
+
+
+def plant(**fields) -> OutboxMessage:
+    """An outbox message due at DUE, written straight into the table."""
+    number = db.session.scalar(select(func.count()).select_from(OutboxMessage)) + 1
+    values = {
+        "message_id": make_msgid(domain="acme.example"),
+        "to_address": f"person{number}@example.com",
+        "to_name": f"Person {number}",
+        "subject": f"[Handoff] message {number}",
+        "body_text": f"Message {number}",
+        "body_html": f"<html><head></head><body><p>Message {number}</p></body></html>",
+        "next_attempt_at": DUE,
+        "created_at": DUE - timedelta(minutes=1),
+    }
+    values.update(fields)
+    message = OutboxMessage(**values)
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+def subjects(inbox: Inbox) -> list[str]:
+    return [message["Subject"] for _, message in inbox.received]
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("C-1001 Müller\r\nGmbH: install", "C-1001 Müller GmbH: install"),
+        ("a\nBcc: evil@example.com", "a Bcc: evil@example.com"),
+        ("tab\there,\x00nul \x1b esc", "tab here, nul esc"),
+        ("line\u2028para\u2029next\x85line", "line para next line"),
+        ("  \t spaced \n\n  out  ", "spaced out"),
+        ("\r\n\t", ""),
+    ],
+)
+def test_one_line_turns_every_break_and_control_run_into_one_space(text, line):
+    assert one_line(text, 300) == line
+
+
+def test_one_line_cuts_long_text_with_an_ellipsis_within_the_limit():
+    assert one_line("Installation within 24 hours", 12) == "Installatio…"
+    assert len(one_line("x" * 500, 300)) == 300
+    assert one_line("exactly ten", 11) == "exactly ten"
+
+
+def test_a_subject_and_a_name_with_line_breaks_arrive_once_on_one_line(mail_app, smtp_server):
+    message = plant(
+        subject="[Handoff] C-1001 Müller\r\nGmbH: Install\u2028Bcc: evil@example.com",
+        to_name="Ivo\nBerg\r\nBcc: evil@example.com",
+        to_address="ivo@example.com",
+    )
+    with mail_app.app_context():
+        report = dispatch(DUE)
+    assert (report.sent, report.failed) == (1, 0)
+    [(recipients, received)] = smtp_server.received
+    assert recipients == ["ivo@example.com"]
+    assert received["Subject"] == "[Handoff] C-1001 Müller GmbH: Install Bcc: evil@example.com"
+    assert received["To"].addresses[0].display_name == "Ivo Berg Bcc: evil@example.com"
+    assert received["To"].addresses[0].addr_spec == "ivo@example.com"
+    assert received["Bcc"] is None
+    assert fresh(message).status == SENT
+
+
+def test_a_commitment_whose_title_and_customer_hold_line_breaks_is_mailed_on_one_line(
+    org, make, mail_app, smtp_server
+):
+    set_policy()
+    customer = make.customer("Müller\r\nGmbH")
+    c = make.commitment(
+        by=org.ana,
+        owner=org.sales,
+        route=[org.installation],
+        customer=customer,
+        title="Install\nthe router",
+        at=berlin(2026, 5, 11, 9, 0),
+    )
+    with mail_app.app_context():
+        sweep(DUE)
+        report = dispatch(DUE)
+    assert (report.sent, report.failed) == (1, 0)
+    assert subjects(smtp_server) == [f"[Handoff] {c.reference} Müller GmbH: Install the router"]
+
+
+@pytest.mark.parametrize("breaks", ["a second address in the row", "as_email raising"])
+def test_a_message_that_cannot_be_built_fails_with_its_reason_and_the_rest_go_out_once(
+    mail_app, smtp_server, monkeypatch, breaks
+):
+    before, bad, after = plant(), plant(), plant()
+    if breaks == "a second address in the row":
+        bad.to_address = "ivo@example.com\nBcc: evil@example.com"
+        db.session.commit()
+        reason = "is not a mail address"
+    else:
+        real, bad_id = mail.as_email, bad.id  # read now: the dispatcher holds the write lock
+
+        def as_email(message):
+            if message.id == bad_id:
+                raise RuntimeError("template blew up")
+            return real(message)
+
+        monkeypatch.setattr(mail, "as_email", as_email)
+        reason = "template blew up"
+    with mail_app.app_context():
+        report = dispatch(DUE)
+        assert dispatch(DUE + timedelta(hours=2)).sent == 0  # a failed message stays failed
+    assert (report.sent, report.failed, report.gave_up) == (2, 1, 1)
+    assert subjects(smtp_server) == [before.subject, after.subject]
+    failed = fresh(bad)
+    assert (failed.status, failed.failed_at, failed.claimed_until) == (FAILED, DUE, None)
+    assert "cannot be built" in failed.last_error and reason in failed.last_error
+
+
+def test_a_recipient_refused_for_good_fails_at_once_and_the_others_go_out(mail_app, smtp_server):
+    refused = plant(to_address="gone@example.com")
+    other = plant()
+    smtp_server.refuse["gone@example.com"] = "550 5.1.1 no such mailbox"
+    with mail_app.app_context():
+        report = dispatch(DUE)
+    assert (report.sent, report.gave_up, report.retrying) == (1, 1, 0)
+    assert subjects(smtp_server) == [other.subject]
+    failed = fresh(refused)
+    assert (failed.status, failed.attempts, failed.failed_at) == (FAILED, 1, DUE)
+    assert "550" in failed.last_error and "no such mailbox" in failed.last_error
+
+
+def test_a_recipient_refused_for_now_waits_and_goes_out_later(mail_app, smtp_server):
+    busy = plant(to_address="busy@example.com")
+    smtp_server.refuse["busy@example.com"] = "451 4.2.1 mailbox busy, try later"
+    with mail_app.app_context():
+        report = dispatch(DUE)
+        assert (report.sent, report.retrying) == (0, 1)
+        waiting = fresh(busy)
+        assert (waiting.status, waiting.next_attempt_at) == (PENDING, DUE + timedelta(minutes=1))
+        assert "451" in waiting.last_error
+        del smtp_server.refuse["busy@example.com"]
+        assert dispatch(DUE + timedelta(minutes=1)).sent == 1
+    assert fresh(busy).status == SENT
+
+
+def test_a_connection_dropped_mid_round_backs_off_that_message_and_the_next_reconnects(
+    mail_app, smtp_server
+):
+    dropped, after = plant(subject="[Handoff] dropped"), plant()
+    smtp_server.hang_up_on = "[Handoff] dropped"
+    with mail_app.app_context():
+        report = dispatch(DUE)
+    assert (report.sent, report.retrying) == (1, 1)
+    assert subjects(smtp_server) == [after.subject]
+    waiting = fresh(dropped)
+    assert (waiting.status, waiting.next_attempt_at) == (PENDING, DUE + timedelta(minutes=1))
+    assert "421" in waiting.last_error
+
+
+def test_with_the_server_down_the_round_ends_quietly_and_leaves_the_others_untouched(mail_app):
+    claimed, untouched = plant(), plant()
+    with mail_app.app_context():
+        report = dispatch(DUE)  # nothing listens on the port: it must not raise
+    assert (report.sent, report.retrying) == (0, 1)
+    waiting = fresh(claimed)
+    assert (waiting.status, waiting.attempts) == (PENDING, 1)
+    assert waiting.next_attempt_at == DUE + timedelta(minutes=1)
+    assert "cannot reach the mail server" in waiting.last_error
+    left = fresh(untouched)
+    assert (left.status, left.attempts, left.next_attempt_at, left.last_error) == (
+        PENDING,
+        0,
+        DUE,
+        "",
+    )
+
+
+def test_with_the_server_down_a_message_fails_after_the_last_attempt(mail_app):
+    message = plant()
+    now, rounds = DUE, 0
+    with mail_app.app_context():
+        while fresh(message).status == PENDING and rounds < 20:
+            dispatch(now)
+            rounds += 1
+            now = fresh(message).next_attempt_at
+    assert rounds == mail_app.config["MAIL_MAX_ATTEMPTS"] == 8
+    failed = fresh(message)
+    waits = [timedelta(minutes=m) for m in (1, 2, 5, 10, 30, 60, 60)]
+    assert failed.failed_at == DUE + sum(waits, timedelta())
+    assert failed.status == FAILED and failed.attempts == 8
+    assert "gave up after 8 attempts" in failed.last_error
+    assert "cannot reach the mail server" in failed.last_error
+
+
+def test_a_round_holds_one_message_at_a_time_with_a_short_deadline(mail_app, smtp_server):
+    plant(), plant(), plant()
+    seen = []
+
+    def vet(message, now):
+        sending = db.session.scalars(
+            select(OutboxMessage.claimed_until).where(OutboxMessage.status == SENDING)
+        ).all()
+        seen.append(sending)
+        return None
+
+    with mail_app.app_context():
+        assert dispatch(DUE, vet=vet).sent == 3
+    assert [len(claims) for claims in seen] == [1, 1, 1]
+    for [until] in seen:
+        assert DUE + timedelta(seconds=60) <= until < DUE + timedelta(seconds=70)
+
+
+def test_a_message_vetted_out_is_withdrawn_and_nothing_of_it_reaches_the_server(
+    mail_app, smtp_server
+):
+    stale, fine = plant(subject="[Handoff] answered meanwhile"), plant()
+    later = plant(next_attempt_at=DUE + timedelta(hours=1))
+    stale_id, fine_id, later_id = stale.id, fine.id, later.id  # read before the round
+    asked = []
+
+    def vet(message, now):
+        asked.append((message.id, now))
+        if message.id != stale_id:
+            return None
+        # What vet changes in its transaction is kept with the withdrawal.
+        db.session.get(OutboxMessage, later_id).body_text = "released by vet"
+        return "the handoff was accepted before the reminder left"
+
+    with mail_app.app_context():
+        report = dispatch(DUE, vet=vet)
+    assert (report.sent, report.withdrawn) == (1, 1)
+    assert asked == [(stale_id, DUE), (fine_id, DUE)]
+    assert subjects(smtp_server) == [fine.subject]
+    withdrawn = fresh(stale)
+    assert (withdrawn.status, withdrawn.claimed_until, withdrawn.sent_at) == (WITHDRAWN, None, None)
+    assert withdrawn.last_error == "the handoff was accepted before the reminder left"
+    assert fresh(later).body_text == "released by vet"
+    with mail_app.app_context():
+        assert dispatch(DUE + timedelta(hours=2)).sent == 1  # only `later`; never the withdrawn
+
+
+def test_a_vet_that_raises_fails_its_message_and_the_round_goes_on(mail_app, smtp_server):
+    broken, fine = plant(), plant()
+    broken_id = broken.id  # read before the round
+
+    def vet(message, now):
+        if message.id == broken_id:
+            raise LookupError("reminder 7 vanished")
+        return None
+
+    with mail_app.app_context():
+        report = dispatch(DUE, vet=vet)
+    assert (report.sent, report.gave_up) == (1, 1)
+    assert subjects(smtp_server) == [fine.subject]
+    failed = fresh(broken)
+    assert failed.status == FAILED and "reminder 7 vanished" in failed.last_error
+
+
+def test_a_sent_message_is_stamped_with_the_rounds_now(mail_app, smtp_server):
+    message = plant()
+    with mail_app.app_context():
+        dispatch(DUE + timedelta(minutes=3))
+    assert fresh(message).sent_at == DUE + timedelta(minutes=3)
+
+
+def test_the_claim_must_outlast_the_smtp_timeout(monkeypatch):
+    config = Config()
+    assert (config.MAIL_CLAIM_SECONDS, config.SMTP_TIMEOUT, config.MAIL_MAX_ATTEMPTS) == (60, 20, 8)
+    monkeypatch.setenv("HANDOFF_MAIL_CLAIM_SECONDS", "20")
+    with pytest.raises(ValueError, match="larger than HANDOFF_SMTP_TIMEOUT"):
+        Config()
+
+
+# The outbox page: failures with their reason, and a retry.
+
+
+@pytest.fixture
+def failed(app):
+    return plant(
+        status=FAILED,
+        attempts=8,
+        failed_at=DUE,
+        last_error="refused by the mail server: gone@example.com refused: 550 no such mailbox",
+    )
+
+
+def test_the_outbox_counts_every_status_and_shows_a_failure_with_its_reason(
+    client, org, sign_in, failed
+):
+    plant(status=SENT, sent_at=DUE)
+    plant(status=WITHDRAWN, last_error="answered before it left")
+    sign_in(client, org.admin)
+    page = client.get("/admin/outbox").get_data(as_text=True)
+    assert "0 waiting · 0 sending · 1 sent · 1 failed · 1 withdrawn" in " ".join(page.split())
+    assert "550 no such mailbox" in page and "answered before it left" in page
+    assert page.count(">Retry</button>") == 1
+    assert f'action="/admin/outbox/{failed.id}/retry"' in page
+    assert 'href="/admin/outbox?status=failed"' in page
+    detail = client.get(f"/admin/outbox/{failed.id}").get_data(as_text=True)
+    assert "550 no such mailbox" in detail and ">Retry</button>" in detail
+
+
+def test_the_outbox_can_show_only_failed_messages(client, org, sign_in, failed):
+    sent = plant(status=SENT, sent_at=DUE, subject="[Handoff] went out fine")
+    sign_in(client, org.admin)
+    page = client.get("/admin/outbox?status=failed").get_data(as_text=True)
+    assert failed.subject in page and sent.subject not in page
+    assert "Showing failed messages only" in page
+    assert sent.subject in client.get("/admin/outbox").get_data(as_text=True)
+
+
+def test_retry_puts_a_failed_message_back_and_the_next_round_sends_it(
+    client, org, sign_in, failed, mail_app, smtp_server
+):
+    sign_in(client, org.admin)
+    response = client.post(f"/admin/outbox/{failed.id}/retry", data={"back": "failed"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/outbox?status=failed"
+    again = fresh(failed)
+    assert (again.status, again.attempts, again.failed_at) == (PENDING, 0, None)
+    assert utcnow() - timedelta(minutes=1) < again.next_attempt_at <= utcnow()
+    assert "goes out again" in client.get("/admin/outbox").get_data(as_text=True)
+    with mail_app.app_context():
+        assert dispatch(utcnow()).sent == 1
+    assert subjects(smtp_server) == [failed.subject]
+
+
+def test_only_admins_retry_and_only_failed_messages(client, org, sign_in, failed):
+    sent = plant(status=SENT, sent_at=DUE)
+    sign_in(client, org.ivo)
+    assert client.post(f"/admin/outbox/{failed.id}/retry").status_code == 403
+    sign_in(client, org.admin)
+    assert client.post("/admin/outbox/999999/retry").status_code == 404
+    refused = client.post(f"/admin/outbox/{sent.id}/retry")
+    assert refused.status_code == 409
+    assert "This message is sent; only a failed message is retried." in refused.get_data(
+        as_text=True
+    )
+    assert fresh(failed).status == FAILED and fresh(sent).status == SENT
+
+
+def test_retry_needs_the_csrf_token(app_factory, org, sign_in, failed):
+    client = app_factory(WTF_CSRF_ENABLED=True).test_client()
+    sign_in(client, org.admin)
+    assert client.post(f"/admin/outbox/{failed.id}/retry").status_code == 400
+    assert fresh(failed).status == FAILED
+    page = client.get(f"/admin/outbox/{failed.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(f"/admin/outbox/{failed.id}/retry", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert fresh(failed).status == PENDING
+
+
+def test_a_digest_answered_while_the_server_was_down_is_withdrawn_not_sent(
+    mail_app, smtp_server, reminded, org
+):
+    from handoff.commitments import services
+    from handoff.nagging.mailing import vet_message
+
+    services.accept(fresh(reminded.handoffs[0]), org.ivo, DUE + timedelta(minutes=5))
+    db.session.commit()
+    with mail_app.app_context():
+        report = dispatch(DUE + timedelta(minutes=10), vet=vet_message)
+    assert (report.sent, report.withdrawn) == (0, 1)
+    assert smtp_server.received == []
+    [withdrawn] = messages()
+    assert withdrawn.status == WITHDRAWN and "no longer true" in withdrawn.last_error
+    assert [n.drop_reason for n in nags()] == ["it is accepted now"]
+
+
+def test_a_digest_that_would_arrive_after_closing_waits_for_the_morning(
+    mail_app, smtp_server, reminded, org
+):
+    from handoff.nagging.mailing import vet_message
+
+    evening = berlin(2026, 5, 11, 17, 30)  # the server was down from 11:00 until now
+    with mail_app.app_context():
+        assert dispatch(evening, vet=vet_message).withdrawn == 1
+        sweep(berlin(2026, 5, 12, 8, 0))
+        dispatch(berlin(2026, 5, 12, 8, 0), vet=vet_message)
+    [(recipients, message)] = smtp_server.received
+    assert recipients == [org.ivo.email] and reminded.reference in message["Subject"]
