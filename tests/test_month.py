@@ -4,11 +4,17 @@
 a DST change, keep the suite fast. The rules checked are listed in handoff/nagging/simulation.py.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from handoff.nagging.simulation import simulate
+from handoff.commitments.models import Handoff
+from handoff.extensions import db
+from handoff.mail import OutboxMessage
+from handoff.nagging.models import Nag, NagPolicy
+from handoff.nagging.simulation import SimulationResult, check, simulate
+from handoff.ownership.models import CustomerTask
 
 
 @pytest.mark.parametrize(
@@ -26,3 +32,107 @@ def test_a_stretch_of_simulated_traffic_keeps_every_nagging_rule(app, start):
     assert result.escalated > 10
     assert result.tasks > 10 and result.by_kind["tell"] > result.tasks
     assert dict(result.violations) == {}
+
+
+def recheck(recorded) -> dict:
+    """The checks again, over the rows as they are now (planted faults flushed, not committed)."""
+    db.session.flush()
+    result = SimulationResult()
+    check(result, 15, *recorded)
+    db.session.rollback()
+    return result.violations
+
+
+def carried(kind: str) -> list:
+    """The reminders of `kind` that left in a digest, with their message."""
+    rows = db.session.execute(
+        select(Nag, OutboxMessage)
+        .join(OutboxMessage, OutboxMessage.id == Nag.message_id)
+        .where(Nag.kind == kind)
+        .order_by(Nag.id)
+    ).all()
+    assert rows, f"the recorded stretch has no {kind} reminder in a digest"
+    return rows
+
+
+def test_the_mail_checks_report_each_fault_planted_into_a_recorded_stretch(app):
+    start = datetime(2026, 3, 9, tzinfo=UTC)
+    result = simulate(days=2, start=start, seed=3, per_day=24, rule_off_from=1, due_hours=(3, 30))
+    assert dict(result.violations) == {}
+    recorded = (start, start + timedelta(days=2))
+
+    # two digests to one address from one round
+    _, message = carried("ack")[0]
+    db.session.add(planted_copy(message, at=message.created_at))
+    assert "one mail per round" in recheck(recorded)
+
+    # a digest that left after its recipient's hours closed
+    nag, message = next((n, m) for n, m in carried("ack") if n.via_department_id in working_hours())
+    hours = working_hours()[nag.via_department_id]
+    moment = message.created_at
+    while hours.is_open(moment):
+        moment += timedelta(minutes=15)
+    message.created_at = moment
+    assert "mail in hours" in recheck(recorded)
+
+    # a digest about a handoff answered before it left
+    nag, message = next(
+        (n, m)
+        for n, m in carried("ack")
+        if db.session.get(Handoff, n.handoff_id).state != "pending"
+    )
+    message.created_at = db.session.get(Handoff, nag.handoff_id).changed_at + timedelta(minutes=1)
+    assert "true when it left" in recheck(recorded)
+
+    # a customer owner never told of late work (the rule off)
+    owners = {
+        (t.handoff_id, t.department_id)
+        for t in db.session.scalars(select(CustomerTask).where(CustomerTask.reason == "late"))
+    }
+    told = [n for n, _ in carried("late") if (n.handoff_id, n.via_department_id) in owners]
+    assert told, "the recorded stretch has no late notice to a customer owner"
+    for nag in told:
+        nag.message_id = None
+    assert "owner told" in recheck(recorded)
+
+    # a hand-over notice that never left, then one that left twice
+    nag, message = carried("handover")[0]
+    nag.message_id = None
+    assert "handed over once" in recheck(recorded)
+    nag, message = carried("handover")[0]
+    twin = planted_copy(message, at=message.created_at + timedelta(hours=1))
+    db.session.add(twin)
+    db.session.flush()
+    db.session.add(
+        Nag(
+            task_id=nag.task_id,
+            series=0,
+            number=1,
+            kind="handover",
+            level=0,
+            recipient_email=nag.recipient_email,
+            via_department_id=nag.via_department_id,
+            created_at=twin.created_at,
+            message_id=twin.id,
+        )
+    )
+    assert "handed over once" in recheck(recorded)
+    assert dict(recheck(recorded)) == {}  # and with every plant rolled back, all is well
+
+
+def planted_copy(message: OutboxMessage, at: datetime) -> OutboxMessage:
+    return OutboxMessage(
+        message_id=f"<planted-{at.timestamp()}@test>",
+        to_address=message.to_address,
+        subject="planted",
+        body_text="",
+        body_html="planted",
+        next_attempt_at=at,
+        created_at=at,
+    )
+
+
+def working_hours() -> dict:
+    """The business hours of the departments that close at night."""
+    policies = db.session.scalars(select(NagPolicy).where(NagPolicy.department_id.is_not(None)))
+    return {p.department_id: p.business_hours(2026) for p in policies if not p.always_open}

@@ -42,7 +42,9 @@ def tasks(commitment) -> list[CustomerTask]:
 def task_nags(task) -> list[tuple[int, str]]:
     db.session.rollback()
     rows = db.session.scalars(
-        select(Nag).where(Nag.task_id == task.id).order_by(Nag.number, Nag.recipient_email)
+        select(Nag)
+        .where(Nag.task_id == task.id, Nag.kind == "tell")
+        .order_by(Nag.number, Nag.recipient_email)
     )
     return [(nag.number, nag.recipient_email) for nag in rows]
 
@@ -205,7 +207,7 @@ def test_a_later_break_passes_the_open_task_on(org, make, policy):
     first, second = tasks(c)
     assert (first.outcome, first.note) == (
         "passed_on",
-        "passed on when Installation is past its due time and not done",
+        "passed on to Installation when Installation is past its due time and not done",
     )
     assert second.is_open and second.department_id == org.installation.id
     assert owner_of(c) == (org.installation.id, org.ivo.id)

@@ -239,7 +239,10 @@ def test_accepted_work_gets_a_due_soon_reminder_then_a_late_notice(org, make, po
     late = [n for n in nags() if n.kind == "late"]
     # late, Installation now talks to the customer too: it is told both, in one digest
     assert {n.recipient_email for n in late} == {org.ivo.email}
-    assert {(n.kind, n.number) for n in nags() if n.task_id} == {("tell", 0)}
+    assert {(n.kind, n.number, n.recipient_email) for n in nags() if n.task_id} == {
+        ("tell", 0, org.ivo.email),
+        ("handover", 0, org.ana.email),  # Sales talked to the customer until now: told once
+    }
     services.complete(c.handoffs[0], org.ivo, berlin(2026, 5, 12, 9, 30))
     db.session.commit()
     assert sweep(berlin(2026, 5, 12, 13, 0)).reminders == 0
@@ -265,8 +268,33 @@ def test_late_notices_reach_the_customer_owner_only_in_its_own_hours(org, make, 
     services.accept(c.handoffs[0], org.ivo, berlin(2026, 5, 11, 9, 30))
     db.session.commit()
     sweep(berlin(2026, 5, 12, 9, 0))  # late at 09:00 Berlin: 03:00 in New York, Sales sleeps
-    first_late = [n.recipient_email for n in nags() if n.kind == "late"]
-    assert first_late == [org.ivo.email]
-    sweep(berlin(2026, 5, 12, 15, 0))  # 09:00 in New York: Sales hears of it now
-    second_late = {n.recipient_email for n in nags() if n.kind == "late" and n.number == 2}
-    assert second_late == {org.ivo.email, org.ana.email}
+    late = {n.recipient_email: n for n in nags() if n.kind == "late"}
+    assert set(late) == {org.ivo.email, org.ana.email}  # recorded for both, not dropped
+    assert len(messages(org.ivo.email)) == 1
+    assert messages(org.ana.email) == []  # held for Sales's hours
+    assert late[org.ana.email].mail_after == berlin(2026, 5, 12, 15, 0)  # 09:00 New York
+    sweep(berlin(2026, 5, 12, 14, 45))
+    assert messages(org.ana.email) == []
+    sweep(berlin(2026, 5, 12, 15, 0))
+    [told] = messages(org.ana.email)
+    assert c.reference in told.subject and "Late" in told.body_text
+
+
+def test_the_customer_owner_is_not_told_of_late_work_done_before_its_hours_open(
+    org, make, policy, rule_off
+):
+    set_policy(org.sales, time_zone="America/New_York", day_start="09:00", day_end="17:00")
+    c = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=MONDAY_9, due_in=timedelta(days=2)
+    )
+    services.accept(c.handoffs[0], org.ivo, berlin(2026, 5, 11, 9, 30))
+    db.session.commit()
+    sweep(berlin(2026, 5, 12, 9, 0))
+    services.complete(fresh(c.handoffs[0]), org.ivo, berlin(2026, 5, 12, 10, 0))
+    db.session.commit()
+    sweep(berlin(2026, 5, 12, 15, 0))
+    held = [n for n in nags() if n.kind == "late" and n.recipient_email == org.ana.email]
+    [digest] = messages(org.ana.email)  # Sales still tells the customer (the rule is off)
+    assert "Tell the customer" in digest.body_text and "Late: due" not in digest.body_text
+    assert [(n.message_id, n.drop_reason) for n in held] == [(None, "it is done now")]
+    assert any(f"not mailed to {org.ana.email}: it is done now" in e for e in nag_events(c))

@@ -1,7 +1,7 @@
 """Sign-in form."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField
 from wtforms.validators import DataRequired, Email, Length
 
 
@@ -19,3 +19,13 @@ class LoginForm(FlaskForm):
     # Filled in by the browser (static/app.js) with its IANA time zone.
     time_zone = HiddenField()
     next = HiddenField()
+
+
+DIGEST_MODES = [
+    ("immediate", "As things happen: one mail at most every few minutes, only with something new"),
+    ("morning", "One morning digest: everything collected into one mail at the start of my day"),
+]
+
+
+class ReminderForm(FlaskForm):
+    digest_mode = RadioField("How reminders reach me", choices=DIGEST_MODES)

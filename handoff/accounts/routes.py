@@ -1,11 +1,11 @@
 """Signing in and out."""
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from handoff.accounts.forms import LoginForm
+from handoff.accounts.forms import LoginForm, ReminderForm
 from handoff.accounts.models import Person
 from handoff.extensions import db, login_manager
 from handoff.web import is_valid_zone, safe_next
@@ -68,5 +68,24 @@ def logout():
 @bp.get("/me")
 @login_required
 def me():
-    """Who am I: name, departments, time zone."""
-    return render_template("accounts/me.html", person=current_user)
+    """Who am I: name, departments, time zone, how reminders reach me."""
+    form = ReminderForm(digest_mode=current_user.digest_mode)
+    return render_template("accounts/me.html", person=current_user, form=form)
+
+
+@bp.post("/me/reminders")
+@login_required
+def reminders():
+    """Choose how reminders reach me: as they come, or in one morning digest."""
+    form = ReminderForm()
+    if not form.validate():
+        return render_template("accounts/me.html", person=current_user, form=form), 422
+    person = db.session.get(Person, current_user.id)
+    person.digest_mode = form.digest_mode.data
+    db.session.commit()
+    flash(
+        "Your reminders now come in one morning digest."
+        if person.digest_mode == "morning"
+        else "Your reminders now come as things happen."
+    )
+    return redirect(url_for("accounts.me"), 303)

@@ -11,7 +11,7 @@ from flask import current_app, render_template, url_for
 
 from handoff.accounts.models import Person
 from handoff.extensions import db
-from handoff.mail import OutboxMessage, mail_domain
+from handoff.mail import OutboxMessage, mail_domain, one_line
 from handoff.nagging.links import make_token
 from handoff.nagging.rules import Kind
 from handoff.web import is_valid_zone
@@ -24,6 +24,7 @@ KIND_ORDER = {
     Kind.SETTLE: 1,
     Kind.DUE_SOON: 2,
     Kind.FYI: 3,
+    Kind.HANDOVER: 3,
 }
 ACTIONS = {
     Kind.ACK: [("accept", "Accept"), ("counter", "Counter"), ("decline", "Decline")],
@@ -32,6 +33,7 @@ ACTIONS = {
     Kind.LATE: [("complete", "Mark done")],
     Kind.FYI: [],
     Kind.TELL: [],
+    Kind.HANDOVER: [],
 }
 
 
@@ -51,6 +53,8 @@ class DigestItem:
     @property
     def line(self) -> str:
         """What is asked: 'Installation: install the router', or the customer to tell."""
+        if self.kind == Kind.HANDOVER:
+            return f"Handed over: {self.task.department.name} talks to the customer now"
         if self.task is not None:
             return f"Tell the customer: {self.task.why}"
         return f"{self.handoff.department.name}: {self.handoff.ask}"
@@ -63,7 +67,8 @@ class DigestItem:
 def opening(items: list[DigestItem]) -> str:
     """The digest's first sentence: what waits, then the news."""
     counts = Counter(
-        "tell" if i.kind == Kind.TELL else "fyi" if i.kind == Kind.FYI else "wait" for i in items
+        {Kind.TELL: "tell", Kind.FYI: "fyi", Kind.HANDOVER: "handover"}.get(i.kind, "wait")
+        for i in items
     )
     parts = []
     if counts["wait"]:
@@ -86,6 +91,12 @@ def opening(items: list[DigestItem]) -> str:
             ("One handoff was" if news == 1 else f"{news} handoffs were")
             + " accepted at once by a standing promise: nothing to answer."
         )
+    if counts["handover"]:
+        moved = counts["handover"]
+        parts.append(
+            ("One customer conversation" if moved == 1 else f"{moved} customer conversations")
+            + " moved to another department: you no longer need to speak to the customer."
+        )
     return " ".join(parts)
 
 
@@ -97,12 +108,20 @@ def headline(item: DigestItem, zone: ZoneInfo, now: datetime) -> str:
         return moment.astimezone(zone).strftime("%a %d %b %H:%M")
 
     department = handoff.department.name
-    if item.kind == Kind.TELL:
+    if item.kind == Kind.HANDOVER:
         task = item.task
         person = f" ({task.person.name})" if task.person else ""
         return (
+            f"{task.why}: {task.department.name}{person} talks to the customer about it now, "
+            f"and tells them by {when(task.due_at)}. If the customer calls you, say so."
+        )
+    if item.kind == Kind.TELL:
+        task = item.task
+        person = f" ({task.person.name})" if task.person else ""
+        told = f" Already told: {task.carried}" if task.carried else ""
+        return (
             f"{task.why}: {task.department.name}{person} talks to the customer now. "
-            f"Tell them by {when(task.due_at)}, then mark it told with what you said."
+            f"Tell them by {when(task.due_at)}, then mark it told with what you said.{told}"
         )
     if item.kind == Kind.ACK:
         return (
@@ -135,7 +154,15 @@ def thread_id(commitment) -> str:
 def write_digest(
     email: str, nags: list, handoffs: dict, tasks: dict, now: datetime
 ) -> OutboxMessage:
-    """Write the digest for one recipient into the outbox (the caller commits)."""
+    """Write the digest for one recipient into the outbox (the caller commits).
+
+    Several reminders about one thing (a repeat held back, then a new level) make one item:
+    the latest of them.
+    """
+    latest: dict[tuple, object] = {}
+    for nag in sorted(nags, key=lambda n: (n.level, n.number, n.id)):
+        latest[(nag.handoff_id, nag.task_id, nag.kind)] = nag
+    nags = list(latest.values())
     person = db.session.get(Person, nags[0].person_id) if nags[0].person_id else None
     zone_name = person.time_zone if person and is_valid_zone(person.time_zone) else None
     zone = ZoneInfo(zone_name or current_app.config["DEFAULT_TIME_ZONE"])
@@ -150,7 +177,8 @@ def write_digest(
                 task = tasks[nag.task_id]
                 reference = task.commitment.reference
                 open_url = url_for("commitments.show", reference=reference, _external=True)
-                items.append(DigestItem(nag, task.handoff, kind, [], open_url + "#tell", task))
+                anchor = "" if kind == Kind.HANDOVER else "#tell"
+                items.append(DigestItem(nag, task.handoff, kind, [], open_url + anchor, task))
                 continue
             handoff = handoffs[nag.handoff_id]
             links = []
@@ -186,9 +214,9 @@ def write_digest(
     message = OutboxMessage(
         message_id=make_msgid(domain=mail_domain()),
         to_address=email,
-        to_name=nags[0].recipient_name,
+        to_name=one_line(nags[0].recipient_name, 120),
         person_id=person.id if person else None,
-        subject=subject[:300],
+        subject=one_line(subject, 300),  # a line break in a title must not break the header
         body_text=text,
         body_html=html,
         thread_id=thread,

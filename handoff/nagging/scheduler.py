@@ -10,20 +10,31 @@ from flask import Flask
 
 from handoff.clock import utcnow
 from handoff.extensions import db
-from handoff.mail import dispatch
-from handoff.nagging.sweep import sweep
+from handoff.mail import DispatchReport, dispatch
+from handoff.nagging.mailing import vet_message
+from handoff.nagging.sweep import SweepReport, sweep
 
 log = logging.getLogger(__name__)
 _background: BackgroundScheduler | None = None
 
 
 def run_round(app: Flask, now: datetime | None = None):
-    """One round: record what is due, then send what the outbox holds."""
+    """One round: record what is due, then send what the outbox holds, each digest vetted
+    just before it leaves. A sweep that fails still lets the outbox drain, and the other
+    way round; the next round tries again."""
     with app.app_context():
         now = now or utcnow()
+        report, sent = SweepReport(), DispatchReport()
         try:
             report = sweep(now)
-            sent = dispatch(now)
+        except Exception:
+            log.exception("the sweep at %s failed; the next round tries again", now)
+            db.session.rollback()
+        try:
+            sent = dispatch(now, vet=vet_message)
+        except Exception:
+            log.exception("sending the outbox at %s failed; the next round tries again", now)
+            db.session.rollback()
         finally:
             db.session.remove()
         if report.reminders or sent.sent or sent.failed:

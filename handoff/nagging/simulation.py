@@ -11,23 +11,37 @@ few minutes. Afterwards every reminder is checked against the rules:
   cadence        later reminders followed the cadence in business time (within one step)
   escalation     each reminder reached the level its number calls for, leads included
   everyone       every handoff left unanswered past its window was reminded
-  one mail       nobody got more than one mail from one sweep
-
 and every task to tell a customer (after a decline, a taken counter, lateness):
 
   told in hours  its notice and reminders went out in its department's business hours
   notice         the notice went out at once (in hours), reminders from the deadline on cadence
   until told     nothing after it was marked told or passed on; every open task past its
                  deadline was reminded
+
+and, two sweepers racing at every step, what left as mail (a digest counts from when it
+left: sent, or written while no mail server is set; withdrawn and failed ones never left):
+
+  one mail per round   no address got two digests from one round, nor two within the
+                       digest throttle
+  mail in hours        every reminder in a digest reached its recipient in their hours (the
+                       department they hear as; the organisation's for its contact)
+  true when it left    no digest carried a reminder about something answered, told,
+                       passed on or cancelled before it left
+  owner told           with "you break it, you own it" off, a customer owner that is not
+                       the late department heard of the lateness in its own hours
+  handed over once     when the conversation moved, each person of the department that had
+                       it got exactly one hand-over notice, in their hours
 """
 
 import random
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+from flask import current_app
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
@@ -38,15 +52,14 @@ from handoff.customers.models import Customer
 from handoff.database import writing
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
-from handoff.mail import OutboxMessage
+from handoff.mail import FAILED, WITHDRAWN, OutboxMessage
 from handoff.nagging import rules
 from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
 from handoff.nagging.sweep import sweep
-from handoff.ownership.models import CustomerTask
+from handoff.ownership.models import CustomerTask, OrganisationSettings
 from handoff.ownership.services import mark_told as tell
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; both DST changes fall in the month
-ALL_WEEK = "0,1,2,3,4,5,6"
 POLICIES = {
     "Sales": {"time_zone": "America/Los_Angeles"},  # the customer owner, far away
     "Installation": {"holiday_country": "DE"},
@@ -68,9 +81,7 @@ POLICIES = {
         "cadence_minutes": 120,
     },
     "Support": {
-        "work_days": ALL_WEEK,
-        "day_start": "00:00",
-        "day_end": "23:59",
+        "always_open": True,  # round the clock, every day
         "ack_window_minutes": 30,
         "cadence_minutes": 60,
         "due_soon_minutes": 120,
@@ -89,10 +100,20 @@ class SimulationResult:
     mails: int = 0
     tasks: int = 0
     by_kind: Counter = field(default_factory=Counter)
+    mails_by_address: Counter = field(default_factory=Counter)
+    days: int = 0
     violations: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def violation_count(self) -> int:
         return sum(len(v) for v in self.violations.values())
+
+    def mails_per_person_week(self) -> tuple[float, int]:
+        """The mean and the most mails one address got per week."""
+        if not self.mails_by_address or not self.days:
+            return 0.0, 0
+        weeks = self.days / 7
+        counts = self.mails_by_address.values()
+        return sum(counts) / len(counts) / weeks, round(max(counts) / weeks)
 
 
 def build_organisation(rng: random.Random) -> dict[str, Department]:
@@ -128,11 +149,20 @@ def simulate(
     seed: int = 1,
     step_minutes: int = 15,
     per_day: int = 14,
+    sweepers: int = 2,
+    rule_off_from: int | None = None,
+    due_hours: tuple[int, int] = (30, 24 * 10),
     progress: Callable[[str], None] = lambda _: None,
 ) -> SimulationResult:
-    """Run the month on the database of the current app context (which should be empty)."""
+    """Run the month on the database of the current app context (which should be empty).
+
+    `sweepers` sweeps run at once at every step, each in its own thread and connection.
+    From day `rule_off_from` (default: half-way) "you break it, you own it" is off, so that
+    both ways of telling the customer are exercised.
+    """
     rng = random.Random(seed)
-    result = SimulationResult()
+    result = SimulationResult(days=days)
+    rule_off_at = start + timedelta(days=days // 2 if rule_off_from is None else rule_off_from)
     with writing():
         departments = build_organisation(rng)
         sales = departments["Sales"]
@@ -155,16 +185,20 @@ def simulate(
         with writing():
             while arrivals and arrivals[0] <= now:
                 at = arrivals.pop(0)
-                _arrive(rng, at, departments, maker, customer, plans, result)
+                _arrive(rng, at, departments, maker, customer, plans, result, due_hours)
             plans.sort()
             while plans and plans[0][0] <= now:
                 at, handoff_id, action = plans.pop(0)
                 _answer(rng, at, handoff_id, action, plans)
+            if now >= rule_off_at and now - step < rule_off_at:
+                settings = OrganisationSettings.current()
+                settings.owner_moves = False
+                db.session.add(settings)
             db.session.commit()
-        report = sweep(now)
+        reports = sweep_together(now, sweepers)
         _plan_telling(rng, planned_tasks, plans)
         result.sweeps += 1
-        result.reminders += report.reminders
+        result.reminders += sum(r.reminders for r in reports)
         if result.sweeps % (96 * 7) == 0:
             progress(f"  day {(now - start).days}: {result.reminders} reminders so far")
         now += step
@@ -173,10 +207,39 @@ def simulate(
     return result
 
 
-def _arrive(rng, at, departments, maker, customer, plans, result) -> None:
+def sweep_together(now: datetime, sweepers: int) -> list:
+    """Run `sweepers` sweeps at the same moment, each in its own thread, session and
+    connection, released together; re-raise what any of them raised."""
+    if sweepers <= 1:
+        return [sweep(now)]
+    app = current_app._get_current_object()
+    barrier = threading.Barrier(sweepers)
+    reports, errors = [], []
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                reports.append(sweep(now))
+            except Exception as error:
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(sweepers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    if errors:
+        raise errors[0]
+    return reports
+
+
+def _arrive(rng, at, departments, maker, customer, plans, result, due_hours) -> None:
     names = ["Installation", "Billing", "Shipping", "Support", "Legal"]
     route_names = rng.sample(names, rng.choice([1, 1, 2, 3]))
-    due = at + timedelta(hours=rng.randint(30, 24 * 10))
+    due = at + timedelta(hours=rng.randint(*due_hours))
     steps = [
         services.RouteStep(departments[n], "Simulated part", due - timedelta(hours=i))
         for i, n in enumerate(route_names)
@@ -266,9 +329,7 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
     rows = {p.department_id: p for p in db.session.scalars(select(NagPolicy))}
     policies = {d: p.rules(start) for d, p in rows.items() if d is not None}
     leads = defaultdict(set)
-    departments_of = defaultdict(set)
     for membership in db.session.scalars(select(Membership)):
-        departments_of[membership.person.email].add(membership.department_id)
         if membership.role == "lead":
             leads[membership.department_id].add(membership.person.email)
     # each handoff's states over time, from the timeline: (moment, state), series k = k-th
@@ -302,13 +363,6 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
         label = f"{commitment.reference}/{handoff.department.name} #{nag.number} {nag.kind}"
         if not policy.hours.is_open(nag.created_at):
             v["in hours"].append(f"{label} at {nag.created_at}")
-        own = departments_of.get(nag.recipient_email, set())
-        if (
-            own
-            and chased not in own
-            and not any(policies[d].hours.is_open(nag.created_at) for d in own)
-        ):
-            v["in hours"].append(f"{label} to {nag.recipient_email} out of their hours")
         state_then = _state_at(changes[handoff.id], nag.created_at)
         if rules.kind_for(state_then, handoff.due_at, nag.created_at) != nag.kind and not (
             nag.kind == "due_soon" and state_then == State.ACCEPTED
@@ -373,13 +427,8 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
                 v["everyone"].append(f"{commitment.reference} {state} never reminded")
 
     check_tasks(result, step, policies, end)
-
-    mails = list(db.session.scalars(select(OutboxMessage)))
-    result.mails = len(mails)
-    per_sweep = Counter((m.to_address, m.created_at) for m in mails)
-    for (address, moment), times in per_sweep.items():
-        if times > 1:
-            v["one mail"].append(f"{address} got {times} mails at {moment}")
+    organisation = rows[None].rules(start).hours if None in rows else None
+    check_mail(result, step, policies, organisation, changes, end)
 
 
 def check_tasks(result: SimulationResult, step: int, policies: dict, end: datetime) -> None:
@@ -387,7 +436,9 @@ def check_tasks(result: SimulationResult, step: int, policies: dict, end: dateti
     v = result.violations
     by_task = defaultdict(list)
     for nag in db.session.scalars(
-        select(Nag).where(Nag.task_id.is_not(None)).order_by(Nag.created_at, Nag.id)
+        select(Nag)
+        .where(Nag.task_id.is_not(None), Nag.kind == rules.Kind.TELL)
+        .order_by(Nag.created_at, Nag.id)
     ):
         by_task[nag.task_id].append(nag)
     tasks = list(db.session.scalars(select(CustomerTask)))
@@ -426,6 +477,140 @@ def check_tasks(result: SimulationResult, step: int, policies: dict, end: dateti
         overdue = policy.hours.minutes_between(task.due_at, stopped)
         if overdue >= step + 1 and len(moments) < 2 and moments and moments[0] < task.due_at:
             v["until told"].append(f"{label} open past its deadline and never reminded")
+
+
+def check_mail(result, step, policies, organisation, changes, end) -> None:
+    """Hold what left as mail to the rules: one per round, in hours, true, owners told."""
+    v = result.violations
+    gap = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
+    handoffs = {h.id: h for h in db.session.scalars(select(Handoff))}
+    tasks = {t.id: t for t in db.session.scalars(select(CustomerTask))}
+    left = {
+        m.id: m
+        for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status.not_in([WITHDRAWN, FAILED]))
+        )
+    }
+    result.mails = len(left)
+    result.mails_by_address = Counter(m.to_address for m in left.values())
+    carried = defaultdict(list)
+    for nag in db.session.scalars(select(Nag).where(Nag.message_id.is_not(None))):
+        if nag.message_id in left:
+            carried[nag.message_id].append(nag)
+
+    def hours_of(department_id):
+        return organisation if department_id is None else policies[department_id].hours
+
+    by_address = defaultdict(list)
+    for message in left.values():
+        by_address[message.to_address].append(message)
+    for address, messages in by_address.items():
+        rounds = Counter(m.created_at for m in messages)
+        for moment, times in rounds.items():
+            if times > 1:
+                v["one mail per round"].append(f"{address} got {times} mails at {moment}")
+        moments = sorted(rounds)
+        for earlier, later in pairwise(moments):
+            if later - earlier < gap:
+                v["one mail per round"].append(f"{address} got mail {later - earlier} apart")
+
+    first_late_at = {}
+    for handoff_id, created in db.session.execute(
+        select(Nag.handoff_id, Nag.created_at)
+        .where(Nag.kind == rules.Kind.LATE)
+        .order_by(Nag.created_at.desc())
+    ):
+        first_late_at[handoff_id] = created
+    handed = Counter()  # (task, address) -> hand-over notices that left
+    late_told = set()  # (handoff, department) of late notices that left
+    for message in left.values():
+        moment = message.sent_at or message.created_at
+        for nag in carried[message.id]:
+            what = f"{message.to_address} at {moment} ({nag.kind} #{nag.number})"
+            hours = hours_of(nag.via_department_id)
+            if hours is not None and not hours.is_open(moment):
+                v["mail in hours"].append(what)
+            if nag.task_id is not None:
+                task = tasks[nag.task_id]
+                cancelled = task.commitment.cancelled_at
+                if cancelled is not None and cancelled <= moment:
+                    v["true when it left"].append(f"{what}: the commitment was cancelled")
+                if nag.kind == rules.Kind.HANDOVER:
+                    handed[(task.id, message.to_address)] += 1
+                elif task.closed_at is not None and task.closed_at <= moment:
+                    v["true when it left"].append(f"{what}: the task was closed")
+                continue
+            handoff = handoffs[nag.handoff_id]
+            stints = changes[handoff.id]
+            series = sum(1 for started, _ in stints if started <= moment)
+            state = _state_at(stints, moment)
+            cancelled = handoff.commitment.cancelled_at
+            if series != nag.series or (cancelled is not None and cancelled <= moment):
+                v["true when it left"].append(f"{what}: it was {state} before it left")
+            elif nag.kind != rules.Kind.FYI and (
+                rules.kind_for(state, handoff.due_at, moment) != nag.kind
+            ):
+                v["true when it left"].append(f"{what}: it was {state} when it left")
+            if nag.kind == rules.Kind.LATE:
+                late_told.add((handoff.id, nag.via_department_id))
+
+    people = defaultdict(set)
+    for membership in db.session.scalars(select(Membership)):
+        if membership.person.email and membership.person.active:
+            people[membership.department_id].add(membership.person.email)
+    for task in tasks.values():
+        label = f"{task.commitment.reference} task {task.id}"
+        handoff = handoffs[task.handoff_id]
+        first_late = first_late_at.get(handoff.id)
+        if (
+            task.reason == "late"
+            and task.department_id != handoff.department_id
+            and first_late is not None
+            and people[task.department_id]
+        ):
+            # the rule is off: the owner keeps the conversation and must hear of the lateness
+            stop = min(_left_state_at(changes[handoff.id], first_late) or end, end)
+            hours = policies[task.department_id].hours
+            heard = (handoff.id, task.department_id) in late_told
+            if hours.minutes_between(first_late, stop) > 2 * step and not heard:
+                v["owner told"].append(f"{label}: {task.department.name} never heard")
+        if task.from_department_id is None:
+            continue
+        former = task.from_department_id
+        for address in people[former]:
+            times = handed[(task.id, address)]
+            if times > 1:
+                v["handed over once"].append(f"{label}: {address} told {times} times")
+        stop = _owner_stop(task, tasks, end)
+        hours = policies[former].hours
+        if hours.minutes_between(task.created_at, stop) > 2 * step:
+            missing = [a for a in people[former] if not handed[(task.id, a)]]
+            if missing:
+                v["handed over once"].append(f"{label}: {', '.join(missing)} never told")
+
+
+def _left_state_at(stints, moment):
+    """When the handoff next changed state after `moment` (None: never)."""
+    for started, _state in stints:
+        if started > moment:
+            return started
+    return None
+
+
+def _owner_stop(task, tasks, end):
+    """Until when the department that handed over still did not talk to the customer."""
+    stop = end
+    cancelled = task.commitment.cancelled_at
+    if cancelled is not None:
+        stop = min(stop, cancelled)
+    for other in tasks.values():
+        if (
+            other.commitment_id == task.commitment_id
+            and other.created_at > task.created_at
+            and other.department_id == task.from_department_id
+        ):
+            stop = min(stop, other.created_at)
+    return stop
 
 
 def _state_at(stints: list[tuple[datetime, str]], moment: datetime) -> str:

@@ -4,30 +4,28 @@
 (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent sweeps take different rows; SQLite: the
 write transaction is BEGIN IMMEDIATE) and decides each on fresh state: a handoff answered a
 moment before is not nagged. Each reminder is a row per recipient keyed by (handoff, series,
-number, recipient) and inserted so that a second insert of the key does nothing. Then every
-reminder not yet mailed goes into one digest per person. All of it commits together; mail
-leaves later, from the outbox.
+number, recipient) and inserted so that a second insert of the key does nothing; that
+commits. Then the digest step (handoff.nagging.mailing) writes at most one digest per
+address, each in its own short transaction under that address's lock, from the reminders
+that are still true and whose recipient is in hours. Mail leaves later, from the outbox.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
-from handoff.commitments.models import Commitment, Handoff, TimelineEvent
+from handoff.commitments.models import Handoff, TimelineEvent
 from handoff.database import writing
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
-from handoff.mail import OutboxMessage
 from handoff.nagging import rules
-from handoff.nagging.digest import write_digest
-from handoff.nagging.models import Nag, NagPolicy
+from handoff.nagging.mailing import write_digests
+from handoff.nagging.models import NagPolicy
+from handoff.nagging.notices import Recipient, record
 from handoff.nagging.rules import Kind, Level
 from handoff.nagging.schedule import PolicyBook, chased_department_id
 from handoff.ownership.models import CustomerTask
@@ -35,13 +33,6 @@ from handoff.ownership.services import note_late_handoffs
 
 BATCH = 500
 MAX_BATCHES = 100  # a bound, so that no fault can keep one sweep going for ever
-
-
-@dataclass(frozen=True)
-class Recipient:
-    email: str
-    name: str
-    person_id: int | None
 
 
 @dataclass
@@ -89,8 +80,8 @@ def sweep(now: datetime) -> SweepReport:
             for _ in range(MAX_BATCHES):
                 if not _sweep_batch(model, chase, now, report):
                     break
-        report.digests = write_digests(now)
         db.session.commit()
+    report.digests = write_digests(now)
     return report
 
 
@@ -163,7 +154,7 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
         now,
     )
     key = {"handoff_id": handoff.id, "series": handoff.nag_series}
-    if recipients and _record(key, kind, number, level, recipients, now) == 0:
+    if recipients and record(key, kind, number, level, recipients, now) == 0:
         report.skipped += 1  # another sweep recorded this very reminder
         return False
     _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now)
@@ -204,7 +195,7 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
         book,
         now,
     )
-    if recipients and _record({"task_id": task.id}, Kind.TELL, number, level, recipients, now) == 0:
+    if recipients and record({"task_id": task.id}, Kind.TELL, number, level, recipients, now) == 0:
         report.skipped += 1
         return False
     addresses = ", ".join(r.email for r in recipients) or "nobody"
@@ -243,70 +234,43 @@ def _targets(handoff, kind: Kind) -> list[int]:
 def _recipients(targets, chased, level, people, departments, organisation, book, now):
     """Who gets a reminder for the `targets` departments, and a problem when there is nobody.
 
-    A department told besides the chased one (the customer owner, of late work) hears only
-    while its own business hours are open; otherwise at a later reminder of the cadence.
+    Each recipient is reached in the hours of the department they hear as (the customer
+    owner of late work in its own hours, whenever those are); the organisation's escalation
+    contact in the organisation's hours. The digest step holds a reminder until then.
     """
     chosen: dict[str, Recipient] = {}
     problems = []
+    nobody_chased = False
 
-    def add(persons):
+    def add(persons, department_id):
         for person in persons:
-            chosen.setdefault(person.email, Recipient(person.email, person.name, person.id))
+            chosen.setdefault(
+                person.email, Recipient(person.email, person.name, person.id, department_id)
+            )
 
     for department_id in targets:
-        if department_id != chased and not book.rules(department_id).hours.is_open(now):
-            continue
         members, leads = people.members[department_id], people.leads[department_id]
         name = departments[department_id].name
-        add(members)
+        add(members, department_id)
         if level >= Level.LEADS or not members:
-            add(leads)
+            add(leads, department_id)
+        if department_id != chased:
+            continue  # a department told besides the chased one is no staffing problem of it
         if not members and not leads:
+            nobody_chased = True
             problems.append(f"nobody in {name} can receive reminders")
         elif not members:
             problems.append(f"{name} has no members to remind, only its leads")
-    if (level >= Level.ORGANISATION or not chosen) and organisation.escalation_email:
+    wanted = level >= Level.ORGANISATION or nobody_chased or not chosen
+    if wanted and organisation.escalation_email:
         contact = organisation.escalation_email
         chosen.setdefault(
-            contact, Recipient(contact, organisation.escalation_name or "Escalation contact", None)
+            contact,
+            Recipient(contact, organisation.escalation_name or "Escalation contact", None, None),
         )
     if not chosen:
         problems.append("and no organisation escalation contact is set")
     return list(chosen.values()), "; ".join(problems)
-
-
-def _record(key: dict, kind, number, level, recipients, now) -> int:
-    """Insert one nag row per recipient; a row whose key exists already is not inserted.
-
-    `key` names what the reminder is about: a handoff and its series, or a task.
-    """
-    if not recipients:
-        return 0
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    rows = [
-        {
-            "series": 0,
-            **key,
-            "number": number,
-            "kind": kind.value,
-            "level": int(level),
-            "recipient_email": r.email,
-            "recipient_name": r.name,
-            "person_id": r.person_id,
-            "created_at": now,
-        }
-        for r in recipients
-    ]
-    statement = (
-        insert(Nag)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=[*key, "number", "recipient_email"]
-            if "handoff_id" in key
-            else [*key, "kind", "number", "recipient_email"]
-        )
-    )
-    return db.session.execute(statement).rowcount
 
 
 def _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now):
@@ -347,57 +311,6 @@ def _escalated(department: str, level: Level) -> str:
     if level == Level.LEADS:
         return f"Escalated to {department}'s leads"
     return "Escalated to the organisation's escalation contact"
-
-
-def write_digests(now: datetime) -> int:
-    """Put every reminder not yet mailed into one digest per recipient; answer how many."""
-    limit = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
-    nag_ids = list(
-        db.session.scalars(
-            select(Nag.id).where(Nag.message_id.is_(None)).with_for_update(skip_locked=True)
-        )
-    )
-    if not nag_ids:
-        return 0
-    nags = db.session.scalars(select(Nag).where(Nag.id.in_(nag_ids))).all()
-    by_recipient: dict[str, list[Nag]] = defaultdict(list)
-    for nag in nags:
-        by_recipient[nag.recipient_email].append(nag)
-    recent = set()
-    if limit:
-        recent = set(
-            db.session.scalars(
-                select(OutboxMessage.to_address)
-                .where(
-                    OutboxMessage.to_address.in_(list(by_recipient)),
-                    OutboxMessage.created_at > now - limit,
-                )
-                .group_by(OutboxMessage.to_address)
-            )
-        )
-    handoff_ids = {nag.handoff_id for nag in nags if nag.handoff_id}
-    handoffs = {
-        h.id: h
-        for h in db.session.scalars(
-            select(Handoff)
-            .where(Handoff.id.in_(handoff_ids))
-            .options(selectinload(Handoff.commitment).selectinload(Commitment.handoffs))
-        )
-    }
-    task_ids = {nag.task_id for nag in nags if nag.task_id}
-    tasks = {
-        task.id: task
-        for task in db.session.scalars(select(CustomerTask).where(CustomerTask.id.in_(task_ids)))
-    }
-    written = 0
-    for email, items in sorted(by_recipient.items()):
-        if email in recent:
-            continue  # this address had a digest a moment ago: its reminders wait for the next
-        message = write_digest(email, items, handoffs, tasks, now)
-        for nag in items:
-            nag.message_id = message.id
-        written += 1
-    return written
 
 
 def due_count(now: datetime) -> int:

@@ -18,7 +18,9 @@ from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.services import Conflict, InvalidInput, NotAllowed, record_event
 from handoff.extensions import db
 from handoff.nagging.models import NagPolicy
-from handoff.ownership.models import CustomerTask, OrganisationSettings, Reason, reason_text
+from handoff.nagging.notices import people_of, record
+from handoff.nagging.rules import Kind
+from handoff.ownership.models import CustomerTask, OrganisationSettings, Reason
 
 BATCH = 500
 
@@ -34,6 +36,7 @@ def promise_broke(
     """
     commitment = handoff.commitment
     settings = OrganisationSettings.current()
+    former = commitment.customer_owner_department
     moves = settings.owner_moves and (
         commitment.customer_owner_department_id != handoff.department_id
         or (person is not None and commitment.customer_owner_person_id != person.id)
@@ -42,6 +45,7 @@ def promise_broke(
         commitment.customer_owner_department = handoff.department
         commitment.customer_owner_person = person
     department = commitment.customer_owner_department
+    handed_over = former is not None and former.id != department.id
     hours = NagPolicy.for_department(department.id).business_hours(now.year)
     task = CustomerTask(
         commitment_id=commitment.id,
@@ -49,20 +53,18 @@ def promise_broke(
         reason=reason,
         department_id=department.id,
         person_id=commitment.customer_owner_person.id if commitment.customer_owner_person else None,
+        from_department_id=former.id if handed_over else None,
+        carried=already_told(commitment),
         created_at=now,
         due_at=hours.add(now, settings.tell_customer_minutes),
         next_nag_at=now,  # the notice goes out in the next sweep, in business hours
         note="",
         nags_sent=0,
     )
-    for earlier in open_tasks(commitment):
-        earlier.closed_at = now
-        earlier.outcome = "passed_on"
-        earlier.note = f"passed on when {reason_text(reason, handoff.department.name)}"
-        earlier.next_nag_at = None
     db.session.add(task)
     db.session.flush()
     db.session.refresh(task)
+    _pass_on(open_tasks(commitment, but=task), task, now)
     who = department.name + (f" ({person.name})" if moves and person else "")
     if moves:
         summary = f"{who} now talks to the customer: {task.why}. Tell the customer by"
@@ -70,17 +72,49 @@ def promise_broke(
     else:
         summary = f"The customer must be told that {task.why}: {who} tells them by"
         record_event(commitment, "tell_customer", summary, now, None, handoff, about_at=task.due_at)
+    if handed_over:
+        # the department that talked to the customer hears once, in its own hours
+        record({"task_id": task.id}, Kind.HANDOVER, 0, 0, people_of(former.id), now)
     return task
 
 
-def open_tasks(commitment: Commitment) -> list[CustomerTask]:
-    return list(
-        db.session.scalars(
-            select(CustomerTask).where(
-                CustomerTask.commitment_id == commitment.id, CustomerTask.closed_at.is_(None)
-            )
+def _pass_on(earlier: list[CustomerTask], task: CustomerTask, now: datetime) -> None:
+    """Close the tasks still open on the commitment: the new task carries the conversation."""
+    for old in earlier:
+        old.closed_at = now
+        old.outcome = "passed_on"
+        old.note = f"passed on to {task.department.name} when {task.why}"
+        old.next_nag_at = None
+        record_event(
+            old.commitment,
+            "task_passed_on",
+            f"{old.department.name}'s task to tell the customer ({old.why}) was passed on to "
+            f"{task.department.name}, which tells the customer by",
+            now,
+            None,
+            task.handoff,
+            about_at=task.due_at,
         )
+
+
+def already_told(commitment: Commitment) -> str:
+    """What the customer heard so far: the notes of the tasks marked told, oldest first."""
+    told = db.session.scalars(
+        select(CustomerTask)
+        .where(CustomerTask.commitment_id == commitment.id, CustomerTask.outcome == "told")
+        .order_by(CustomerTask.closed_at, CustomerTask.id)
     )
+    return " · ".join(f"{t.department.name}: “{t.note}”" for t in told)
+
+
+def open_tasks(commitment: Commitment, but: CustomerTask | None = None) -> list[CustomerTask]:
+    """The commitment's tasks to tell the customer that are still open (all `but` one)."""
+    query = select(CustomerTask).where(
+        CustomerTask.commitment_id == commitment.id, CustomerTask.closed_at.is_(None)
+    )
+    if but is not None:
+        query = query.where(CustomerTask.id != but.id)
+    return list(db.session.scalars(query.order_by(CustomerTask.id)))
 
 
 def tasks_of(commitment: Commitment) -> list[CustomerTask]:

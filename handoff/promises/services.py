@@ -4,14 +4,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from handoff.accounts.models import Person
 from handoff.commitments.services import InvalidInput, NotAllowed
-from handoff.departments.models import Department, Membership
+from handoff.departments.models import Department
 from handoff.extensions import db
-from handoff.nagging.models import Nag, NagPolicy
+from handoff.nagging.models import NagPolicy
+from handoff.nagging.notices import people_of, record
 from handoff.nagging.rules import Kind
 from handoff.promises.models import DepartmentEvent, StandingPromise
 from handoff.promises.rules import Terms, Verdict, describe_lead, judge
@@ -50,36 +49,16 @@ def lead_text(promise: StandingPromise) -> str:
 
 
 def tell_department(handoff, now: datetime) -> None:
-    """Put the news of a handoff accepted by standing promise into its people's next digest."""
-    people = db.session.scalars(
-        select(Person)
-        .join(Membership, Membership.person_id == Person.id)
-        .where(Membership.department_id == handoff.department_id, Person.active.is_(True))
-    ).all()
-    if not people:
-        return
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    """Put the news of a handoff accepted by standing promise into its people's next digest,
+    in the department's own hours."""
     db.session.flush()
-    rows = [
-        {
-            "handoff_id": handoff.id,
-            "series": handoff.nag_series,
-            "number": 0,
-            "kind": Kind.FYI,
-            "level": 0,
-            "recipient_email": person.email,
-            "recipient_name": person.name,
-            "person_id": person.id,
-            "created_at": now,
-        }
-        for person in people
-    ]
-    db.session.execute(
-        insert(Nag)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=["handoff_id", "series", "number", "recipient_email"]
-        )
+    record(
+        {"handoff_id": handoff.id, "series": handoff.nag_series},
+        Kind.FYI,
+        0,
+        0,
+        people_of(handoff.department_id),
+        now,
     )
 
 

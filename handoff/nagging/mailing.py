@@ -1,0 +1,391 @@
+"""The digest step: what leaves as mail is decided once per address, on fresh state.
+
+Recording a reminder (handoff.nagging.notices) and mailing it are two steps. For each
+address with reminders waiting, one sweep at a time takes the address's mailbox row (on
+PostgreSQL `FOR UPDATE SKIP LOCKED`: a second sweeper skips the address this round instead
+of writing a second mail) and decides, in one short transaction:
+
+- every waiting reminder is read again, with what it is about under a row lock: one that is
+  no longer true (answered, told, cancelled, no longer due soon) is dropped, with a note on
+  the timeline, and never mailed;
+- one whose recipient is out of hours (the hours of the department they hear as, or the
+  organisation's for its escalation contact) waits for those hours to open;
+- a digest is written only when something in it is new for the person (a first reminder, a
+  new level, a new kind, news), or when reminders held for this moment come due: a repeat
+  of what the person was already mailed waits for the start of their next business day,
+  and so does everything for a person who chose one morning digest, or who had their
+  daily cap of digests;
+- at most one digest per address within DIGEST_MIN_MINUTES.
+
+Whatever is held is decided again when it comes due. The dispatcher asks `vet_message`
+just before a digest leaves, so a digest that waited in the outbox (the mail server was
+down) and is no longer true, or would arrive out of hours, is withdrawn and its reminders
+go back to wait. A digest that cannot be written is kept as a failed message with the
+reason; the other addresses of the round go on.
+"""
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
+
+from handoff.accounts.models import Person
+from handoff.commitments.models import Handoff, TimelineEvent
+from handoff.database import writing
+from handoff.extensions import db
+from handoff.mail import FAILED, OutboxMessage
+from handoff.nagging import rules
+from handoff.nagging.business_time import BusinessHours
+from handoff.nagging.digest import write_digest
+from handoff.nagging.models import Mailbox, Nag, NagPolicy
+from handoff.nagging.rules import Kind
+from handoff.nagging.schedule import PolicyBook
+from handoff.ownership.models import CustomerTask
+from handoff.web import is_valid_zone
+
+log = logging.getLogger(__name__)
+MORNING = time(8, 0)  # when the day's digest leaves for hours that never close
+
+
+class Hours:
+    """Business hours looked up once each: a department's, or the organisation's (None)."""
+
+    def __init__(self, now: datetime):
+        self.book = PolicyBook(now)
+        self.now = now
+        self._organisation: BusinessHours | None = None
+
+    def of(self, department_id: int | None) -> BusinessHours:
+        if department_id is not None:
+            return self.book.rules(department_id).hours
+        if self._organisation is None:
+            self._organisation = NagPolicy.organisation().business_hours(self.now.year)
+        return self._organisation
+
+
+def next_morning(hours: BusinessHours, moment: datetime) -> datetime:
+    """When the next business day begins after `moment`: its first opening later than now
+    (08:00 local the next day for hours that never close)."""
+    if hours.always_open:
+        day = moment.astimezone(hours.zone).date() + timedelta(days=1)
+        return datetime.combine(day, MORNING, tzinfo=hours.zone).astimezone(UTC)
+    for opens, _closes in hours._windows_from(moment):
+        if opens > moment:
+            return opens
+    raise AssertionError("unreachable")  # _windows_from raises first
+
+
+class Facts:
+    """What waiting reminders are about, read again under row locks (handoffs, then tasks)."""
+
+    def __init__(self, nags: list[Nag]):
+        tasks = _locked(CustomerTask, {n.task_id for n in nags if n.task_id})
+        self.tasks = {t.id: t for t in tasks}
+        handoff_ids = {n.handoff_id for n in nags if n.handoff_id}
+        handoff_ids |= {t.handoff_id for t in tasks}
+        self.handoffs = {
+            h.id: h for h in _locked(Handoff, handoff_ids, selectinload(Handoff.commitment))
+        }
+
+    def stale(self, nag: Nag, now: datetime) -> str | None:
+        """Why the reminder is no longer true at `now`, or None while it is."""
+        if nag.task_id is not None:
+            task = self.tasks[nag.task_id]
+            commitment = task.commitment
+            if nag.kind == Kind.HANDOVER:
+                if commitment.cancelled_at is not None:
+                    return "the commitment was cancelled"
+                if commitment.customer_owner_department_id == nag.via_department_id:
+                    return "it talks to the customer again"
+                return None
+            if task.closed_at is not None:
+                return "the customer was told" if task.outcome == "told" else "it was passed on"
+            return None
+        handoff = self.handoffs[nag.handoff_id]
+        if handoff.commitment.cancelled_at is not None:
+            return "the commitment was cancelled"
+        if handoff.nag_series != nag.series:
+            return f"it is {handoff.state} now"
+        if nag.kind == Kind.FYI:
+            return None
+        wanted = rules.kind_for(handoff.state, handoff.due_at, now)
+        if wanted != Kind(nag.kind):
+            return "it is past its due time now" if wanted == Kind.LATE else "it changed"
+        return None
+
+
+def _locked(model, ids: set[int], *options) -> list:
+    """Rows of `model` locked in id order (so that two lockers never wait on each other in
+    a circle), then read as they are now."""
+    if not ids:
+        return []
+    ordered = sorted(ids)
+    db.session.execute(
+        select(model.id).where(model.id.in_(ordered)).order_by(model.id).with_for_update()
+    )
+    query = (
+        select(model)
+        .where(model.id.in_(ordered))
+        .order_by(model.id)
+        .execution_options(populate_existing=True)
+    )
+    if options:
+        query = query.options(*options)
+    return list(db.session.scalars(query).unique())
+
+
+def _topic(nag: Nag) -> tuple:
+    """What a reminder tells its recipient; another reminder of the same topic is a repeat."""
+    notice = nag.task_id is not None and nag.number == 0
+    return (nag.handoff_id, nag.task_id, nag.series, nag.kind, nag.level, notice)
+
+
+def _mailed_topics(address: str, nags: list[Nag]) -> set[tuple]:
+    """The topics of these reminders that this address was mailed before."""
+    handoff_ids = sorted({n.handoff_id for n in nags if n.handoff_id})
+    task_ids = sorted({n.task_id for n in nags if n.task_id})
+    earlier = db.session.scalars(
+        select(Nag).where(
+            Nag.recipient_email == address,
+            Nag.message_id.is_not(None),
+            or_(Nag.handoff_id.in_(handoff_ids), Nag.task_id.in_(task_ids)),
+        )
+    )
+    return {_topic(n) for n in earlier}
+
+
+def write_digests(now: datetime) -> int:
+    """Write at most one digest for each address with reminders due; answer how many."""
+    addresses = list(
+        db.session.scalars(
+            select(Nag.recipient_email)
+            .where(Nag.mail_after <= now)
+            .group_by(Nag.recipient_email)
+            .order_by(Nag.recipient_email)
+        )
+    )
+    db.session.rollback()  # end the read: each address is decided in its own transaction
+    hours = Hours(now)
+    written = 0
+    for address in addresses:
+        try:
+            with writing():
+                written += _digest_for(address, now, hours)
+                db.session.commit()
+        except OperationalError:
+            db.session.rollback()  # a lock or the connection: the next round tries again
+            log.warning("digest to %s left for the next round", address, exc_info=True)
+        except Exception as error:
+            db.session.rollback()
+            log.exception("could not write the digest to %s", address)
+            _keep_failure(address, now, error)
+    return written
+
+
+def _claim_mailbox(address: str) -> Mailbox | None:
+    """Take the address's mailbox row for this transaction; None if another sweep has it."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(Mailbox).values(address=address).on_conflict_do_nothing(index_elements=["address"])
+    )
+    return db.session.scalar(
+        select(Mailbox)
+        .where(Mailbox.address == address)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _waiting(address: str) -> list[Nag]:
+    return list(
+        db.session.scalars(
+            select(Nag)
+            .where(Nag.recipient_email == address, Nag.mail_after.is_not(None))
+            .order_by(Nag.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _digest_for(address: str, now: datetime, hours: Hours) -> int:
+    """Decide the address's digest at `now` and write it if one is due; answer 1 or 0.
+
+    The cheap questions come first (anything due, in hours, throttled), so that a round
+    reads what the reminders are about only for the addresses that may get mail.
+    """
+    box = _claim_mailbox(address)
+    if box is None:
+        return 0  # another sweep decides this address's mail this round
+    waiting = _waiting(address)
+    open_now = []
+    for nag in waiting:
+        opening = hours.of(nag.via_department_id)
+        if opening.is_open(now):
+            open_now.append(nag)
+        elif nag.mail_after <= now:
+            nag.mail_after = opening.next_open(now)  # held for the recipient's hours
+    due = [n for n in open_now if n.mail_after <= now]
+    if not due:
+        return 0
+    gap = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
+    if gap and box.last_digest_at and box.last_digest_at > now - gap:
+        for nag in due:
+            nag.mail_after = box.last_digest_at + gap
+        return 0
+    person = db.session.get(Person, due[0].person_id) if due[0].person_id else None
+    morning_only = person is not None and person.digest_mode == "morning"
+    mailed = _mailed_topics(address, due)
+    reasons = []
+    for nag in due:
+        came_due = nag.mail_after > nag.created_at  # it was held for this moment
+        new = _topic(nag) not in mailed
+        if came_due or (new and not morning_only):
+            reasons.append(nag)
+        else:  # a repeat of what the person has, or a person who reads one digest a day
+            nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
+    if not reasons:
+        return 0
+    facts = Facts(open_now)
+    open_now = _drop_stale(open_now, facts, now)
+    reasons = [n for n in reasons if n.dropped_at is None]
+    if not reasons:
+        return 0  # what was new is no longer true; the repeats wait for their morning
+    day = now.astimezone(_zone(person, hours.of(reasons[0].via_department_id))).date().isoformat()
+    sent_today = box.digests_that_day if box.day == day else 0
+    cap = current_app.config["DIGEST_DAILY_CAP"]
+    if cap and sent_today >= cap:
+        for nag in reasons:
+            nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
+        return 0
+    message = write_digest(address, open_now, facts.handoffs, facts.tasks, now)
+    for nag in open_now:
+        nag.message_id = message.id
+        nag.mail_after = None
+    box.last_digest_at = now
+    box.day = day
+    box.digests_that_day = sent_today + 1
+    return 1
+
+
+def _zone(person: Person | None, hours: BusinessHours) -> ZoneInfo:
+    """The zone a person's day is counted in: their own, else their department's."""
+    if person is not None and is_valid_zone(person.time_zone):
+        return ZoneInfo(person.time_zone)
+    return hours.zone
+
+
+def _drop_stale(nags: list[Nag], facts: Facts, now: datetime) -> list[Nag]:
+    """Drop the reminders that are no longer true, noting it on the timeline; answer the rest."""
+    kept = []
+    dropped = defaultdict(list)
+    for nag in nags:
+        reason = facts.stale(nag, now)
+        if reason is None:
+            kept.append(nag)
+            continue
+        nag.mail_after = None
+        nag.message_id = None
+        nag.dropped_at = now
+        nag.drop_reason = reason[:200]
+        dropped[(nag.handoff_id, nag.task_id, nag.kind, nag.number, reason)].append(nag)
+    for (handoff_id, task_id, kind, number, reason), group in dropped.items():
+        if task_id is not None:
+            task = facts.tasks[task_id]
+            commitment_id, handoff_id = task.commitment_id, task.handoff_id
+        else:
+            commitment_id = facts.handoffs[handoff_id].commitment_id
+        addresses = ", ".join(sorted(n.recipient_email for n in group))
+        db.session.add(
+            TimelineEvent(
+                commitment_id=commitment_id,
+                handoff_id=handoff_id,
+                kind="nag",
+                summary=f"{_label(kind, number)} not mailed to {addresses}: {reason}",
+                created_at=now,
+            )
+        )
+    return kept
+
+
+def _label(kind: str, number: int) -> str:
+    """'Reminder 2', 'The late notice 3', … for the timeline."""
+    return {
+        Kind.ACK: f"Reminder {number}",
+        Kind.SETTLE: f"Reminder {number} to settle the counter",
+        Kind.DUE_SOON: "The due-soon reminder",
+        Kind.LATE: f"Late notice {number}",
+        Kind.FYI: "The news of the standing promise",
+        Kind.TELL: "The notice to tell the customer" if number == 0 else f"Reminder {number}",
+        Kind.HANDOVER: "The hand-over notice",
+    }[Kind(kind)]
+
+
+def _keep_failure(address: str, now: datetime, error: Exception) -> None:
+    """Keep a digest that could not be written as a failed message with the reason; its
+    reminders go with it, so that they are not tried again every round. Retrying it puts
+    them back to wait, and the next round writes the digest again."""
+    try:
+        with writing():
+            message = OutboxMessage(
+                message_id=f"<unwritten-{now.timestamp():.0f}-{address}>"[:255],
+                to_address=address,
+                subject="[Handoff] A digest that could not be written",
+                body_text="",
+                body_html="",  # no body: the dispatcher writes it again instead of sending
+                status=FAILED,
+                attempts=1,
+                next_attempt_at=now,
+                failed_at=now,
+                last_error=f"could not write the digest: {error!r}"[:2000],
+                created_at=now,
+            )
+            db.session.add(message)
+            db.session.flush()
+            for nag in db.session.scalars(
+                select(Nag).where(Nag.recipient_email == address, Nag.mail_after <= now)
+            ):
+                nag.message_id = message.id
+                nag.mail_after = None
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("could not keep the failed digest to %s", address)
+
+
+def vet_message(message: OutboxMessage, now: datetime) -> str | None:
+    """Just before a digest leaves: None if every reminder in it is still true and its
+    recipient in hours; otherwise why it is withdrawn. Its reminders then wait again (or
+    are dropped) and the next round writes what is still true."""
+    nags = list(
+        db.session.scalars(select(Nag).where(Nag.message_id == message.id).order_by(Nag.id))
+    )
+    if not nags:
+        return None  # not a digest of reminders
+    db.session.scalar(
+        select(Mailbox).where(Mailbox.address == message.to_address).with_for_update()
+    )
+    if not message.body_html:
+        for nag in nags:
+            nag.message_id = None
+            nag.mail_after = now
+        return "written again from its reminders in the next round"
+    facts = Facts(nags)
+    hours = Hours(now)
+    ready = _drop_stale(nags, facts, now)
+    closed = [n for n in ready if not hours.of(n.via_department_id).is_open(now)]
+    if len(ready) == len(nags) and not closed:
+        return None
+    for nag in ready:
+        nag.message_id = None
+        opening = hours.of(nag.via_department_id)
+        nag.mail_after = now if opening.is_open(now) else opening.next_open(now)
+    if closed:
+        return "its recipient's hours had closed before it could leave; it waits for them"
+    return "part of it was no longer true when it could leave; the rest is mailed again"

@@ -1,0 +1,86 @@
+"""Recording what someone must hear: one nag row per recipient, inserted once.
+
+Every reminder, notice and piece of news that may end in a mail is written here, by the
+sweep, by a standing promise's acceptance and by a move of the customer conversation. A row
+names what it is about (a handoff and its series, or a task to tell the customer), its kind,
+number and level, the recipient, and the department whose business hours the recipient is
+reached in. It then waits (`mail_after`) for the digest step, which mails it while it is
+still true and the recipient is in hours, or drops it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from handoff.accounts.models import Person
+from handoff.departments.models import Membership
+from handoff.extensions import db
+from handoff.nagging.models import Nag
+from handoff.nagging.rules import Kind, Level
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str
+    person_id: int | None
+    via_department_id: int | None  # whose hours they are reached in; None: the organisation's
+
+
+def people_of(department_id: int) -> list[Recipient]:
+    """Every active member and lead of a department who has an address, by name."""
+    persons = db.session.scalars(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(
+            Membership.department_id == department_id,
+            Person.active.is_(True),
+            Person.email != "",
+        )
+        .order_by(Person.name)
+    ).unique()
+    return [Recipient(p.email, p.name, p.id, department_id) for p in persons]
+
+
+def record(
+    about: dict,
+    kind: Kind,
+    number: int,
+    level: Level | int,
+    recipients: list[Recipient],
+    now: datetime,
+) -> int:
+    """Insert one nag row per recipient; a row whose key exists already is not inserted.
+
+    `about` is `{"handoff_id": …, "series": …}` or `{"task_id": …}`. Answer how many rows
+    were new: 0 means another sweep recorded this very reminder first.
+    """
+    if not recipients:
+        return 0
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {
+            "series": 0,
+            **about,
+            "number": number,
+            "kind": Kind(kind).value,
+            "level": int(level),
+            "recipient_email": r.email,
+            "recipient_name": r.name,
+            "person_id": r.person_id,
+            "via_department_id": r.via_department_id,
+            "created_at": now,
+            "mail_after": now,
+        }
+        for r in recipients
+    ]
+    key = (
+        ["handoff_id", "series", "number", "recipient_email"]
+        if "handoff_id" in about
+        else ["task_id", "kind", "number", "recipient_email"]
+    )
+    statement = insert(Nag).values(rows).on_conflict_do_nothing(index_elements=key)
+    return db.session.execute(statement).rowcount
