@@ -29,6 +29,7 @@ from email.utils import format_datetime
 
 from flask import current_app
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.clock import utcnow
@@ -200,8 +201,11 @@ def _claim(now: datetime, until: datetime) -> _Claim | None:
     return claim
 
 
-def _still_true(claim: _Claim, now: datetime, until: datetime, vet: Vet | None) -> str:
-    """Re-check the claimed message just before it leaves: "send", "withdrawn", "skip", "fail".
+def _still_true(
+    claim: _Claim, now: datetime, until: datetime, vet: Vet | None, vet_at: datetime
+) -> str:
+    """Re-check the claimed message just before it leaves (as of `vet_at`, the round's now
+    plus the time it has taken so far): "send", "withdrawn", "skip", "retry" or "fail".
 
     It runs in its own write transaction, committed before anything goes over the network, so
     no lock is held while the mail server answers; whatever vet changed is committed with it.
@@ -217,7 +221,10 @@ def _still_true(claim: _Claim, now: datetime, until: datetime, vet: Vet | None) 
             db.session.rollback()  # someone else holds it now (our claim ran out): theirs
             return "skip"
         try:
-            reason = vet(message, now) if vet else None
+            reason = vet(message, vet_at) if vet else None
+        except OperationalError:
+            db.session.rollback()  # a lock or the connection, not the message: try it later
+            return "retry"
         except Exception as error:
             db.session.rollback()
             claim.problem = f"cannot be vetted: {error!r}"
@@ -307,8 +314,15 @@ def dispatch(
                     report.gave_up += gave_up
                     report.retrying += not gave_up
                     break
-            verdict = _still_true(claim, now, deadline(), vet)
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            verdict = _still_true(claim, now, deadline(), vet, now + elapsed)
             if verdict == "skip":
+                continue
+            if verdict == "retry":
+                gave_up = _give_back(claim.id, now, "could not be checked just now")
+                report.failed += 1
+                report.gave_up += gave_up
+                report.retrying += not gave_up
                 continue
             if verdict == "withdrawn":
                 log.info("mail: message %s withdrawn before it left", claim.id)

@@ -130,6 +130,7 @@ def test_the_digest_arrives_with_both_parts_and_threading_headers(
 
 def test_reminders_of_one_commitment_share_subject_and_thread(mail_app, smtp_server, reminded):
     with mail_app.app_context():
+        dispatch(DUE)
         sweep(berlin(2026, 5, 11, 15, 0))  # reminder 2 repeats reminder 1: it waits
         sweep(berlin(2026, 5, 12, 8, 0))  # for the morning
         dispatch(berlin(2026, 5, 12, 8, 0))
@@ -451,7 +452,10 @@ def test_a_message_vetted_out_is_withdrawn_and_nothing_of_it_reaches_the_server(
     with mail_app.app_context():
         report = dispatch(DUE, vet=vet)
     assert (report.sent, report.withdrawn) == (1, 1)
-    assert asked == [(stale_id, DUE), (fine_id, DUE)]
+    assert [message_id for message_id, _ in asked] == [stale_id, fine_id]
+    # vet judges as of the moment the message is about to leave: the round's now, plus the
+    # time the round has taken so far
+    assert all(DUE <= moment < DUE + timedelta(minutes=1) for _, moment in asked)
     assert subjects(smtp_server) == [fine.subject]
     withdrawn = fresh(stale)
     assert (withdrawn.status, withdrawn.claimed_until, withdrawn.sent_at) == (WITHDRAWN, None, None)
@@ -602,3 +606,21 @@ def test_a_digest_that_would_arrive_after_closing_waits_for_the_morning(
         dispatch(berlin(2026, 5, 12, 8, 0), vet=vet_message)
     [(recipients, message)] = smtp_server.received
     assert recipients == [org.ivo.email] and reminded.reference in message["Subject"]
+
+
+def test_after_an_outage_the_waiting_digests_leave_as_one(mail_app, smtp_server, org, make):
+    from handoff.nagging.mailing import vet_message
+
+    set_policy()
+    for hour in (9, 10, 11):  # three new handoffs for Ivo, one digest each, none sent
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], at=berlin(2026, 5, 11, hour, 0)
+        )
+    with mail_app.app_context():
+        for hour in (11, 12, 13):
+            sweep(berlin(2026, 5, 11, hour, 0))  # the mail server is down meanwhile
+        dispatch(berlin(2026, 5, 11, 13, 5), vet=vet_message)  # it is back
+    assert len(smtp_server.received) == 1
+    [(_, digest)] = smtp_server.received
+    assert "3 handoffs for you" in digest["Subject"]
+    assert [m.status for m in messages(org.ivo.email)] == [WITHDRAWN, WITHDRAWN, SENT]

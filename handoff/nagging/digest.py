@@ -54,7 +54,8 @@ class DigestItem:
     def line(self) -> str:
         """What is asked: 'Installation: install the router', or the customer to tell."""
         if self.kind == Kind.HANDOVER:
-            return f"Handed over: {self.task.department.name} talks to the customer now"
+            owner = self.task.commitment.customer_owner_department.name
+            return f"Handed over: {owner} talks to the customer now"
         if self.task is not None:
             return f"Tell the customer: {self.task.why}"
         return f"{self.handoff.department.name}: {self.handoff.ask}"
@@ -109,11 +110,14 @@ def headline(item: DigestItem, zone: ZoneInfo, now: datetime) -> str:
 
     department = handoff.department.name
     if item.kind == Kind.HANDOVER:
-        task = item.task
-        person = f" ({task.person.name})" if task.person else ""
+        # the owner now, which a later break in the same round may have moved on again
+        commitment = item.task.commitment
+        owner = commitment.customer_owner_department.name
+        person = commitment.customer_owner_person
+        named = f" ({person.name})" if person else ""
         return (
-            f"{task.why}: {task.department.name}{person} talks to the customer about it now, "
-            f"and tells them by {when(task.due_at)}. If the customer calls you, say so."
+            f"{item.task.why}: {owner}{named} talks to the customer about it now; you no "
+            "longer do. If the customer calls you, say so."
         )
     if item.kind == Kind.TELL:
         task = item.task

@@ -27,10 +27,9 @@ reason; the other addresses of the round go on.
 import logging
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -40,7 +39,7 @@ from handoff.accounts.models import Person
 from handoff.commitments.models import Handoff, TimelineEvent
 from handoff.database import writing
 from handoff.extensions import db
-from handoff.mail import FAILED, OutboxMessage
+from handoff.mail import FAILED, PENDING, WITHDRAWN, OutboxMessage, smtp_configured
 from handoff.nagging import rules
 from handoff.nagging.business_time import BusinessHours
 from handoff.nagging.digest import write_digest
@@ -48,7 +47,6 @@ from handoff.nagging.models import Mailbox, Nag, NagPolicy
 from handoff.nagging.rules import Kind
 from handoff.nagging.schedule import PolicyBook
 from handoff.ownership.models import CustomerTask
-from handoff.web import is_valid_zone
 
 log = logging.getLogger(__name__)
 MORNING = time(8, 0)  # when the day's digest leaves for hours that never close
@@ -72,9 +70,10 @@ class Hours:
 
 def next_morning(hours: BusinessHours, moment: datetime) -> datetime:
     """When the next business day begins after `moment`: its first opening later than now
-    (08:00 local the next day for hours that never close)."""
+    (the first 08:00 local after it, for hours that never close)."""
     if hours.always_open:
-        day = moment.astimezone(hours.zone).date() + timedelta(days=1)
+        local = moment.astimezone(hours.zone)
+        day = local.date() if local.time() < MORNING else local.date() + timedelta(days=1)
         return datetime.combine(day, MORNING, tzinfo=hours.zone).astimezone(UTC)
     for opens, _closes in hours._windows_from(moment):
         if opens > moment:
@@ -86,13 +85,20 @@ class Facts:
     """What waiting reminders are about, read again under row locks (handoffs, then tasks)."""
 
     def __init__(self, nags: list[Nag]):
-        tasks = _locked(CustomerTask, {n.task_id for n in nags if n.task_id})
-        self.tasks = {t.id: t for t in tasks}
+        task_ids = {n.task_id for n in nags if n.task_id}
         handoff_ids = {n.handoff_id for n in nags if n.handoff_id}
-        handoff_ids |= {t.handoff_id for t in tasks}
+        if task_ids:  # the handoff a task is about never changes: read it without a lock
+            handoff_ids |= set(
+                db.session.scalars(
+                    select(CustomerTask.handoff_id).where(CustomerTask.id.in_(sorted(task_ids)))
+                )
+            )
+        # Handoffs first, then tasks: the order the answer verbs lock them in, so that the
+        # digest step and an answer never wait on each other in a circle.
         self.handoffs = {
             h.id: h for h in _locked(Handoff, handoff_ids, selectinload(Handoff.commitment))
         }
+        self.tasks = {t.id: t for t in _locked(CustomerTask, task_ids)}
 
     def stale(self, nag: Nag, now: datetime) -> str | None:
         """Why the reminder is no longer true at `now`, or None while it is."""
@@ -151,14 +157,19 @@ def _mailed_topics(address: str, nags: list[Nag]) -> set[tuple]:
     """The topics of these reminders that this address was mailed before."""
     handoff_ids = sorted({n.handoff_id for n in nags if n.handoff_id})
     task_ids = sorted({n.task_id for n in nags if n.task_id})
-    earlier = db.session.scalars(
-        select(Nag).where(
-            Nag.recipient_email == address,
-            Nag.message_id.is_not(None),
-            or_(Nag.handoff_id.in_(handoff_ids), Nag.task_id.in_(task_ids)),
-        )
+    earlier = select(Nag).join(OutboxMessage, OutboxMessage.id == Nag.message_id)
+    earlier = earlier.where(
+        Nag.recipient_email == address, OutboxMessage.status.not_in([FAILED, WITHDRAWN])
     )
-    return {_topic(n) for n in earlier}
+    topics = set()
+    # two indexed look-ups, (recipient, handoff) and (recipient, task), not one OR that scans
+    if handoff_ids:
+        topics |= {
+            _topic(n) for n in db.session.scalars(earlier.where(Nag.handoff_id.in_(handoff_ids)))
+        }
+    if task_ids:
+        topics |= {_topic(n) for n in db.session.scalars(earlier.where(Nag.task_id.in_(task_ids)))}
+    return topics
 
 
 def write_digests(now: datetime) -> int:
@@ -217,13 +228,15 @@ def _waiting(address: str) -> list[Nag]:
 def _digest_for(address: str, now: datetime, hours: Hours) -> int:
     """Decide the address's digest at `now` and write it if one is due; answer 1 or 0.
 
-    The cheap questions come first (anything due, in hours, throttled), so that a round
-    reads what the reminders are about only for the addresses that may get mail.
+    The cheap questions come first (anything due, in hours, new, throttled), so that a
+    round reads what the reminders are about only for the addresses that may get mail.
     """
     box = _claim_mailbox(address)
     if box is None:
         return 0  # another sweep decides this address's mail this round
     waiting = _waiting(address)
+    if waiting and smtp_configured():
+        waiting += _fold_unsent(address, now)
     open_now = []
     for nag in waiting:
         opening = hours.of(nag.via_department_id)
@@ -233,11 +246,6 @@ def _digest_for(address: str, now: datetime, hours: Hours) -> int:
             nag.mail_after = opening.next_open(now)  # held for the recipient's hours
     due = [n for n in open_now if n.mail_after <= now]
     if not due:
-        return 0
-    gap = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
-    if gap and box.last_digest_at and box.last_digest_at > now - gap:
-        for nag in due:
-            nag.mail_after = box.last_digest_at + gap
         return 0
     person = db.session.get(Person, due[0].person_id) if due[0].person_id else None
     morning_only = person is not None and person.digest_mode == "morning"
@@ -252,12 +260,18 @@ def _digest_for(address: str, now: datetime, hours: Hours) -> int:
             nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
     if not reasons:
         return 0
+    gap = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
+    if gap and box.last_digest_at and box.last_digest_at > now - gap:
+        for nag in reasons:  # what is new waits for the throttle, then goes
+            nag.mail_after = box.last_digest_at + gap
+        return 0
     facts = Facts(open_now)
     open_now = _drop_stale(open_now, facts, now)
     reasons = [n for n in reasons if n.dropped_at is None]
     if not reasons:
         return 0  # what was new is no longer true; the repeats wait for their morning
-    day = now.astimezone(_zone(person, hours.of(reasons[0].via_department_id))).date().isoformat()
+    # the day is counted where the mornings are, so that the cap and the morning agree
+    day = now.astimezone(hours.of(reasons[0].via_department_id).zone).date().isoformat()
     sent_today = box.digests_that_day if box.day == day else 0
     cap = current_app.config["DIGEST_DAILY_CAP"]
     if cap and sent_today >= cap:
@@ -274,11 +288,27 @@ def _digest_for(address: str, now: datetime, hours: Hours) -> int:
     return 1
 
 
-def _zone(person: Person | None, hours: BusinessHours) -> ZoneInfo:
-    """The zone a person's day is counted in: their own, else their department's."""
-    if person is not None and is_valid_zone(person.time_zone):
-        return ZoneInfo(person.time_zone)
-    return hours.zone
+def _fold_unsent(address: str, now: datetime) -> list[Nag]:
+    """Digests to this address still waiting in the outbox (the mail server was down) are
+    withdrawn and their reminders go into the next one: after an outage, one digest, not a
+    burst. Answer those reminders, waiting again."""
+    unsent = list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.to_address == address, OutboxMessage.status == PENDING)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not unsent:
+        return []
+    folded = list(db.session.scalars(select(Nag).where(Nag.message_id.in_([m.id for m in unsent]))))
+    for message in unsent:
+        message.status = WITHDRAWN
+        message.last_error = "folded into a newer digest before it could leave"
+    for nag in folded:
+        nag.message_id = None
+        nag.mail_after = now
+    return folded
 
 
 def _drop_stale(nags: list[Nag], facts: Facts, now: datetime) -> list[Nag]:
@@ -333,6 +363,8 @@ def _keep_failure(address: str, now: datetime, error: Exception) -> None:
     them back to wait, and the next round writes the digest again."""
     try:
         with writing():
+            if _claim_mailbox(address) is None:
+                return  # another sweep holds the address: it decides these reminders
             message = OutboxMessage(
                 message_id=f"<unwritten-{now.timestamp():.0f}-{address}>"[:255],
                 to_address=address,
@@ -349,7 +381,11 @@ def _keep_failure(address: str, now: datetime, error: Exception) -> None:
             db.session.add(message)
             db.session.flush()
             for nag in db.session.scalars(
-                select(Nag).where(Nag.recipient_email == address, Nag.mail_after <= now)
+                select(Nag).where(
+                    Nag.recipient_email == address,
+                    Nag.mail_after <= now,
+                    Nag.message_id.is_(None),
+                )
             ):
                 nag.message_id = message.id
                 nag.mail_after = None

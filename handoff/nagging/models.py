@@ -158,6 +158,8 @@ class Nag(db.Model):
         UniqueConstraint("task_id", "kind", "number", "recipient_email"),
         Index("ix_nag_mail_after", "mail_after"),
         Index("ix_nag_recipient_waiting", "recipient_email", "mail_after"),
+        Index("ix_nag_recipient_handoff", "recipient_email", "handoff_id"),
+        Index("ix_nag_recipient_task", "recipient_email", "task_id"),
         CheckConstraint("(handoff_id IS NULL) <> (task_id IS NULL)", name="handoff_or_task"),
     )
 

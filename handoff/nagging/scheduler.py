@@ -37,8 +37,15 @@ def run_round(app: Flask, now: datetime | None = None):
             db.session.rollback()
         finally:
             db.session.remove()
-        if report.reminders or sent.sent or sent.failed:
-            log.info("sweep: %s; mail: %d sent, %d to retry", report, sent.sent, sent.failed)
+        if report.reminders or report.digests or sent.sent or sent.failed or sent.withdrawn:
+            log.info(
+                "sweep: %s; mail: %d sent, %d to retry, %d failed, %d withdrawn",
+                report,
+                sent.sent,
+                sent.retrying,
+                sent.gave_up,
+                sent.withdrawn,
+            )
         return report, sent
 
 

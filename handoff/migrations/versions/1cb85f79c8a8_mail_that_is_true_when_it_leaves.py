@@ -42,6 +42,8 @@ def upgrade():
         batch_op.create_index('ix_nag_mail_after', ['mail_after'], unique=False)
         batch_op.create_index(batch_op.f('ix_nag_message_id'), ['message_id'], unique=False)
         batch_op.create_index('ix_nag_recipient_waiting', ['recipient_email', 'mail_after'], unique=False)
+        batch_op.create_index('ix_nag_recipient_handoff', ['recipient_email', 'handoff_id'], unique=False)
+        batch_op.create_index('ix_nag_recipient_task', ['recipient_email', 'task_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_nag_via_department_id_department'), 'department', ['via_department_id'], ['id'])
     # reminders not mailed yet wait for the next digest, as before
     op.execute('UPDATE nag SET mail_after = created_at WHERE message_id IS NULL')
@@ -71,6 +73,8 @@ def downgrade():
 
     with op.batch_alter_table('nag', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_nag_via_department_id_department'), type_='foreignkey')
+        batch_op.drop_index('ix_nag_recipient_task')
+        batch_op.drop_index('ix_nag_recipient_handoff')
         batch_op.drop_index('ix_nag_recipient_waiting')
         batch_op.drop_index(batch_op.f('ix_nag_message_id'))
         batch_op.drop_index('ix_nag_mail_after')
