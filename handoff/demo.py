@@ -214,6 +214,7 @@ def build_demo(
     db.session.flush()
     progress(f"  {len(departments)} departments, {len(used) + 1} people")
 
+    _policies(departments)
     promises = _catalogues(departments, people_by_department, now)
     customers = _customers(rng, 300)
     db.session.add_all(customers)

@@ -224,3 +224,16 @@ def test_two_sweeps_at_one_moment_write_one_digest_per_address(org, make, policy
     sweep(berlin(2026, 5, 11, 11, 0))
     assert len(messages(org.ivo.email)) == 1 and len(messages(org.dev.email)) == 1
     assert db.session.scalar(select(Nag.id).where(Nag.mail_after.is_not(None))) is None
+
+
+def test_a_person_chooses_one_morning_digest_on_their_page(client, sign_in, org):
+    sign_in(client, org.ivo)
+    page = client.get("/me").get_data(as_text=True)
+    assert "How reminders reach me" in page
+    assert 'checked id="digest_mode-0" name="digest_mode" type="radio" value="immediate"' in page
+    response = client.post("/me/reminders", data={"digest_mode": "morning"})
+    assert response.status_code == 303
+    assert fresh(org.ivo).digest_mode == "morning"
+    refused = client.post("/me/reminders", data={"digest_mode": "hourly"})
+    assert refused.status_code == 422 and "Not a valid choice" in refused.get_data(as_text=True)
+    assert fresh(org.ivo).digest_mode == "morning"

@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField
 from wtforms.validators import DataRequired, Email, Length
 
+from handoff.forms import choices
+
 
 def strip(value):
     """Forgive the spaces a pasted address brings along."""
@@ -28,4 +30,4 @@ DIGEST_MODES = [
 
 
 class ReminderForm(FlaskForm):
-    digest_mode = RadioField("How reminders reach me", choices=DIGEST_MODES)
+    digest_mode = RadioField("How reminders reach me", choices=choices(DIGEST_MODES))
