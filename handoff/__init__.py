@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from handoff import database  # noqa: F401  (registers the SQLite connection setup)
@@ -24,6 +26,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_object(Config())
     if overrides:
         app.config.update(overrides)
+    _bound_waits(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
@@ -40,6 +43,21 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _bound_waits(app: Flask) -> None:
+    """On PostgreSQL, no request waits long for a lock, and no stalled process holds one long."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault(
+        "options",
+        f"-c lock_timeout={app.config['DB_LOCK_TIMEOUT_MS']} "
+        f"-c idle_in_transaction_session_timeout={app.config['DB_IDLE_IN_TRANSACTION_MS']}",
+    )
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _register_models() -> None:
@@ -109,11 +127,36 @@ def _register_errors(app: Flask) -> None:
     from handoff.commitments.lifecycle import InvalidTransition
     from handoff.commitments.services import Conflict, InvalidInput, NotAllowed
 
-    def problem(status: int, title: str, message: str):
-        db.session.rollback()  # whatever the failed request had begun is thrown away
+    def problem(status: int, title: str, message: str, headers: dict | None = None):
+        try:
+            db.session.rollback()  # whatever the failed request had begun is thrown away
+        except SQLAlchemyError:
+            db.session.remove()  # the connection itself is gone: the pool gives a fresh one
         template = "errors/_problem.html" if wants_fragment() else "errors/problem.html"
         body = render_template(template, status=status, title=title, message=message)
-        return body, status, {"Vary": "HX-Request"}
+        return body, status, {"Vary": "HX-Request", **(headers or {})}
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(SQLAlchemyTimeoutError)
+    def _busy(error):
+        # A row someone else holds past the lock timeout, a database that dropped the
+        # connection: nothing was changed, and the next try will most likely work.
+        app.logger.warning("busy or unreachable database: %s", error)
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            db.session.remove()
+        # rendered without the database (no signed-in person, no menu): it may be the cause
+        template = "errors/_problem.html" if wants_fragment() else "errors/busy.html"
+        # (the template alone: the context processors would load the signed-in person)
+        body = app.jinja_env.get_template(template).render(
+            url_for=url_for,
+            request=request,
+            title="Busy, try again",
+            message="Someone else is changing this right now, or the database is briefly out "
+            "of reach. Nothing was changed: try again in a moment.",
+        )
+        return body, 503, {"Vary": "HX-Request", "Retry-After": "2"}
 
     @app.errorhandler(CSRFError)
     def _csrf(error):

@@ -26,6 +26,11 @@ class Config:
             "HANDOFF_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'handoff.db'}"
         )
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # PostgreSQL: a request waits at most this long for a row another holds (then 503,
+        # "try again"), and a session idle inside a transaction (a stalled process) is cut
+        # off after this long, so its locks are released.
+        self.DB_LOCK_TIMEOUT_MS = int(env.get("HANDOFF_DB_LOCK_TIMEOUT_MS", "5000"))
+        self.DB_IDLE_IN_TRANSACTION_MS = int(env.get("HANDOFF_DB_IDLE_IN_TRANSACTION_MS", "30000"))
         # Shown to people whose own time zone is not known yet.
         self.DEFAULT_TIME_ZONE = env.get("HANDOFF_TIME_ZONE", "Europe/Berlin")
         # A pending handoff due within this many hours puts its commitment at risk.

@@ -31,7 +31,7 @@ from handoff.nagging.schedule import PolicyBook, chased_department_id
 from handoff.ownership.models import CustomerTask
 from handoff.ownership.services import note_late_handoffs
 
-BATCH = 500
+BATCH = 100  # rows a transaction locks at once: small, so that a stalled sweep blocks little
 MAX_BATCHES = 100  # a bound, so that no fault can keep one sweep going for ever
 
 
@@ -76,11 +76,13 @@ def sweep(now: datetime) -> SweepReport:
     report = SweepReport()
     with writing():
         report.late = note_late_handoffs(now)
+        db.session.commit()
         for model, chase in ((Handoff, _nag_one), (CustomerTask, _chase_task)):
             for _ in range(MAX_BATCHES):
-                if not _sweep_batch(model, chase, now, report):
+                more = _sweep_batch(model, chase, now, report)
+                db.session.commit()  # each batch its own short transaction: locks held briefly
+                if not more:
                     break
-        db.session.commit()
     report.digests = write_digests(now)
     return report
 

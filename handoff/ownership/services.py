@@ -22,7 +22,7 @@ from handoff.nagging.notices import people_of, record
 from handoff.nagging.rules import Kind
 from handoff.ownership.models import CustomerTask, OrganisationSettings, Reason
 
-BATCH = 500
+BATCH = 100  # rows a transaction locks at once: small, so that a stalled sweep blocks little
 
 
 def promise_broke(
@@ -206,7 +206,7 @@ def note_late_handoffs(now: datetime) -> int:
             if handoff.state == State.ACCEPTED and handoff.commitment.cancelled_at is None:
                 promise_broke(handoff, Reason.LATE, now, handoff.answered_by)
                 noted += 1
-        db.session.flush()
+        db.session.commit()  # each batch its own short transaction: locks held briefly
         if len(ids) < BATCH:
             return noted
 

@@ -1,0 +1,100 @@
+"""A row another process holds, or a database out of reach: 503 "try again", nothing changed,
+and the next request works."""
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from handoff import create_app
+from handoff.commitments.models import Handoff
+
+from conftest import fresh, htmx_headers
+
+
+@pytest.fixture
+def commitment(org, make):
+    return make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+
+
+@pytest.fixture
+def held(database_url, commitment):
+    """Another connection holds the handoff's row (PostgreSQL) or the write lock (SQLite)."""
+    engine = sa.create_engine(database_url)
+    connection = engine.connect()
+    transaction = connection.begin()
+    if engine.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT id FROM handoff WHERE id = :id FOR UPDATE"),
+            {"id": commitment.handoffs[0].id},
+        )
+    else:
+        connection.exec_driver_sql("UPDATE handoff SET ask = ask")  # takes the write lock
+    yield
+    transaction.rollback()
+    connection.close()
+    engine.dispose()
+
+
+def test_an_answer_to_a_row_someone_else_holds_is_503_try_again_and_changes_nothing(
+    app_factory, org, commitment, sign_in, held
+):
+    web = app_factory(DB_LOCK_TIMEOUT_MS=500)
+    client = web.test_client()
+    sign_in(client, org.ivo)
+    started = time.monotonic()
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/accept",
+        data={"view": "inbox"},
+        headers=htmx_headers(),
+    )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert "try again" in response.get_data(as_text=True)
+    assert time.monotonic() - started < 15  # a bounded wait, not a hang
+    assert fresh(commitment.handoffs[0]).state == "pending"
+
+
+def test_after_the_holder_lets_go_the_same_answer_goes_through(
+    app_factory, database_url, org, commitment, sign_in
+):
+    engine = sa.create_engine(database_url)
+    connection = engine.connect()
+    transaction = connection.begin()
+    if engine.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT id FROM handoff WHERE id = :id FOR UPDATE"),
+            {"id": commitment.handoffs[0].id},
+        )
+    else:
+        connection.exec_driver_sql("UPDATE handoff SET ask = ask")  # takes the write lock
+    threading.Timer(0.3, transaction.rollback).start()  # a holder that lets go soon
+    web = app_factory()
+    client = web.test_client()
+    sign_in(client, org.ivo)
+    response = client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", data={})
+    connection.close()
+    engine.dispose()
+    assert response.status_code in (200, 303)
+    assert fresh(commitment.handoffs[0]).state == "accepted"
+
+
+def test_a_stalled_transaction_is_cut_off_and_its_locks_released(database_url, commitment):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("idle_in_transaction_session_timeout is PostgreSQL's")
+    configured = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "DB_IDLE_IN_TRANSACTION_MS": 300}
+    )
+    engine = sa.create_engine(database_url, **configured.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    row = sa.select(Handoff.id).where(Handoff.id == commitment.handoffs[0].id)
+    stalled = engine.connect()
+    stalled.begin()
+    stalled.execute(row.with_for_update())
+    time.sleep(1)  # stalled, as a stopped nagger would be
+    with pytest.raises(sa.exc.DBAPIError):
+        stalled.execute(sa.text("SELECT 1"))  # the server ended its session
+    stalled.invalidate()  # its session is gone on the server; drop it from the pool
+    with engine.begin() as other:  # and the row is free for everyone else
+        other.execute(row.with_for_update(nowait=True))
+    engine.dispose()
