@@ -12,7 +12,14 @@ from handoff import database  # noqa: F401  (registers the SQLite connection set
 from handoff.clock import utcnow
 from handoff.config import Config
 from handoff.extensions import csrf, db, htmx, login_manager, migrate
-from handoff.web import format_relative, format_when, local_input, to_local, wants_fragment
+from handoff.web import (
+    DatabaseIdConverter,
+    format_relative,
+    format_when,
+    local_input,
+    to_local,
+    wants_fragment,
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -34,6 +41,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     _register_models()
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     _register_blueprints(app)
     _register_templating(app)
     _register_errors(app)
@@ -157,6 +165,19 @@ def _register_errors(app: Flask) -> None:
             "of reach. Nothing was changed: try again in a moment.",
         )
         return body, 503, {"Vary": "HX-Request", "Retry-After": "2"}
+
+    @app.before_request
+    def _no_nul_bytes():
+        # PostgreSQL refuses NUL in text, and no person types one: refuse it at the door,
+        # for every route at once, before anything is read or written.
+        values = [request.path, *request.args.values(), *request.form.values()]
+        if any("\x00" in value for value in values):
+            return problem(
+                400,
+                "Not understood",
+                "The request held a NUL character, which no text may contain. Nothing was changed.",
+            )
+        return None
 
     @app.errorhandler(CSRFError)
     def _csrf(error):

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The largest id or count both databases hold in an INTEGER column (32 bits).
+MAX_INT = 2**31 - 1
 _writing: ContextVar[bool] = ContextVar("handoff_writing", default=False)
 
 

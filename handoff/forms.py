@@ -1,8 +1,55 @@
-"""What every form shares."""
+"""What every form shares, and the bounds every number that enters the program keeps."""
+
+from decimal import Decimal, InvalidOperation
 
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+
+from handoff.database import MAX_INT
+
+# Numeric(12, 2): amounts up to ten digits before the point.
+MAX_AMOUNT = Decimal("9999999999.99")
 
 
 def choices(pairs) -> list[SelectChoice]:
     """Select options from (value, label) pairs."""
     return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+def database_id(value) -> int:
+    """An id as a URL or query parameter gives it; ValueError unless 1 … MAX_INT in ASCII digits
+    (so `?customer=²` or `?department=9223372036854775808` is no filter, never a 500)."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError("not an id")
+    number = int(text)
+    if not 1 <= number <= MAX_INT:
+        raise ValueError("not an id")
+    return number
+
+
+class Bounded:
+    """A number the database can hold: finite, within [low, high]."""
+
+    def __init__(self, low, high, message: str | None = None):
+        self.low, self.high, self.message = low, high, message
+
+    def __call__(self, form, field):
+        value = field.data
+        if value is None:
+            return
+        try:
+            finite = Decimal(value).is_finite()
+            inside = finite and self.low <= value <= self.high
+        except (InvalidOperation, TypeError, ValueError):
+            inside = False
+        if not inside:
+            raise ValidationError(self.message or f"Give a number from {self.low} to {self.high}.")
+
+
+def amount_bounds() -> Bounded:
+    return Bounded(Decimal(0), MAX_AMOUNT, "Give an amount from 0 to 9,999,999,999.99.")
+
+
+def count_bounds(low: int = 1) -> Bounded:
+    return Bounded(low, MAX_INT, f"Give a whole number from {low} to {MAX_INT:,}.")

@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, has_app_context, make_response, render_template
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
+from handoff.database import MAX_INT
 from handoff.extensions import htmx
 
 
@@ -117,4 +119,14 @@ def safe_next(target: str | None) -> str | None:
         return None
     if target.startswith("//") or target.startswith("/\\") or "\\" in target:
         return None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None  # a line break would split the Location header
     return target
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:…>` in a URL: an id the database can hold; a larger one is a 404, not an overflow."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, *args, **kwargs)

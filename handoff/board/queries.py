@@ -10,6 +10,7 @@ from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.status import Status
 from handoff.extensions import db
+from handoff.forms import database_id
 
 SHOW_CHOICES = {
     "": "All open",
@@ -35,8 +36,8 @@ class BoardFilters:
         return cls(
             show=show if show in SHOW_CHOICES else "",
             mine=args.get("mine") in ("1", "on", "true"),
-            department=args.get("department", type=int),
-            customer=args.get("customer", type=int),
+            department=args.get("department", type=database_id),
+            customer=args.get("customer", type=database_id),
         )
 
     def as_query(self) -> dict:

@@ -19,13 +19,12 @@ from wtforms.validators import (
     Email,
     InputRequired,
     Length,
-    NumberRange,
     Optional,
     ValidationError,
 )
 
 from handoff.commitments.models import CHANNELS
-from handoff.forms import choices
+from handoff.forms import amount_bounds, choices, count_bounds
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_ROUTE_STEPS = 8
@@ -51,8 +50,8 @@ class RouteStepForm(Form):
         "By", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
     )
     standing_promise_id = SelectField("Standing promise", coerce=_coerce_id, validate_choice=True)
-    amount = DecimalField("Amount", places=2, validators=[Optional(), NumberRange(min=0)])
-    quantity = IntegerField("Quantity", validators=[Optional(), NumberRange(min=1)])
+    amount = DecimalField("Amount", places=2, validators=[Optional(), amount_bounds()])
+    quantity = IntegerField("Quantity", validators=[Optional(), count_bounds()])
 
     def validate_department_id(self, field):
         if field.data is None:
@@ -62,7 +61,7 @@ class RouteStepForm(Form):
 class CommitmentForm(FlaskForm):
     """Record a promise made to a customer and the route that must deliver it."""
 
-    customer_id = IntegerField("Customer")
+    customer_id = IntegerField("Customer", validators=[count_bounds()])
     new_customer_name = StringField("Name", validators=[Optional(), Length(max=160)])
     new_customer_email = EmailField("Email", validators=[Optional(), Email(), Length(max=254)])
     new_customer_phone = StringField("Phone", validators=[Optional(), Length(max=40)])

@@ -11,7 +11,7 @@ from handoff.clock import utcnow
 from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State, allowed_actions
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
-from handoff.database import UTCDateTime
+from handoff.database import MAX_INT, UTCDateTime
 from handoff.departments.models import Department
 from handoff.extensions import db
 
@@ -76,10 +76,10 @@ class Commitment(db.Model):
         cleaned = text.strip().upper().replace(" ", "")
         if cleaned.startswith("C"):
             cleaned = cleaned[1:].lstrip("-")
-        if not cleaned.isdigit():
-            return None
+        if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 10:
+            return None  # '²' is a digit to Python, not to int(); and ids have 10 digits at most
         number = int(cleaned) - REFERENCE_OFFSET
-        return number if number > 0 else None
+        return number if 0 < number <= MAX_INT else None
 
     @property
     def channel_label(self) -> str:

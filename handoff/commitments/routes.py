@@ -22,7 +22,7 @@ from handoff.customers.models import Customer
 from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
 from handoff.extensions import db, htmx
-from handoff.forms import choices
+from handoff.forms import choices, database_id
 from handoff.web import from_local, render, render_fragment, wants_fragment
 
 bp = Blueprint("commitments", __name__)
@@ -90,7 +90,7 @@ def new():
         return _render_form(form, None, 200)
     form.set_department_choices(all_departments, own, promises)
     if request.method == "GET":
-        form.customer_id.data = request.args.get("customer", type=int)
+        form.customer_id.data = request.args.get("customer", type=database_id)
         return _render_form(form, None, 200)
     if not own:
         return _render_form(form, "You belong to no department, so you cannot record.", 422)

@@ -13,7 +13,7 @@ bp = Blueprint("customers", __name__)
 @login_required
 def search():
     """Customers matching what was typed, as choices for the commitment form."""
-    query = request.args.get("customer_query", "")
+    query = request.args.get("customer_query", "")[:200]  # a name, an email, a phone: short
     return render_fragment(
         "customers/_choices.html", customers=search_customers(query), query=query, chosen=None
     )

@@ -16,6 +16,7 @@ from handoff.lookup.sentences import customer_sentence, status_sentence
 from handoff.ownership.models import CustomerTask
 from handoff.web import format_relative, format_when, render
 
+MAX_QUERY = 200
 bp = Blueprint("lookup", __name__)
 LOOKUP_LIMIT = 25
 
@@ -57,7 +58,7 @@ def open_tasks_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
 @login_required
 def index():
     """Look up what was promised and what is true now, while the customer is on the line."""
-    query = request.args.get("q", "")
+    query = request.args.get("q", "")[:MAX_QUERY]  # what anyone types on the phone, at most
     now = utcnow()
     at_risk_within = timedelta(hours=current_app.config["AT_RISK_HOURS"])
     results = []

@@ -11,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from handoff.forms import choices
+from handoff.forms import amount_bounds, choices, count_bounds
 
 UNITS = {"days": "business days", "hours": "business hours"}
 
@@ -24,7 +24,7 @@ class PromiseForm(FlaskForm):
     )
     lead_unit = SelectField("", choices=choices(UNITS.items()))
     max_amount = DecimalField(
-        "Up to this amount", places=2, validators=[Optional(), NumberRange(min=0)]
+        "Up to this amount", places=2, validators=[Optional(), amount_bounds()]
     )
-    max_quantity = IntegerField("At most this many", validators=[Optional(), NumberRange(min=1)])
+    max_quantity = IntegerField("At most this many", validators=[Optional(), count_bounds()])
     active = BooleanField("Offered", default=True)

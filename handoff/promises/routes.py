@@ -9,6 +9,7 @@ from handoff.clock import utcnow
 from handoff.commitments.services import InvalidInput
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.forms import database_id
 from handoff.nagging.models import NagPolicy
 from handoff.promises import services
 from handoff.promises.forms import PromiseForm
@@ -69,7 +70,7 @@ def catalogue(department_id: int):
     """What anyone may promise on this department's behalf without asking."""
     department = _department(department_id)
     editing = None
-    edit_id = request.args.get("edit", type=int)
+    edit_id = request.args.get("edit", type=database_id)
     form = PromiseForm(formdata=None)
     if edit_id:
         editing = db.session.get(StandingPromise, edit_id)
@@ -134,7 +135,7 @@ def save(department_id: int, promise_id: int | None = None):
 def on_duty(department_id: int):
     """Say who answers beyond-the-limits requests quickly."""
     department = _department(department_id)
-    person_id = request.form.get("person_id", type=int)
+    person_id = request.form.get("person_id", type=database_id)
     person = db.session.get(Person, person_id) if person_id else None
     services.set_on_duty(department, current_user, utcnow(), person)
     db.session.commit()

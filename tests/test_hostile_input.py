@@ -1,0 +1,130 @@
+"""Hostile input gets a clear 4xx and changes nothing, never a 500: bounds kept where ids,
+numbers and text enter the program."""
+
+import pytest
+from sqlalchemy import func, select
+
+from handoff.commitments.models import Commitment, TimelineEvent
+from handoff.extensions import db
+
+from conftest import htmx_headers
+
+HUGE = str(2**63)
+
+
+@pytest.fixture
+def commitment(org, make):
+    return make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+
+
+def events() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count(TimelineEvent.id)))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/commitments/C-²",
+        "/commitments/C-١٢٣",  # Arabic-Indic digits
+        f"/commitments/C-{HUGE}",
+        f"/handoffs/{HUGE}",
+        f"/admin/outbox/{HUGE}",
+        f"/departments/{HUGE}/promises",
+        f"/departments/{HUGE}/inbox",
+    ],
+)
+def test_a_reference_or_id_no_database_holds_is_a_404(client, sign_in, org, commitment, path):
+    sign_in(client, org.admin)
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/?customer=" + HUGE,
+        "/?department=" + HUGE,
+        "/?customer=²",
+        "/?department=-1",
+        "/lookup?q=C-¹²³",
+        "/lookup?q=" + "%" * 5000,
+        "/lookup?q=" + "a_" * 3000,
+        "/commitments/new?customer=" + HUGE,
+    ],
+)
+def test_filters_and_searches_with_hostile_values_answer_without_an_error(
+    client, sign_in, org, commitment, query
+):
+    sign_in(client, org.ana)
+    assert client.get(query).status_code == 200
+    assert client.get(query, headers=htmx_headers()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ("get", "/lookup?q=a%00b", None),
+        ("get", "/customers/search?customer_query=%00", None),
+        ("post", "/commitments/C-1001/comments", {"body": "hello\x00"}),
+    ],
+)
+def test_a_nul_byte_anywhere_is_refused_and_changes_nothing(
+    client, sign_in, org, commitment, request_
+):
+    method, path, data = request_
+    sign_in(client, org.ana)
+    before = events()
+    response = getattr(client, method)(path, data=data)
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+    assert events() == before
+
+
+@pytest.mark.parametrize("amount", ["1e30", "Infinity", "NaN", "-1", "12345678901"])
+def test_an_amount_no_column_holds_is_refused_in_place(amount):
+    from decimal import Decimal
+
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+    from wtforms.fields import DecimalField
+
+    from handoff.forms import amount_bounds
+
+    class F(Form):
+        amount = DecimalField(validators=[amount_bounds()])
+
+    form = F(MultiDict({"amount": amount}))
+    assert not form.validate()
+    assert F(MultiDict({"amount": str(Decimal("9999999999.99"))})).validate()
+
+
+@pytest.mark.parametrize("quantity", [HUGE, str(2**31)])
+def test_a_quantity_no_column_holds_is_refused_in_place(quantity):
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+    from wtforms.fields import IntegerField
+
+    from handoff.forms import count_bounds
+
+    class F(Form):
+        quantity = IntegerField(validators=[count_bounds()])
+
+    assert not F(MultiDict({"quantity": quantity})).validate()
+    assert F(MultiDict({"quantity": str(2**31 - 1)})).validate()
+
+
+def test_a_sign_in_next_with_a_line_break_is_ignored_not_a_500(client, org):
+    from conftest import PASSWORD
+
+    response = client.post(
+        "/login?next=/%0d%0aSet-Cookie:x=1",
+        data={"email": org.ana.email, "password": PASSWORD, "next": "/\r\nSet-Cookie: x=1"},
+    )
+    assert response.status_code in (302, 303)
+    assert "\n" not in response.headers["Location"] and response.headers["Location"].endswith("/")
+
+
+def test_a_reference_with_unicode_digits_finds_nothing():
+    assert Commitment.id_from_reference("C-²") is None
+    assert Commitment.id_from_reference("C-" + HUGE) is None
+    assert Commitment.id_from_reference("C-1042") == 42
