@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -221,4 +221,12 @@ def _register_headers(app: Flask) -> None:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static" and "_user_id" in session:
+            # a signed-in page is that person's: never kept by a browser or a proxy (read from
+            # the session, not the database, which may be the reason this response is a 503)
+            response.headers["Cache-Control"] = "no-store"
+        if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         return response

@@ -128,3 +128,29 @@ def test_a_reference_with_unicode_digits_finds_nothing():
     assert Commitment.id_from_reference("C-²") is None
     assert Commitment.id_from_reference("C-" + HUGE) is None
     assert Commitment.id_from_reference("C-1042") == 42
+
+
+def test_signed_in_pages_are_never_stored_and_static_files_may_be(client, sign_in, org):
+    assert "no-store" not in client.get("/login").headers.get("Cache-Control", "")
+    sign_in(client, org.ana)
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+    assert client.get("/lookup?q=x", headers=htmx_headers()).headers["Cache-Control"] == "no-store"
+    static = client.get("/static/app.css")
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
+    assert "Strict-Transport-Security" not in client.get("/").headers  # plain HTTP here
+
+
+def test_over_https_every_answer_asks_for_https_from_now_on(client, sign_in, org):
+    response = client.get("/login", base_url="https://handoff.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_a_picked_customer_id_no_column_holds_is_a_form_error(client, sign_in, org, make):
+    sign_in(client, org.ana)
+    response = client.post(
+        "/commitments/new",
+        data={"customer_id": HUGE, "title": "Router", "owner_department_id": org.sales.id},
+    )
+    assert response.status_code == 422
+    assert db.session.scalar(select(func.count(Commitment.id))) == 0

@@ -184,7 +184,11 @@ def _change_route_rows(form: CommitmentForm, op: str) -> None:
 
 
 def _render_form(form: CommitmentForm, problem: str | None, status: int):
-    chosen = db.session.get(Customer, form.customer_id.data) if form.customer_id.data else None
+    try:  # a refused form shows the customer picked, if it is one the database can hold
+        picked = database_id(form.customer_id.data) if form.customer_id.data else None
+    except ValueError:
+        picked = None
+    chosen = db.session.get(Customer, picked) if picked else None
     return render(
         "commitments/new.html",
         "commitments/_form.html",
