@@ -58,3 +58,30 @@ def nag_events(commitment) -> list[str]:
 def count(model) -> int:
     db.session.rollback()
     return db.session.scalar(select(func.count()).select_from(model))
+
+
+def record_within_promise(org, promise, due_at, at, quantity=None):
+    """Sales records a commitment whose one step, to Installation, names a standing promise."""
+    from datetime import timedelta
+
+    from handoff.commitments import services
+    from handoff.customers.models import Customer
+
+    customer = Customer(name="C", email="c@example.com", phone="1")
+    db.session.add(customer)
+    step = services.RouteStep(
+        org.installation, "Install", due_at, standing_promise=promise, quantity=quantity
+    )
+    commitment = services.record_commitment(
+        actor=org.ana,
+        customer=customer,
+        title="Router installed",
+        details="",
+        channel="phone",
+        promised_at=due_at + timedelta(days=1),
+        owner_department=org.sales,
+        route=[step],
+        now=at,
+    )
+    db.session.commit()
+    return commitment

@@ -18,19 +18,25 @@ def commitment(org, make):
     return make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
 
 
-@pytest.fixture
-def held(database_url, commitment):
-    """Another connection holds the handoff's row (PostgreSQL) or the write lock (SQLite)."""
+def hold(database_url: str, handoff_id: int):
+    """Another connection takes the handoff's row (PostgreSQL) or the write lock (SQLite);
+    answer the connection, its transaction and its engine."""
     engine = sa.create_engine(database_url)
     connection = engine.connect()
     transaction = connection.begin()
     if engine.dialect.name == "postgresql":
         connection.execute(
-            sa.text("SELECT id FROM handoff WHERE id = :id FOR UPDATE"),
-            {"id": commitment.handoffs[0].id},
+            sa.text("SELECT id FROM handoff WHERE id = :id FOR UPDATE"), {"id": handoff_id}
         )
     else:
         connection.exec_driver_sql("UPDATE handoff SET ask = ask")  # takes the write lock
+    return connection, transaction, engine
+
+
+@pytest.fixture
+def held(database_url, commitment):
+    """The handoff is held by another connection for the whole test."""
+    connection, transaction, engine = hold(database_url, commitment.handoffs[0].id)
     yield
     transaction.rollback()
     connection.close()
@@ -59,16 +65,7 @@ def test_an_answer_to_a_row_someone_else_holds_is_503_try_again_and_changes_noth
 def test_after_the_holder_lets_go_the_same_answer_goes_through(
     app_factory, database_url, org, commitment, sign_in
 ):
-    engine = sa.create_engine(database_url)
-    connection = engine.connect()
-    transaction = connection.begin()
-    if engine.dialect.name == "postgresql":
-        connection.execute(
-            sa.text("SELECT id FROM handoff WHERE id = :id FOR UPDATE"),
-            {"id": commitment.handoffs[0].id},
-        )
-    else:
-        connection.exec_driver_sql("UPDATE handoff SET ask = ask")  # takes the write lock
+    connection, transaction, engine = hold(database_url, commitment.handoffs[0].id)
     threading.Timer(0.3, transaction.rollback).start()  # a holder that lets go soon
     web = app_factory()
     client = web.test_client()

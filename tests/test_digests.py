@@ -16,7 +16,7 @@ from handoff.nagging.sweep import sweep
 from handoff.ownership.models import CustomerTask
 
 from conftest import fresh
-from nagging_helpers import berlin, messages, nag_events, nags, set_policy
+from nagging_helpers import berlin, messages, nag_events, nags, record_within_promise, set_policy
 
 MONDAY_9 = berlin(2026, 5, 11, 9, 0)  # policy: Mon–Fri 08–17, answer within 2 h, every 4 h
 
@@ -86,21 +86,7 @@ def test_standing_promise_news_waits_for_the_departments_hours(org, make, app):
     db.session.add(promise)
     db.session.commit()
     late_evening = berlin(2026, 5, 11, 22, 0)
-    step = services.RouteStep(
-        org.installation, "Install", late_evening + timedelta(days=5), standing_promise=promise
-    )
-    services.record_commitment(
-        actor=org.ana,
-        customer=make.customer(),
-        title="Router",
-        details="",
-        channel="phone",
-        promised_at=late_evening + timedelta(days=6),
-        owner_department=org.sales,
-        route=[step],
-        now=late_evening,
-    )
-    db.session.commit()
+    record_within_promise(org, promise, late_evening + timedelta(days=5), at=late_evening)
     sweep(late_evening)
     sweep(berlin(2026, 5, 12, 7, 45))
     assert messages(org.ivo.email) == []

@@ -16,7 +16,7 @@ from handoff.promises.models import DepartmentEvent, StandingPromise
 from handoff.promises.rules import Terms, judge
 
 from conftest import fresh, htmx_headers
-from nagging_helpers import BERLIN, berlin, messages, nag_events, set_policy
+from nagging_helpers import BERLIN, berlin, messages, nag_events, record_within_promise, set_policy
 
 HOURS = BusinessHours(BERLIN, time(8), time(17), holidays=frozenset({berlin(2026, 5, 14).date()}))
 INSTALL = Terms("Standard install", "Installation", lead_minutes=3 * 9 * 60)
@@ -107,22 +107,7 @@ def standard_install(org, app):
 
 
 def record(org, promise, due_at, quantity=None, at=MONDAY_10):
-    step = services.RouteStep(
-        org.installation, "Install", due_at, standing_promise=promise, quantity=quantity
-    )
-    commitment = services.record_commitment(
-        actor=org.ana,
-        customer=_customer(),
-        title="Router installed",
-        details="",
-        channel="phone",
-        promised_at=due_at + timedelta(days=1),
-        owner_department=org.sales,
-        route=[step],
-        now=at,
-    )
-    db.session.commit()
-    return commitment
+    return record_within_promise(org, promise, due_at, at, quantity)
 
 
 def _customer():
