@@ -27,7 +27,13 @@ def test_an_admin_adds_a_department(client, org, sign_in):
 
 
 @pytest.mark.parametrize(
-    ("name", "message"), [("", "Give the department a name."), ("sales", "exists")]
+    ("name", "message"),
+    [
+        ("", "Give the department a name."),
+        ("sales", "exists"),
+        ("  SALES ", "exists"),
+        ("S\uff41les", "exists"),  # a full-width letter is the same letter
+    ],
 )
 def test_a_bad_department_name_is_refused_in_place(client, org, sign_in, name, message):
     sign_in(client, org.admin)
@@ -36,6 +42,34 @@ def test_a_bad_department_name_is_refused_in_place(client, org, sign_in, name, m
     assert message in response.get_data(as_text=True)
     db.session.rollback()
     assert len(db.session.scalars(select(Department)).all()) == 3
+
+
+@pytest.mark.parametrize("second", ["Ärger", "ärger", "ÄRGER"])
+def test_names_that_differ_only_in_the_case_of_any_letter_are_one_name(
+    client, org, sign_in, second
+):
+    sign_in(client, org.admin)
+    assert client.post("/admin/departments/new", data={"name": "Ärger"}).status_code == 303
+    response = client.post("/admin/departments/new", data={"name": second})
+    assert response.status_code == 422
+    assert "exists" in response.get_data(as_text=True)
+    renamed = client.post(f"/admin/departments/{org.sales.id}", data={"name": second})
+    assert renamed.status_code == 422
+    db.session.rollback()
+    assert len(db.session.scalars(select(Department)).all()) == 4
+
+
+def test_two_admins_adding_one_name_at_once_get_one_department_and_a_409(
+    client, org, sign_in, monkeypatch
+):
+    from handoff.admin import routes
+
+    monkeypatch.setattr(routes, "_name_taken", lambda name, exclude_id: False)  # both checked
+    sign_in(client, org.admin)
+    assert client.post("/admin/departments/new", data={"name": "Shipping"}).status_code == 303
+    response = client.post("/admin/departments/new", data={"name": "shipping"})
+    assert response.status_code == 409
+    assert "Someone else saved the same thing" in response.get_data(as_text=True)
 
 
 def test_an_admin_adds_a_person_and_makes_them_a_lead(client, org, sign_in):

@@ -1,10 +1,18 @@
 """The schema is made by migrations, and the migrations match the models."""
 
+import os
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask_migrate import upgrade
 from sqlalchemy import inspect
 
+from handoff import create_app
 from handoff.extensions import db
+
+from conftest import PG_ENV
 
 
 def test_the_migrations_create_exactly_what_the_models_describe(app):
@@ -34,3 +42,55 @@ def test_sqlite_is_set_up_for_a_web_server(app):
         assert pragma("PRAGMA journal_mode").scalar() == "wal"
         assert pragma("PRAGMA foreign_keys").scalar() == 1
         assert pragma("PRAGMA busy_timeout").scalar() == 10000
+
+
+@pytest.fixture
+def empty_database_url(tmp_path):
+    """A database with no tables at all (PostgreSQL when the tests run on it)."""
+    pg_url = os.environ.get(PG_ENV)
+    if not pg_url:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    url = sa.make_url(pg_url)
+    name = f"handoff_empty_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_upgrading_keeps_departments_whose_names_fold_alike_apart_and_ends_old_sessions(
+    empty_database_url,
+):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url, "TESTING": True})
+    directory = app.root_path + "/migrations"
+    with app.app_context():
+        upgrade(directory=directory, revision="1cb85f79c8a8")  # before name keys and tokens
+        with db.engine.begin() as conn:
+            for name in ("Ärger", "ärger", "Sales"):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO department (name, description, created_at) "
+                        "VALUES (:name, '', CURRENT_TIMESTAMP)"
+                    ),
+                    {"name": name},
+                )
+            for email in ("a@example.com", "b@example.com"):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO person (name, email, password_hash, is_admin, active, "
+                        "created_at) VALUES ('P', :email, 'x', false, true, CURRENT_TIMESTAMP)"
+                    ),
+                    {"email": email},
+                )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            names = conn.execute(sa.text("SELECT name, name_key FROM department ORDER BY id"))
+            tokens = conn.execute(sa.text("SELECT session_token FROM person")).scalars().all()
+        assert names.all() == [("Ärger", "ärger"), ("ärger (2)", "ärger (2)"), ("Sales", "sales")]
+        assert len(set(tokens)) == 2 and all(len(t) == 32 for t in tokens)
+        db.engine.dispose()

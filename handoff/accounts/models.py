@@ -1,15 +1,24 @@
 """People who sign in."""
 
+import hmac
+import secrets
 from datetime import datetime
+from functools import lru_cache
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, String, select
+from sqlalchemy import Boolean, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from handoff.clock import utcnow
 from handoff.database import UTCDateTime
 from handoff.extensions import db
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    """A hash made the way real ones are, of a password nobody has."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 class Person(UserMixin, db.Model):
@@ -27,6 +36,9 @@ class Person(UserMixin, db.Model):
         String(16), default="immediate", server_default="immediate"
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session and remember-me cookie; a new one ends them all (sign-out,
+    # a new password, an admin's reset, closing the account).
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
 
     memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
         back_populates="person", cascade="all, delete-orphan"
@@ -36,13 +48,34 @@ class Person(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
+    def get_id(self) -> str:
+        """What a session or remember-me cookie holds: the person and their session token."""
+        return f"{self.id}:{self.session_token}"
+
+    def holds(self, token: str) -> bool:
+        """Whether a cookie's token is this person's current one."""
+        return hmac.compare_digest(self.session_token.encode(), token.encode())
+
+    def end_sessions(self) -> None:
+        """End every session and remember-me cookie of this person, everywhere."""
+        self.session_token = secrets.token_hex(16)
+
     def set_password(self, password: str) -> None:
-        """Store a salted hash of the password (Werkzeug's default method)."""
+        """Store a salted hash of the password (Werkzeug's default method); every session
+        signed in with the old one ends."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         """Whether the password matches the stored hash."""
         return check_password_hash(self.password_hash, password)
+
+    @staticmethod
+    def check_no_password(password: str) -> bool:
+        """Spend the time a real password check takes, for an email nobody has (so that the
+        answer's timing does not tell whether an account exists); always False."""
+        check_password_hash(_decoy_hash(), password)
+        return False
 
     @property
     def department_ids(self) -> frozenset[int]:
@@ -71,3 +104,18 @@ class Person(UserMixin, db.Model):
     def by_email(cls, email: str) -> "Person | None":
         """The person with this email, if any."""
         return db.session.scalar(select(cls).where(cls.email == cls.normalise_email(email)))
+
+
+class SignInFailure(db.Model):
+    """A failed sign-in: counted per account and per client address to throttle guessing."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (
+        Index("ix_sign_in_failure_account", "account", "at"),
+        Index("ix_sign_in_failure_address", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    account: Mapped[str] = mapped_column(String(254))  # the email typed, normalised
+    address: Mapped[str] = mapped_column(String(64))  # the client's address (IPv6: its /64)

@@ -1,12 +1,12 @@
 """Admins set up departments, people and who belongs where."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from flask_login import current_user, login_required, login_user
+from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.admin.forms import DepartmentForm, MembershipForm, PersonForm
-from handoff.departments.models import Department, Membership
+from handoff.departments.models import Department, Membership, name_key
 from handoff.extensions import db
 from handoff.forms import choices
 
@@ -28,7 +28,7 @@ def _get(model, ident):
 
 
 def _name_taken(name: str, exclude_id: int | None) -> bool:
-    query = select(Department.id).where(func.lower(Department.name) == name.strip().lower())
+    query = select(Department.id).where(Department.name_key == name_key(name))
     if exclude_id:
         query = query.where(Department.id != exclude_id)
     return db.session.scalar(query) is not None
@@ -178,6 +178,8 @@ def person(person_id: int):
             person.email = Person.normalise_email(form.email.data)
             _apply_person_form(person, form)
             db.session.commit()
+            if person.id == current_user.id:
+                login_user(person)  # a new password of one's own keeps this session
             flash("Saved.")
             return redirect(url_for("admin.person", person_id=person.id), 303)
         return render_template("admin/person.html", form=form, person=person), 422
@@ -188,6 +190,8 @@ def _apply_person_form(person: Person, form: PersonForm) -> None:
     person.name = form.name.data.strip()
     person.time_zone = form.time_zone.data or None
     person.is_admin = form.is_admin.data
+    if person.active and not form.active.data:
+        person.end_sessions()  # closed: signed out everywhere, and not back on reopening
     person.active = form.active.data
     if form.password.data:
-        person.set_password(form.password.data)
+        person.set_password(form.password.data)  # a reset ends every session of theirs

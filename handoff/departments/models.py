@@ -1,9 +1,10 @@
 """Departments and who belongs to them."""
 
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from handoff.accounts.models import Person
 from handoff.clock import utcnow
@@ -11,6 +12,14 @@ from handoff.database import UTCDateTime
 from handoff.extensions import db
 
 ROLES = ("member", "lead")
+NAME_KEY_LENGTH = 200
+
+
+def name_key(name: str) -> str:
+    """What makes two department names the same: Unicode case and width folded, spaces
+    collapsed ("Ärger", "ärger" and " ÄRGER " are one name), in Python, so SQLite agrees."""
+    folded = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    return folded[:NAME_KEY_LENGTH]  # NFKC may lengthen a name (a ligature becomes letters)
 
 
 class Department(db.Model):
@@ -18,6 +27,8 @@ class Department(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
+    # Unique: two names that differ only in case are the same department, on every database.
+    name_key: Mapped[str] = mapped_column(String(NAME_KEY_LENGTH), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Who answers beyond-the-limits requests quickly right now.
@@ -27,6 +38,11 @@ class Department(db.Model):
         back_populates="department", cascade="all, delete-orphan"
     )
     on_duty: Mapped[Person | None] = relationship(foreign_keys=[on_duty_person_id])
+
+    @validates("name")
+    def _keep_key(self, _attribute, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
     def __repr__(self) -> str:
         return f"<Department {self.name}>"

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -193,3 +194,20 @@ class Mailbox(db.Model):
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     day: Mapped[str] = mapped_column(String(10), default="", server_default="")
     digests_that_day: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class NaggerProcess(db.Model):
+    """A process that runs rounds (a nagger, or a demo server sweeping in the background),
+    and how its last round went: what the health check and the metrics read."""
+
+    __tablename__ = "nagger_process"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_round_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_round_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    rounds: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminders: Mapped[int] = mapped_column(Integer, default=0)
+    last_digests: Mapped[int] = mapped_column(Integer, default=0)
+    last_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
