@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
@@ -31,6 +32,9 @@ class Config:
         # off after this long, so its locks are released.
         self.DB_LOCK_TIMEOUT_MS = int(env.get("HANDOFF_DB_LOCK_TIMEOUT_MS", "5000"))
         self.DB_IDLE_IN_TRANSACTION_MS = int(env.get("HANDOFF_DB_IDLE_IN_TRANSACTION_MS", "30000"))
+        # PostgreSQL: a database that does not answer a new connection within this many
+        # seconds is out of reach (503 "try again"), not a hang.
+        self.DB_CONNECT_TIMEOUT_S = int(env.get("HANDOFF_DB_CONNECT_TIMEOUT_S", "5"))
         # Shown to people whose own time zone is not known yet.
         self.DEFAULT_TIME_ZONE = env.get("HANDOFF_TIME_ZONE", "Europe/Berlin")
         # A pending handoff due within this many hours puts its commitment at risk.
@@ -61,8 +65,35 @@ class Config:
         self.DIGEST_MIN_MINUTES = int(env.get("HANDOFF_DIGEST_MIN_MINUTES", "15"))
         # At most this many digests a person a day (0: no cap); the rest wait for the morning.
         self.DIGEST_DAILY_CAP = int(env.get("HANDOFF_DIGEST_DAILY_CAP", "12"))
+        # /healthz answers 503 when no nagger finished a round for this long (0: five sweep
+        # intervals, at least 5 minutes).
+        self.SWEEP_STALE_SECONDS = int(env.get("HANDOFF_SWEEP_STALE_SECONDS", "0"))
+        # Operations: log lines as JSON objects ("json") or plain text; /metrics asks for
+        # "Authorization: Bearer <token>" when a token is set.
+        self.LOG_FORMAT = env.get("HANDOFF_LOG_FORMAT", "text")
+        self.LOG_LEVEL = env.get("HANDOFF_LOG_LEVEL", "INFO").upper()
+        self.METRICS_TOKEN = env.get("HANDOFF_METRICS_TOKEN", "")
+        # Cookies: Secure when served over HTTPS (HANDOFF_SECURE_COOKIES=1), never read by
+        # scripts, not sent along from other sites; "keep me signed in" lasts 30 days at most.
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = env.get("HANDOFF_SECURE_COOKIES", "") == "1"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_DURATION = timedelta(
+            days=min(30, int(env.get("HANDOFF_REMEMBER_DAYS", "30")))
+        )
+        # Sign-in: this many failures in the window, per account typed and per client
+        # address, and the next try waits (429, Retry-After) until the oldest leaves it.
+        self.SIGN_IN_WINDOW_MINUTES = int(env.get("HANDOFF_SIGN_IN_WINDOW_MINUTES", "15"))
+        self.SIGN_IN_MAX_FAILURES_PER_ACCOUNT = int(
+            env.get("HANDOFF_SIGN_IN_MAX_FAILURES_PER_ACCOUNT", "5")
+        )
+        self.SIGN_IN_MAX_FAILURES_PER_ADDRESS = int(
+            env.get("HANDOFF_SIGN_IN_MAX_FAILURES_PER_ADDRESS", "20")
+        )
+        # Behind a reverse proxy: how many proxies to trust for the client's address and
+        # scheme (X-Forwarded-For, X-Forwarded-Proto); 0 when clients connect directly.
+        self.PROXY_COUNT = int(env.get("HANDOFF_PROXY_COUNT", "0"))
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session

@@ -259,8 +259,10 @@ def sign_in():
 
     def do(client, person: Person | int):
         person_id = person if isinstance(person, int) else person.id
+        with client.application.app_context():  # any thread: the client's own app reads it
+            token = db.session.scalar(sa.select(Person.session_token).where(Person.id == person_id))
         with client.session_transaction() as session:
-            session["_user_id"] = str(person_id)
+            session["_user_id"] = f"{person_id}:{token}"
             session["_fresh"] = True
         return client
 

@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from handoff.forms import choices
 
@@ -31,3 +31,26 @@ DIGEST_MODES = [
 
 class ReminderForm(FlaskForm):
     digest_mode = RadioField("How reminders reach me", choices=choices(DIGEST_MODES))
+
+
+class PasswordForm(FlaskForm):
+    """A new password, given with the current one; every other session ends."""
+
+    current = PasswordField(
+        "Current password",
+        validators=[DataRequired("Give your current password."), Length(max=200)],
+    )
+    new = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a new password."),
+            Length(min=8, max=200, message="At least 8 characters."),
+        ],
+    )
+    repeat = PasswordField(
+        "New password again",
+        validators=[
+            DataRequired("Type the new password again."),
+            EqualTo("new", "The two differ."),
+        ],
+    )

@@ -5,9 +5,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from handoff.accounts.forms import LoginForm, ReminderForm
+from handoff.accounts import throttle
+from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm
 from handoff.accounts.models import Person
+from handoff.clock import utcnow
 from handoff.extensions import db, login_manager
+from handoff.forms import database_id
 from handoff.web import is_valid_zone, safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -18,11 +21,21 @@ login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
-def _load_person(person_id: str) -> Person | None:
+def _load_person(cookie_id: str) -> Person | None:
+    """The person a session or remember-me cookie names, if its token is still theirs and
+    the account is open; anyone else is signed out."""
+    person_id, _, token = cookie_id.partition(":")
+    try:
+        person_id = database_id(person_id)
+    except ValueError:
+        return None
     # Pages ask the signed-in person's departments often: load them with the person.
-    return db.session.scalar(
-        select(Person).where(Person.id == int(person_id)).options(selectinload(Person.memberships))
+    person = db.session.scalar(
+        select(Person).where(Person.id == person_id).options(selectinload(Person.memberships))
     )
+    if person is None or not person.active or not person.holds(token):
+        return None
+    return person
 
 
 @login_manager.unauthorized_handler
@@ -39,38 +52,60 @@ def _unauthorized():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password; failures are throttled per account and per client."""
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
-    error = None
-    if form.validate_on_submit():
-        person = Person.by_email(form.email.data)
-        if person and person.active and person.check_password(form.password.data):
-            if is_valid_zone(form.time_zone.data) and not person.time_zone:
-                person.time_zone = form.time_zone.data
-            db.session.commit()
-            login_user(person, remember=form.remember.data)
-            return redirect(safe_next(form.next.data) or url_for("board.index"))
-        error = "That email and password do not match an active account."
-    status = 422 if request.method == "POST" else 200
-    return render_template("accounts/login.html", form=form, error=error), status
+        return render_template("accounts/login.html", form=form, error=None)
+    if not form.validate_on_submit():
+        return render_template("accounts/login.html", form=form, error=None), 422
+    now = utcnow()
+    wait = throttle.refusal(form.email.data, now)
+    if wait:
+        page = render_template("accounts/login.html", form=form, error=wait.message)
+        return page, 429, {"Retry-After": str(wait.seconds)}
+    person = Person.by_email(form.email.data)
+    if person and person.active and person.check_password(form.password.data):
+        throttle.clear_account(form.email.data)
+        if is_valid_zone(form.time_zone.data) and not person.time_zone:
+            person.time_zone = form.time_zone.data
+        db.session.commit()
+        login_user(person, remember=form.remember.data)
+        return redirect(safe_next(form.next.data) or url_for("board.index"))
+    if person is None or not person.active:
+        Person.check_no_password(form.password.data)  # as long as a real check: no hint
+    throttle.record_failure(form.email.data, now)
+    db.session.commit()
+    error = "That email and password do not match an active account."
+    return render_template("accounts/login.html", form=form, error=error), 422
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out."""
+    """Sign out: this session and every other one of this person, remember-me cookies too."""
+    person = db.session.get(Person, current_user.id)
+    person.end_sessions()
+    db.session.commit()
     logout_user()
-    return redirect(url_for("accounts.login"))
+    flash("You are signed out, on every device.")
+    return redirect(url_for("accounts.login"), 303)
 
 
 @bp.get("/me")
 @login_required
 def me():
     """Who am I: name, departments, time zone, how reminders reach me."""
-    form = ReminderForm(digest_mode=current_user.digest_mode)
-    return render_template("accounts/me.html", person=current_user, form=form)
+    return _me_page(ReminderForm(digest_mode=current_user.digest_mode), PasswordForm(), 200)
+
+
+def _me_page(form: ReminderForm, password_form: PasswordForm, status: int):
+    return (
+        render_template(
+            "accounts/me.html", person=current_user, form=form, password_form=password_form
+        ),
+        status,
+    )
 
 
 @bp.post("/me/reminders")
@@ -79,7 +114,7 @@ def reminders():
     """Choose how reminders reach me: as they come, or in one morning digest."""
     form = ReminderForm()
     if not form.validate():
-        return render_template("accounts/me.html", person=current_user, form=form), 422
+        return _me_page(form, PasswordForm(formdata=None), 422)
     person = db.session.get(Person, current_user.id)
     person.digest_mode = form.digest_mode.data
     db.session.commit()
@@ -89,3 +124,28 @@ def reminders():
         else "Your reminders now come as things happen."
     )
     return redirect(url_for("accounts.me"), 303)
+
+
+@bp.post("/me/password")
+@login_required
+def password():
+    """Change my password: this session goes on, every other one (and remember-me) ends."""
+    form = PasswordForm()
+    person = db.session.get(Person, current_user.id)
+    now = utcnow()
+    wait = throttle.refusal(person.email, now) if form.validate() else None
+    if wait:  # guessing the current password is throttled like signing in
+        form.current.errors.append(wait.message)
+        page, _ = _me_page(ReminderForm(digest_mode=person.digest_mode), form, 429)
+        return page, 429, {"Retry-After": str(wait.seconds)}
+    if form.validate() and not person.check_password(form.current.data):
+        throttle.record_failure(person.email, now)
+        db.session.commit()
+        form.current.errors.append("That is not your current password.")
+    elif form.validate():
+        person.set_password(form.new.data)
+        db.session.commit()
+        login_user(person)  # this session carries the new token; the others are over
+        flash("Your password is changed. You were signed out everywhere else.")
+        return redirect(url_for("accounts.me"), 303)
+    return _me_page(ReminderForm(digest_mode=person.digest_mode), form, 422)

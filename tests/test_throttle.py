@@ -1,0 +1,128 @@
+"""Sign-in is throttled per account and per client address, in the database that every
+process shares; an email nobody has costs the same work as a wrong password."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from handoff.accounts import models as accounts_models
+from handoff.accounts.models import SignInFailure
+from handoff.accounts.throttle import forget_old_failures
+from handoff.clock import utcnow
+from handoff.extensions import db
+
+from conftest import PASSWORD, writes
+
+
+def attempt(client, email: str, password: str = "wrong guess", address: str = "203.0.113.7"):
+    return client.post(
+        "/login",
+        data={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def failures() -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count(SignInFailure.id)))
+
+
+def test_the_sixth_try_at_one_account_waits_even_with_the_right_password(client, org):
+    for _ in range(5):
+        assert attempt(client, org.ana.email).status_code == 422
+    response = attempt(client, org.ana.email, PASSWORD)
+    assert response.status_code == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
+    page = response.get_data(as_text=True)
+    assert "Too many failed sign-ins" in page and "Try again in 15 minutes" in page
+    assert client.get("/").status_code == 302  # not signed in
+    # other accounts from elsewhere are not held up
+    assert attempt(client, org.ben.email, PASSWORD, address="198.51.100.1").status_code == 302
+
+
+def test_an_email_nobody_has_is_throttled_exactly_like_one_somebody_has(client, org):
+    for _ in range(5):
+        assert attempt(client, "nobody@example.com").status_code == 422
+    assert attempt(client, "nobody@example.com").status_code == 429
+    assert attempt(client, "NOBODY@example.com ").status_code == 429  # the same account typed
+
+
+def test_one_address_trying_many_accounts_waits_after_twenty_failures(client, org):
+    for index in range(20):
+        assert attempt(client, f"guess{index}@example.com").status_code == 422
+    assert attempt(client, org.ana.email, PASSWORD).status_code == 429
+    assert attempt(client, org.ana.email, PASSWORD, address="198.51.100.1").status_code == 302
+
+
+def test_an_ipv6_client_is_counted_by_its_64_block(client, org):
+    for index in range(20):
+        address = f"2001:db8:1:2::{index + 1:x}"
+        assert attempt(client, f"guess{index}@example.com", address=address).status_code == 422
+    assert attempt(client, org.ana.email, PASSWORD, address="2001:db8:1:2::ff").status_code == 429
+    assert attempt(client, org.ana.email, PASSWORD, address="2001:db8:1:3::1").status_code == 302
+
+
+def test_the_count_is_shared_by_every_process_on_the_database(app_factory, org):
+    first, second = app_factory().test_client(), app_factory().test_client()
+    for index in range(5):
+        assert attempt(first if index % 2 else second, org.ana.email).status_code == 422
+    assert attempt(first, org.ana.email, PASSWORD).status_code == 429
+    assert attempt(second, org.ana.email, PASSWORD).status_code == 429
+
+
+def test_failures_older_than_the_window_count_for_nothing_and_are_forgotten(client, org, app):
+    long_ago = utcnow() - timedelta(minutes=16)
+    with writes():
+        for index in range(20):
+            account = org.ben.email if index < 5 else f"guess{index}@example.com"
+            db.session.add(SignInFailure(at=long_ago, account=account, address="203.0.113.7"))
+    assert attempt(client, org.ben.email, PASSWORD).status_code == 302
+    assert attempt(client, org.ana.email, PASSWORD).status_code == 302
+    with writes():
+        assert forget_old_failures(utcnow()) == 15  # (Ben's five went with his sign-in)
+    assert failures() == 0
+
+
+def test_a_success_forgives_its_accounts_failures_but_not_its_addresses(client, org):
+    for _ in range(4):
+        attempt(client, org.ana.email)
+    for index in range(4):
+        attempt(client, f"guess{index}@example.com")
+    assert failures() == 8
+    assert attempt(client, org.ana.email, PASSWORD).status_code == 302
+    assert failures() == 4  # the guesses at other accounts still count against the address
+
+
+def test_guessing_the_current_password_on_my_page_is_throttled_too(client, org, sign_in):
+    sign_in(client, org.ana)
+    wrong = {"current": "wrong", "new": "a much better one", "repeat": "a much better one"}
+    for _ in range(5):
+        assert client.post("/me/password", data=wrong).status_code == 422
+    right = dict(wrong, current=PASSWORD)
+    response = client.post("/me/password", data=right)
+    assert response.status_code == 429 and "Retry-After" in response.headers
+
+
+@pytest.mark.parametrize("who", ["nobody@example.com", "inactive"])
+def test_an_unknown_or_closed_account_costs_one_password_check_like_a_wrong_password(
+    client, org, app, monkeypatch, who
+):
+    checks = []
+    original = accounts_models.check_password_hash
+
+    def counted(stored, password):
+        checks.append(stored)
+        return original(stored, password)
+
+    if who == "inactive":
+        with writes():
+            org.dev.active = False
+        who = org.dev.email
+    monkeypatch.setattr(accounts_models, "check_password_hash", counted)
+    attempt(client, org.ana.email)
+    assert len(checks) == 1
+    attempt(client, who)
+    assert len(checks) == 2  # the same work: one hash of the typed password
+    method = checks[0].split("$")[0]
+    assert checks[1].startswith(method)  # made the same way as real ones
