@@ -126,3 +126,36 @@ def test_the_link_page_shows_times_in_the_recipients_time_zone(client, reminded,
     from zoneinfo import ZoneInfo
 
     assert due.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%a %d %b %H:%M") in page
+
+
+def test_a_link_opened_where_someone_else_is_signed_in_answers_only_as_that_person(
+    client, reminded, org, sign_in
+):
+    sign_in(client, org.ben)  # Ivo's link, opened in Ben's browser; Ben leads Installation
+    page = client.get(link("accept")).get_data(as_text=True)
+    assert "This link was sent to <strong>Ivo Berg</strong>" in page
+    assert "recorded as <strong>Ben Okafor</strong>" in page
+    response = client.post(link("accept").split("?")[0], data={"action": "accept"})
+    assert response.status_code == 200
+    handoff = fresh(reminded.handoffs[0])
+    assert (handoff.state, handoff.answered_by_id) == ("accepted", org.ben.id)
+
+
+def test_a_link_opened_by_someone_who_may_not_answer_offers_nothing_and_refuses(
+    client, reminded, org, sign_in
+):
+    sign_in(client, org.dev)  # Billing: may not answer Installation's handoff
+    page = client.get(link("accept")).get_data(as_text=True)
+    assert "Dev Patel may not answer this" in page and "sign out first" in page
+    assert ">Accept</button>" not in page
+    response = client.post(link("accept").split("?")[0], data={"action": "accept"})
+    assert response.status_code == 403
+    assert fresh(reminded.handoffs[0]).state == "pending"
+
+
+def test_the_links_own_person_signed_in_answers_as_themselves(client, reminded, org, sign_in):
+    sign_in(client, org.ivo)
+    page = client.get(link("accept")).get_data(as_text=True)
+    assert "answering as Ivo Berg" in page and "This link was sent to" not in page
+    client.post(link("accept").split("?")[0], data={"action": "accept"})
+    assert fresh(reminded.handoffs[0]).answered_by_id == org.ivo.id

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from flask import Blueprint, abort, g, render_template, request
+from flask_login import current_user
 
 from handoff.accounts.models import Person
 from handoff.clock import utcnow
@@ -21,6 +22,14 @@ LINK_ACTIONS = {
     "countered": ["take-counter", "reject-counter"],
     "accepted": ["complete"],
 }
+
+
+def _may(person: Person, handoff: Handoff, action: str) -> bool:
+    """Whether `person` may take this action on the handoff: its department answers, the
+    promising department settles a counter."""
+    if action in ("take-counter", "reject-counter"):
+        return services.may_settle(person, handoff.commitment)
+    return services.may_answer(person, handoff)
 
 
 def _problem(status: int, title: str, message: str):
@@ -52,14 +61,23 @@ def act(token: str):
         abort(404)
     if person is None or not person.active:
         return _problem(403, "This link's account is closed", "Nothing was changed.")
-    g.reader_time_zone = person.time_zone  # times as the mail's reader sees them
+    # The link acts for the person it was sent to; when someone else is signed in in this
+    # browser, the answer can only ever be theirs, and only where they may give it.
+    acting = person
+    if current_user.is_authenticated and current_user.id != person.id:
+        acting = db.session.get(Person, current_user.id)
+    g.reader_time_zone = acting.time_zone  # times as the reader sees them
     stale = abs(handoff.changed_at - claim.written_for) > timedelta(seconds=1)
-    allowed = [a for a in LINK_ACTIONS.get(handoff.state, []) if a in ANSWERS]
+    allowed = [
+        a for a in LINK_ACTIONS.get(handoff.state, []) if a in ANSWERS and _may(acting, handoff, a)
+    ]
     chosen = request.values.get("do", "")
     context = {
         "handoff": handoff,
         "commitment": handoff.commitment,
         "person": person,
+        "acting": acting,
+        "possible": LINK_ACTIONS.get(handoff.state, []),
         "token": token,
         "stale": stale,
         "allowed": [] if stale else allowed,
@@ -71,6 +89,9 @@ def act(token: str):
         return render_template("nagging/act.html", **context)
 
     action = request.form.get("action", "")
+    if not stale and action in LINK_ACTIONS.get(handoff.state, []) and action not in allowed:
+        context["allowed"] = []
+        return render_template("nagging/act.html", **context), 403
     if stale or action not in allowed:
         # answered (or countered) since the mail was written: say what happened instead
         context["stale"] = True
@@ -83,7 +104,7 @@ def act(token: str):
         context["chosen"] = action
         return render_template("nagging/act.html", **context), 422
     try:
-        perform(handoff, form, person, utcnow())
+        perform(handoff, form, acting, utcnow())
     except InvalidTransition:
         db.session.rollback()
         context.update(stale=True, allowed=[], handoff=db.session.get(Handoff, claim.handoff_id))
