@@ -4,11 +4,15 @@ from datetime import timedelta
 
 from flask import Flask, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from handoff import database  # noqa: F401  (registers the SQLite connection setup)
+from handoff import (
+    database,  # noqa: F401  (registers the SQLite connection setup)
+    observability,
+)
 from handoff.clock import utcnow
 from handoff.config import Config
 from handoff.extensions import csrf, db, htmx, login_manager, migrate
@@ -34,6 +38,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     _bound_waits(app)
+    if app.config["PROXY_COUNT"]:
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
@@ -46,6 +53,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     _register_templating(app)
     _register_errors(app)
     _register_headers(app)
+    observability.install(app)
 
     from handoff.cli import register_cli
 
@@ -64,6 +72,7 @@ def _bound_waits(app: Flask) -> None:
         f"-c lock_timeout={app.config['DB_LOCK_TIMEOUT_MS']} "
         f"-c idle_in_transaction_session_timeout={app.config['DB_IDLE_IN_TRANSACTION_MS']}",
     )
+    connect_args.setdefault("connect_timeout", app.config["DB_CONNECT_TIMEOUT_S"])
     options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
@@ -150,6 +159,7 @@ def _register_errors(app: Flask) -> None:
         # A row someone else holds past the lock timeout, a database that dropped the
         # connection: nothing was changed, and the next try will most likely work.
         app.logger.warning("busy or unreachable database: %s", error)
+        observability.busy_answer(error)
         try:
             db.session.rollback()
         except SQLAlchemyError:
@@ -165,6 +175,18 @@ def _register_errors(app: Flask) -> None:
             "of reach. Nothing was changed: try again in a moment.",
         )
         return body, 503, {"Vary": "HX-Request", "Retry-After": "2"}
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(error):
+        # Two people saving the same new thing at once (a department name, an email): the
+        # database kept the first; the second is told, and nothing of it was saved.
+        app.logger.info("refused by a database constraint: %s", error.orig)
+        return problem(
+            409,
+            "Someone was first",
+            "Someone else saved the same thing a moment ago. Nothing was changed: "
+            "reload the page to see it, then try again.",
+        )
 
     @app.before_request
     def _no_nul_bytes():

@@ -111,11 +111,23 @@ def sweep_command() -> None:
 
 
 @click.command("nagger")
-def nagger() -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=0,
+    help="Serve this process's Prometheus metrics (round times, mail outcomes) on this port.",
+)
+@click.option("--metrics-host", default="127.0.0.1", help="The address the metrics listen on.")
+def nagger(metrics_port: int, metrics_host: str) -> None:
     """Run the scheduler as its own long-lived process (web processes then run none)."""
     from handoff.nagging.scheduler import run_forever
 
     interval = current_app.config["SWEEP_INTERVAL_SECONDS"]
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
+        click.echo(f"Metrics at http://{metrics_host}:{metrics_port}/metrics")
     click.echo(f"Nagging every {interval} s; stop with Ctrl-C.")
     run_forever(current_app._get_current_object())
 

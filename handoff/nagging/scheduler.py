@@ -2,17 +2,23 @@
 
 import logging
 import os
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy import delete
 
+from handoff.accounts.throttle import forget_old_failures
 from handoff.clock import utcnow
+from handoff.database import writing
 from handoff.extensions import db
 from handoff.mail import DispatchReport, dispatch
 from handoff.nagging.mailing import vet_message
+from handoff.nagging.models import NaggerProcess
 from handoff.nagging.sweep import SweepReport, sweep
+from handoff.observability import ROUND_FAILURES, observe_round, process_name
 
 log = logging.getLogger(__name__)
 _background: BackgroundScheduler | None = None
@@ -21,19 +27,32 @@ _background: BackgroundScheduler | None = None
 def run_round(app: Flask, now: datetime | None = None):
     """One round: record what is due, then send what the outbox holds, each digest vetted
     just before it leaves. A sweep that fails still lets the outbox drain, and the other
-    way round; the next round tries again."""
+    way round; the next round tries again. The round is then written down for the health
+    check and the metrics."""
     with app.app_context():
         now = now or utcnow()
-        report, sent = SweepReport(), DispatchReport()
+        started = time.perf_counter()
+        report, sent, errors = SweepReport(), DispatchReport(), []
         try:
             report = sweep(now)
-        except Exception:
+        except Exception as error:
             log.exception("the sweep at %s failed; the next round tries again", now)
+            errors.append(f"sweep: {error}")
+            ROUND_FAILURES.labels("sweep").inc()
             db.session.rollback()
         try:
             sent = dispatch(now, vet=vet_message)
-        except Exception:
+        except Exception as error:
             log.exception("sending the outbox at %s failed; the next round tries again", now)
+            errors.append(f"mail: {error}")
+            ROUND_FAILURES.labels("mail").inc()
+            db.session.rollback()
+        seconds = time.perf_counter() - started
+        observe_round(seconds, report.reminders, sent)
+        try:
+            _write_down(now, seconds, report, sent, "; ".join(errors))
+        except Exception:
+            log.exception("could not write down the round at %s", now)
             db.session.rollback()
         finally:
             db.session.remove()
@@ -47,6 +66,29 @@ def run_round(app: Flask, now: datetime | None = None):
                 sent.withdrawn,
             )
         return report, sent
+
+
+def _write_down(now: datetime, seconds: float, report, sent, error: str) -> None:
+    """This process's last round (what /healthz and /metrics read), and housekeeping: sign-in
+    failures past their window, processes silent for a week."""
+    name = process_name()
+    with writing():
+        process = db.session.get(NaggerProcess, name)
+        if process is None:
+            process = NaggerProcess(name=name, started_at=now, rounds=0)
+            db.session.add(process)
+        process.last_round_at = now
+        process.last_round_seconds = round(seconds, 3)
+        process.rounds += 1
+        process.last_reminders = report.reminders
+        process.last_digests = report.digests
+        process.last_sent = sent.sent
+        process.last_error = error[:2000]
+        forget_old_failures(now)
+        db.session.execute(
+            delete(NaggerProcess).where(NaggerProcess.last_round_at < now - timedelta(days=7))
+        )
+        db.session.commit()
 
 
 def _add_job(scheduler, app: Flask) -> None:
