@@ -4,7 +4,14 @@ from datetime import timedelta
 
 from flask import Flask, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -154,10 +161,13 @@ def _register_errors(app: Flask) -> None:
         return body, status, {"Vary": "HX-Request", **(headers or {})}
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InternalError)
+    @app.errorhandler(InterfaceError)
     @app.errorhandler(SQLAlchemyTimeoutError)
     def _busy(error):
         # A row someone else holds past the lock timeout, a database that dropped the
-        # connection: nothing was changed, and the next try will most likely work.
+        # connection or cut off an idle transaction, a pool with no connection to spare:
+        # nothing was changed, and the next try will most likely work.
         app.logger.warning("busy or unreachable database: %s", error)
         observability.busy_answer(error)
         try:
@@ -175,6 +185,16 @@ def _register_errors(app: Flask) -> None:
             "of reach. Nothing was changed: try again in a moment.",
         )
         return body, 503, {"Vary": "HX-Request", "Retry-After": "2"}
+
+    @app.errorhandler(DataError)
+    def _data(error):
+        # A value the database refuses (out of range, too long) that no check caught first.
+        app.logger.warning("refused by the database as data: %s", error.orig)
+        return problem(
+            400,
+            "Not understood",
+            "A value was too long or out of range for what it is. Nothing was changed.",
+        )
 
     @app.errorhandler(IntegrityError)
     def _integrity(error):

@@ -101,9 +101,11 @@ def demo(host: str, port: int) -> None:
 @click.command("sweep")
 def sweep_command() -> None:
     """Run one round of nagging now (for cron): record what is due, send the outbox."""
-    from handoff.nagging.scheduler import run_round
+    from handoff.nagging.scheduler import run_round, tighten_for_nagging
 
-    report, sent = run_round(current_app._get_current_object())
+    app = current_app._get_current_object()
+    tighten_for_nagging(app)
+    report, sent = run_round(app)
     click.echo(
         f"{report}; mail: {sent.sent} sent, {sent.retrying} to retry, {sent.gave_up} failed, "
         f"{sent.withdrawn} withdrawn"

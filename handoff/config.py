@@ -32,6 +32,11 @@ class Config:
         # off after this long, so its locks are released.
         self.DB_LOCK_TIMEOUT_MS = int(env.get("HANDOFF_DB_LOCK_TIMEOUT_MS", "5000"))
         self.DB_IDLE_IN_TRANSACTION_MS = int(env.get("HANDOFF_DB_IDLE_IN_TRANSACTION_MS", "30000"))
+        # A nagger never waits for a person inside a transaction, so it is cut off sooner: a
+        # nagger stopped mid-round holds its batch's rows for this long at most.
+        self.NAGGER_IDLE_IN_TRANSACTION_MS = int(
+            env.get("HANDOFF_NAGGER_IDLE_IN_TRANSACTION_MS", "5000")
+        )
         # PostgreSQL: a database that does not answer a new connection within this many
         # seconds is out of reach (503 "try again"), not a hang.
         self.DB_CONNECT_TIMEOUT_S = int(env.get("HANDOFF_DB_CONNECT_TIMEOUT_S", "5"))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from handoff import create_app
 from handoff.commitments.models import Handoff
+from handoff.extensions import db
 
 from conftest import fresh, htmx_headers
 
@@ -95,3 +96,81 @@ def test_a_stalled_transaction_is_cut_off_and_its_locks_released(database_url, c
     with engine.begin() as other:  # and the row is free for everyone else
         other.execute(row.with_for_update(nowait=True))
     engine.dispose()
+
+
+def test_a_request_whose_idle_transaction_the_database_cut_off_answers_503_and_the_next_works(
+    app_factory, database_url, org, commitment, sign_in, monkeypatch
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("idle_in_transaction_session_timeout is PostgreSQL's")
+    from handoff.commitments import services
+
+    original = services._lock
+
+    def dawdling(handoff):
+        locked = original(handoff)
+        time.sleep(0.6)  # idle inside the transaction past the cut-off
+        return locked
+
+    monkeypatch.setattr(services, "_lock", dawdling)
+    web = app_factory(DB_IDLE_IN_TRANSACTION_MS=200)
+    client = sign_in(web.test_client(), org.ivo)
+    response = client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", data={})
+    assert response.status_code == 503
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    monkeypatch.setattr(services, "_lock", original)
+    assert client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", data={}).status_code == 303
+    assert fresh(commitment.handoffs[0]).state == "accepted"
+
+
+def test_connections_cut_by_the_database_give_503_in_flight_and_the_next_request_works(
+    app_factory, database_url, org, commitment, sign_in, monkeypatch
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("cutting other sessions' connections is PostgreSQL's (pg_terminate_backend)")
+    from handoff.commitments import services
+
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+
+    def cut_all():
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+
+    handoff_id = commitment.handoffs[0].id
+    web = app_factory()
+    client = sign_in(web.test_client(), org.ivo)
+
+    def state() -> str:  # read on a connection of its own: the test's may be cut as well
+        with admin.connect() as conn:
+            query = sa.text("SELECT state FROM handoff WHERE id = :id")
+            return conn.execute(query, {"id": handoff_id}).scalar()
+
+    assert client.get("/").status_code == 200  # the pool holds a connection now
+    cut_all()
+    assert client.get("/").status_code == 200  # pre-ping: a fresh connection, no error
+
+    original = services._lock
+
+    def cut_in_flight(handoff):
+        locked = original(handoff)
+        cut_all()  # the database drops every connection, this request's among them
+        return locked
+
+    monkeypatch.setattr(services, "_lock", cut_in_flight)
+    response = client.post(f"/handoffs/{handoff_id}/accept", data={})
+    assert response.status_code == 503
+    assert "try again" in response.get_data(as_text=True)
+    monkeypatch.setattr(services, "_lock", original)
+    assert state() == "pending"
+    assert client.post(f"/handoffs/{handoff_id}/accept", data={}).status_code == 303
+    assert state() == "accepted"
+    admin.dispose()
+    try:  # the test's own connection was cut too: let the pool forget it
+        db.session.rollback()
+    except sa.exc.DBAPIError:
+        db.session.remove()

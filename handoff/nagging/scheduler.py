@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 
 from handoff.accounts.throttle import forget_old_failures
 from handoff.clock import utcnow
@@ -91,6 +91,25 @@ def _write_down(now: datetime, seconds: float, report, sent, error: str) -> None
         db.session.commit()
 
 
+def tighten_for_nagging(app: Flask) -> None:
+    """On PostgreSQL, cut this process's transactions off after NAGGER_IDLE_IN_TRANSACTION_MS
+    idle: a nagger never waits for a person mid-transaction, so one that does is stalled
+    (stopped, swapped out, hung on the network) and must let go of the rows it locked."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            return
+        limit = int(app.config["NAGGER_IDLE_IN_TRANSACTION_MS"])
+
+        @event.listens_for(engine, "connect")
+        def _cut_off_when_idle(dbapi_connection, _record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET idle_in_transaction_session_timeout = {limit}")
+            dbapi_connection.commit()
+
+        engine.dispose()  # connections made before this do not have it: make them anew
+
+
 def _add_job(scheduler, app: Flask) -> None:
     scheduler.add_job(
         run_round,
@@ -119,6 +138,7 @@ def start_in_background(app: Flask) -> BackgroundScheduler | None:
 
 def run_forever(app: Flask) -> None:
     """Sweep on the interval until stopped: the `flask nagger` process."""
+    tighten_for_nagging(app)
     scheduler = BlockingScheduler(timezone=UTC)
     _add_job(scheduler, app)
     scheduler.start()
