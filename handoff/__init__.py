@@ -263,7 +263,13 @@ def _register_headers(app: Flask) -> None:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.endpoint != "static" and "_user_id" in session:
+        response.headers.setdefault("X-Frame-Options", "DENY")  # (CSP says so to newer ones)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
+        )
+        personal = request.endpoint == "nagging.act"  # a reminder link's page is its reader's
+        if request.endpoint != "static" and ("_user_id" in session or personal):
             # a signed-in page is that person's: never kept by a browser or a proxy (read from
             # the session, not the database, which may be the reason this response is a 503)
             response.headers["Cache-Control"] = "no-store"

@@ -2,6 +2,7 @@
 
 from decimal import Decimal, InvalidOperation
 
+from wtforms.fields import DateTimeLocalField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
@@ -9,6 +10,9 @@ from handoff.database import MAX_INT
 
 # Numeric(12, 2): amounts up to ten digits before the point.
 MAX_AMOUNT = Decimal("9999999999.99")
+# Moments people type: a promise is made for this century, and a year that far from now
+# would overflow when moved between time zones (0001-01-01 in Berlin is before UTC's year 1).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -53,3 +57,18 @@ def amount_bounds() -> Bounded:
 
 def count_bounds(low: int = 1) -> Bounded:
     return Bounded(low, MAX_INT, f"Give a whole number from {low} to {MAX_INT:,}.")
+
+
+class MomentField(DateTimeLocalField):
+    """A date and time as a datetime-local input sends it ("2026-05-12T10:00"), in this
+    century; anything else is the field's error, never an overflow later."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", "%Y-%m-%dT%H:%M")
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not FIRST_YEAR <= self.data.year <= LAST_YEAR:
+            self.data = None
+            raise ValueError(f"Give a date from {FIRST_YEAR} to {LAST_YEAR}.")

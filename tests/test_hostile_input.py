@@ -154,3 +154,36 @@ def test_a_picked_customer_id_no_column_holds_is_a_form_error(client, sign_in, o
     )
     assert response.status_code == 422
     assert db.session.scalar(select(func.count(Commitment.id))) == 0
+
+
+def test_pages_may_not_be_framed_sniffed_or_opened_by_other_sites(client):
+    page = client.get("/login")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_a_reminder_links_page_is_never_stored(client):
+    response = client.get("/act/not-a-real-token")
+    assert response.status_code == 400
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00", "9999-12-31T23:59", "1999-12-31T23:59"])
+def test_a_date_outside_this_century_is_the_fields_error_not_an_overflow(
+    client, sign_in, org, commitment, moment
+):
+    sign_in(client, org.ana)
+    before = events()
+    response = client.post(
+        f"/commitments/{commitment.reference}/steps",
+        data={"department_id": org.billing.id, "ask": "Invoice", "due_at": moment},
+    )
+    assert response.status_code == 422
+    assert "Give a date from 2000 to 2099." in response.get_data(as_text=True)
+    response = client.post(
+        f"/handoffs/{commitment.handoffs[0].id}/counter", data={"due_at": moment}
+    )
+    assert response.status_code == 422
+    assert events() == before

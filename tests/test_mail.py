@@ -221,6 +221,7 @@ def test_admins_read_the_outbox_as_recipients_would_see_it(client, org, sign_in,
     frame = client.get(f"/admin/outbox/{message.id}/html")
     assert "script-src" not in frame.headers["Content-Security-Policy"]
     assert "default-src 'none'" in frame.headers["Content-Security-Policy"]
+    assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"  # framed by the outbox alone
     assert reminded.reference in frame.get_data(as_text=True)
 
 

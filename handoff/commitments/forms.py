@@ -2,7 +2,6 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateTimeLocalField,
     DecimalField,
     EmailField,
     FieldList,
@@ -24,9 +23,8 @@ from wtforms.validators import (
 )
 
 from handoff.commitments.models import CHANNELS
-from handoff.forms import amount_bounds, choices, count_bounds
+from handoff.forms import MomentField, amount_bounds, choices, count_bounds
 
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 MAX_ROUTE_STEPS = 8
 
 
@@ -46,9 +44,7 @@ class RouteStepForm(Form):
     ask = StringField(
         "What is asked", validators=[DataRequired("Say what is asked."), Length(max=500)]
     )
-    due_at = DateTimeLocalField(
-        "By", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
-    )
+    due_at = MomentField("By", validators=[InputRequired("Give a date and time.")])
     standing_promise_id = SelectField("Standing promise", coerce=_coerce_id, validate_choice=True)
     amount = DecimalField("Amount", places=2, validators=[Optional(), amount_bounds()])
     quantity = IntegerField("Quantity", validators=[Optional(), count_bounds()])
@@ -73,9 +69,7 @@ class CommitmentForm(FlaskForm):
         validators=[DataRequired("Say what was promised."), Length(max=200)],
     )
     details = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
-    promised_at = DateTimeLocalField(
-        "Promised for", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
-    )
+    promised_at = MomentField("Promised for", validators=[InputRequired("Give a date and time.")])
     channel = SelectField("Channel", choices=choices(CHANNELS.items()))
     owner_department_id = SelectField("On behalf of", coerce=_coerce_id)
     route = FieldList(FormField(RouteStepForm), min_entries=1, max_entries=MAX_ROUTE_STEPS)
@@ -111,9 +105,7 @@ class EditCommitmentForm(FlaskForm):
         "What was promised", validators=[DataRequired("Say what was promised."), Length(max=200)]
     )
     details = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
-    promised_at = DateTimeLocalField(
-        "Promised for", format=DATETIME_FORMAT, validators=[InputRequired("Give a date and time.")]
-    )
+    promised_at = MomentField("Promised for", validators=[InputRequired("Give a date and time.")])
 
 
 class AddStepForm(FlaskForm):
@@ -142,7 +134,7 @@ class ReasonForm(FlaskForm):
 class CounterForm(FlaskForm):
     """What the department can really do: a date and/or terms, with a note."""
 
-    due_at = DateTimeLocalField("We can do it by", format=DATETIME_FORMAT, validators=[Optional()])
+    due_at = MomentField("We can do it by", validators=[Optional()])
     terms = StringField("Terms", validators=[Optional(), Length(max=500)])
     note = StringField("Note", validators=[Optional(), Length(max=1000)])
 

@@ -81,6 +81,7 @@ def message_html(message_id: int):
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
     )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"  # shown in the outbox's preview frame
     return response
 
 
