@@ -213,6 +213,7 @@ def _register_errors(app: Flask) -> None:
         # PostgreSQL refuses NUL in text, and no person types one: refuse it at the door,
         # for every route at once, before anything is read or written.
         values = [request.path, *request.args.values(), *request.form.values()]
+        values += [*request.args.keys(), *request.form.keys()]
         if any("\x00" in value for value in values):
             return problem(
                 400,

@@ -102,3 +102,5 @@ class Config:
         # scheme (X-Forwarded-For, X-Forwarded-Proto); 0 when clients connect directly.
         self.PROXY_COUNT = int(env.get("HANDOFF_PROXY_COUNT", "0"))
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        # No form here is bigger than a few kilobytes: a larger body is refused (413) unread.
+        self.MAX_CONTENT_LENGTH = 1024 * 1024

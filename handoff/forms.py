@@ -2,7 +2,7 @@
 
 from decimal import Decimal, InvalidOperation
 
-from wtforms.fields import DateTimeLocalField
+from wtforms.fields import DateTimeLocalField, FieldList
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
@@ -72,3 +72,16 @@ class MomentField(DateTimeLocalField):
         if self.data is not None and not FIRST_YEAR <= self.data.year <= LAST_YEAR:
             self.data = None
             raise ValueError(f"Give a date from {FIRST_YEAR} to {LAST_YEAR}.")
+
+
+class Rows(FieldList):
+    """A list of sub-forms numbered in field names (route-0-ask, route-1-ask …); only ASCII
+    numbers count, so "route-²-ask" is no row rather than an error."""
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split("-", 1)[0]
+                if index.isascii() and index.isdigit():
+                    yield int(index)

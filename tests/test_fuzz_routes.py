@@ -426,8 +426,26 @@ def fields(draw, spec: dict[str, str], world: dict) -> MultiDict:
         else:
             data.add(name, draw(_valid(kind, world)))
     if draw(st.booleans()) and draw(st.booleans()):
-        data.add(draw(st.sampled_from(["extra", "csrf_token", "id", "__proto__"])), "1")
+        data.add(draw(st.sampled_from(HOSTILE_NAMES)), draw(st.sampled_from(["1", "x", ""])))
     return data
+
+
+# Field names no page sends: unknown ones, and numbered rows with odd numbers.
+HOSTILE_NAMES = [
+    "extra",
+    "csrf_token",
+    "id",
+    "__proto__",
+    "route-²-ask",
+    "route-\u0661-department_id",
+    "route-99999999999999999999-ask",
+    "route--ask",
+    "route-0",
+    "route-0-due_at-x",
+    "work_days-0",
+    "",
+    "\u202e",
+]
 
 
 HTMX_HEADERS = [

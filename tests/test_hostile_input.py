@@ -187,3 +187,26 @@ def test_a_date_outside_this_century_is_the_fields_error_not_an_overflow(
     )
     assert response.status_code == 422
     assert events() == before
+
+
+@pytest.mark.parametrize(
+    "name", ["route-²-ask", "route-\u0661-department_id", "route-99999999999999999999-ask"]
+)
+@pytest.mark.parametrize("path", ["/commitments/new", "/commitments/new/check"])
+def test_a_route_row_numbered_in_other_digits_is_no_row_not_an_error(
+    client, sign_in, org, name, path
+):
+    sign_in(client, org.ana)
+    response = client.post(path, data={name: "Install", "title": "Router"})
+    assert response.status_code in (200, 422)
+
+
+def test_a_body_larger_than_any_form_is_refused_unread(client, sign_in, org):
+    sign_in(client, org.ana)
+    response = client.post(
+        "/commitments/new",
+        data="title=" + "x" * (2 * 1024 * 1024),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert events() == 0

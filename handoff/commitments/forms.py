@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DecimalField,
     EmailField,
-    FieldList,
     Form,
     FormField,
     IntegerField,
@@ -23,7 +22,7 @@ from wtforms.validators import (
 )
 
 from handoff.commitments.models import CHANNELS
-from handoff.forms import MomentField, amount_bounds, choices, count_bounds
+from handoff.forms import MomentField, Rows, amount_bounds, choices, count_bounds
 
 MAX_ROUTE_STEPS = 8
 
@@ -72,7 +71,7 @@ class CommitmentForm(FlaskForm):
     promised_at = MomentField("Promised for", validators=[InputRequired("Give a date and time.")])
     channel = SelectField("Channel", choices=choices(CHANNELS.items()))
     owner_department_id = SelectField("On behalf of", coerce=_coerce_id)
-    route = FieldList(FormField(RouteStepForm), min_entries=1, max_entries=MAX_ROUTE_STEPS)
+    route = Rows(FormField(RouteStepForm), min_entries=1, max_entries=MAX_ROUTE_STEPS)
 
     def set_department_choices(self, all_departments, own_departments, promises=()) -> None:
         """Fill the pickers: the route from all departments, the owner from the person's own,
