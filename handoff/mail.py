@@ -134,6 +134,7 @@ class DispatchReport:
     retrying: int = 0  # back to pending, tried again after a back-off
     gave_up: int = 0  # now failed: cannot be built, refused for good, or out of attempts
     withdrawn: int = 0  # vetted out just before leaving
+    stalled: int = 0  # not sent: this process stood still after the last check, left to others
 
 
 def smtp_configured() -> bool:
@@ -333,6 +334,13 @@ def dispatch(
                 report.failed += 1
                 report.gave_up += 1
                 continue
+            if _stopped_since(claim, now, started):
+                # This process stood still (stopped, swapped out) after the claim was checked:
+                # by now another dispatcher may have taken the message over. Send nothing;
+                # whoever holds it when the claim runs out sends it, once.
+                log.warning("mail: message %s not sent: this process stood still", claim.id)
+                report.stalled += 1
+                continue
             try:
                 smtp.send_message(claim.email)
             except (OSError, smtplib.SMTPException) as error:
@@ -359,6 +367,14 @@ def dispatch(
         if smtp is not None:
             _hang_up(smtp)
     return report
+
+
+def _stopped_since(claim: _Claim, now: datetime, started: float) -> bool:
+    """Whether so much time passed since the claim was last checked that sending now could
+    overlap another dispatcher's send: less than an SMTP timeout of the claim is left."""
+    moment = now + timedelta(seconds=time.monotonic() - started)
+    margin = timedelta(seconds=current_app.config["SMTP_TIMEOUT"])
+    return moment >= claim.until - margin
 
 
 def _mark_sent(message_id: int, now: datetime) -> None:

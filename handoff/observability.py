@@ -67,7 +67,8 @@ ROUND_FAILURES = Counter("handoff_round_failures", "Steps of a round that failed
 MAIL = Counter(
     "handoff_mail",
     "Messages the sender handled, by outcome: sent, retried (back to pending after a "
-    "passing error), failed (for good), withdrawn (no longer true when about to leave)",
+    "passing error), failed (for good), withdrawn (no longer true when about to leave), "
+    "stalled (left to the claim: this process stood still after its last check)",
     ["outcome"],
 )
 
@@ -184,6 +185,7 @@ def observe_round(seconds: float, reminders: int, mail) -> None:
         ("retried", mail.retrying),
         ("failed", mail.gave_up),
         ("withdrawn", mail.withdrawn),
+        ("stalled", mail.stalled),
     ):
         if count:
             MAIL.labels(outcome).inc(count)

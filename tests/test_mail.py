@@ -181,6 +181,30 @@ def test_an_abandoned_claim_is_sent_once_by_the_next_round_and_a_live_one_is_lef
     assert (fresh(abandoned).status, fresh(live).status) == (SENT, SENT)
 
 
+def test_a_dispatcher_that_stood_still_after_its_check_sends_nothing_and_the_claim_decides(
+    mail_app, smtp_server, monkeypatch
+):
+    message = plant()
+    clock = {"offset": 0.0}
+    real = mail.time.monotonic
+    monkeypatch.setattr(mail.time, "monotonic", lambda: real() + clock["offset"])
+
+    def vet(message, now):
+        clock["offset"] += 45  # stopped (SIGSTOP) for 45 s right after the last check
+        return None
+
+    with mail_app.app_context():
+        report = dispatch(DUE, vet=vet)
+        assert (report.sent, report.stalled) == (0, 1)
+        assert subjects(smtp_server) == []
+        assert fresh(message).status == SENDING  # still claimed: nobody else sends it yet
+        until = fresh(message).claimed_until
+        assert dispatch(DUE + timedelta(seconds=30)).sent == 0
+        clock["offset"] = 0
+        assert dispatch(until).sent == 1  # the claim ran out: sent once, by whoever is next
+    assert subjects(smtp_server) == [message.subject]
+
+
 def test_a_dispatcher_killed_mid_send_delays_only_that_message_and_by_the_claim_deadline(
     mail_app, smtp_server, monkeypatch
 ):
