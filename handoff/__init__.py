@@ -209,9 +209,12 @@ def _register_errors(app: Flask) -> None:
         )
 
     @app.before_request
-    def _no_nul_bytes():
-        # PostgreSQL refuses NUL in text, and no person types one: refuse it at the door,
-        # for every route at once, before anything is read or written.
+    def _refuse_what_no_page_sends():
+        # Refused at the door, for every route at once, before anything is read or written:
+        # a NUL character (PostgreSQL refuses it in text, and no person types one), and files
+        # (no form here takes one; a field sent as a file would reach validators as an object).
+        if request.files:
+            return problem(400, "Not understood", "This form takes no files. Nothing was changed.")
         values = [request.path, *request.args.values(), *request.form.values()]
         values += [*request.args.keys(), *request.form.keys()]
         if any("\x00" in value for value in values):

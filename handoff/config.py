@@ -89,11 +89,15 @@ class Config:
         self.REMEMBER_COOKIE_DURATION = timedelta(
             days=min(30, int(env.get("HANDOFF_REMEMBER_DAYS", "30")))
         )
-        # Sign-in: this many failures in the window, per account typed and per client
-        # address, and the next try waits (429, Retry-After) until the oldest leaves it.
+        # Sign-in: this many failures in the window, per account typed from one client
+        # address, per account from everywhere, per client address; then the next try waits
+        # (429, Retry-After) until the oldest that counts leaves the window.
         self.SIGN_IN_WINDOW_MINUTES = int(env.get("HANDOFF_SIGN_IN_WINDOW_MINUTES", "15"))
+        self.SIGN_IN_MAX_FAILURES_PER_ACCOUNT_ADDRESS = int(
+            env.get("HANDOFF_SIGN_IN_MAX_FAILURES_PER_ACCOUNT_ADDRESS", "5")
+        )
         self.SIGN_IN_MAX_FAILURES_PER_ACCOUNT = int(
-            env.get("HANDOFF_SIGN_IN_MAX_FAILURES_PER_ACCOUNT", "5")
+            env.get("HANDOFF_SIGN_IN_MAX_FAILURES_PER_ACCOUNT", "50")
         )
         self.SIGN_IN_MAX_FAILURES_PER_ADDRESS = int(
             env.get("HANDOFF_SIGN_IN_MAX_FAILURES_PER_ADDRESS", "20")

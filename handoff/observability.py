@@ -8,6 +8,7 @@ backlog, the last round of any nagger.
 """
 
 import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -285,14 +286,24 @@ def _own_metrics() -> bytes:
     return generate_latest(REGISTRY)
 
 
+def _from_this_machine() -> bool:
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
 @bp.get("/metrics")
 def metrics():
-    """Prometheus metrics; with HANDOFF_METRICS_TOKEN set, only for `Bearer <token>`."""
+    """Prometheus metrics: with HANDOFF_METRICS_TOKEN set, for `Bearer <token>` only;
+    without one, for this machine only (they show how sign-ins go, among other things)."""
     token = current_app.config["METRICS_TOKEN"]
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
             return "A metrics token is required.\n", 401, {"WWW-Authenticate": "Bearer"}
+    elif not _from_this_machine():
+        return "Set HANDOFF_METRICS_TOKEN to read the metrics from elsewhere.\n", 403
     now = utcnow()
     shared = CollectorRegistry()
     try:
@@ -323,7 +334,7 @@ def _health(check_sweep: bool):
         "last_round_at": last.isoformat() if last else None,
         "last_round_age_seconds": round(age, 1) if age is not None else None,
         "last_round_seconds": snapshot["last_round_seconds"],
-        "last_round_error": snapshot["last_error"] or None,
+        "last_round_ok": not snapshot["last_error"],  # (what went wrong is in the log)
         "naggers_alive": snapshot["naggers_alive"],
         "outbox": {
             "pending": snapshot["outbox"].get("pending", 0),

@@ -14,6 +14,7 @@ per request (endpoint, method, persona, status) to see where the requests landed
 """
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -476,11 +477,16 @@ def requests(draw, endpoint: str, world: dict):
         else st.sampled_from(methods)
     )
     query = draw(fields(spec.query, world)) if spec.query else MultiDict()
-    body_kind = draw(st.sampled_from(["form"] * 8 + ["json", "raw"]))
+    body_kind = draw(st.sampled_from(["form"] * 8 + ["json", "raw", "file"]))
     body = {}
     if method == "POST":
         if body_kind == "form":
             body = {"data": draw(fields(spec.form, world))}
+        elif body_kind == "file":  # a field sent as a file upload
+            data = draw(fields(spec.form, world))
+            name = draw(st.sampled_from([*spec.form, "upload"]))
+            data[name] = (io.BytesIO(draw(st.binary(max_size=200))), "x.txt")
+            body = {"data": data, "content_type": "multipart/form-data"}
         elif body_kind == "json":
             body = {
                 "data": json.dumps({k: draw(value(v, world)) for k, v in spec.form.items()}),

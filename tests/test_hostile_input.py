@@ -210,3 +210,25 @@ def test_a_body_larger_than_any_form_is_refused_unread(client, sign_in, org):
     )
     assert response.status_code == 413
     assert events() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/login", "password"), ("/commitments/C-1001/comments", "body"), ("/me/password", "new")],
+)
+def test_a_field_sent_as_a_file_is_refused_at_the_door(
+    client, sign_in, org, commitment, path, field
+):
+    import io
+
+    if path != "/login":
+        sign_in(client, org.ana)
+    before = events()
+    response = client.post(
+        path,
+        data={"email": org.ana.email, field: (io.BytesIO(b"secret"), "f.txt")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "takes no files" in response.get_data(as_text=True)
+    assert events() == before

@@ -36,6 +36,7 @@ def test_health_is_503_until_a_nagger_has_finished_a_round(client, app):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json["status"] == "ok" and response.json["naggers_alive"] == 1
+    assert response.json["last_round_ok"] is True
     assert response.json["last_round_age_seconds"] < 60
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -127,6 +128,13 @@ def test_a_503_for_a_held_row_is_counted_as_a_lock_wait(
     assert answer.status_code == 503
     text = client.get("/metrics").get_data(as_text=True)
     assert metric(text, "handoff_busy_answers_total", reason="lock_wait") == before + 1
+
+
+def test_without_a_token_only_this_machine_reads_the_metrics(client):
+    assert client.get("/metrics").status_code == 200  # the test client is 127.0.0.1
+    elsewhere = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert elsewhere.status_code == 403
+    assert b"HANDOFF_METRICS_TOKEN" in elsewhere.data
 
 
 def test_with_a_metrics_token_only_its_bearer_reads_the_metrics(app_factory):

@@ -7,9 +7,7 @@ from http.cookies import SimpleCookie
 
 import pytest
 
-from handoff.extensions import db
-
-from conftest import PASSWORD, fresh
+from conftest import PASSWORD, fresh, writes
 
 
 def signed_in(web_app, person, remember: bool = False):
@@ -118,8 +116,8 @@ def test_an_admin_setting_their_own_password_stays_signed_in(web_app, org):
 
 def test_a_closed_account_is_signed_out_even_if_its_token_is_unchanged(web_app, org, app):
     ana, _ = signed_in(web_app, org.ana)
-    org.ana.active = False  # closed behind the admin page's back: the loader still refuses
-    db.session.commit()
+    with writes():
+        org.ana.active = False  # closed behind the admin page's back: the loader still refuses
     assert not on_the_board(ana)
 
 

@@ -287,3 +287,24 @@ def test_the_department_timeline_says_who_went_on_duty(client, org, sign_in, app
     assert "Ben Okafor put themselves on duty" in page
     assert "Ben Okafor put Ivo Berg on duty" in page
     assert "<strong>Ivo Berg</strong>" in page
+
+
+@pytest.mark.parametrize("picked", ["99999", "²", "x", str(2**63)])
+def test_putting_someone_unknown_on_duty_is_refused_not_read_as_nobody(
+    client, org, sign_in, picked
+):
+    sign_in(client, org.ben)
+    assert (
+        client.post(
+            f"/departments/{org.installation.id}/on-duty", data={"person_id": org.ivo.id}
+        ).status_code
+        == 303
+    )
+    response = client.post(
+        f"/departments/{org.installation.id}/on-duty", data={"person_id": picked}
+    )
+    assert response.status_code == 422
+    assert "Pick someone from the list" in response.get_data(as_text=True)
+    assert fresh(org.installation).on_duty_person_id == org.ivo.id
+    empty = client.post(f"/departments/{org.installation.id}/on-duty", data={"person_id": ""})
+    assert empty.status_code == 303 and fresh(org.installation).on_duty_person_id is None

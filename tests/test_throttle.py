@@ -28,7 +28,9 @@ def failures() -> int:
     return db.session.scalar(select(func.count(SignInFailure.id)))
 
 
-def test_the_sixth_try_at_one_account_waits_even_with_the_right_password(client, org):
+def test_the_sixth_try_at_one_account_from_one_address_waits_even_with_the_right_password(
+    client, org
+):
     for _ in range(5):
         assert attempt(client, org.ana.email).status_code == 422
     response = attempt(client, org.ana.email, PASSWORD)
@@ -37,8 +39,39 @@ def test_the_sixth_try_at_one_account_waits_even_with_the_right_password(client,
     page = response.get_data(as_text=True)
     assert "Too many failed sign-ins" in page and "Try again in 15 minutes" in page
     assert client.get("/").status_code == 302  # not signed in
-    # other accounts from elsewhere are not held up
+    # other accounts are not held up, and nobody locks Ana out from her own desk on purpose
+    assert attempt(client, org.ben.email, PASSWORD).status_code == 302
+    assert attempt(client, org.ana.email, PASSWORD, address="198.51.100.1").status_code == 302
+
+
+def test_guessing_one_account_from_many_addresses_waits_at_the_accounts_own_limit(app_factory, org):
+    client = app_factory(SIGN_IN_MAX_FAILURES_PER_ACCOUNT=8).test_client()
+    for index in range(8):
+        assert attempt(client, org.ana.email, address=f"203.0.113.{index}").status_code == 422
+    assert attempt(client, org.ana.email, PASSWORD, address="198.51.100.1").status_code == 429
     assert attempt(client, org.ben.email, PASSWORD, address="198.51.100.1").status_code == 302
+
+
+def test_parallel_guesses_get_no_more_tries_than_the_limit(web_app, org):
+    import threading
+
+    barrier = threading.Barrier(12)
+    statuses = []
+    email = org.ana.email
+
+    def guess():
+        client = web_app.test_client()
+        barrier.wait()
+        statuses.append(attempt(client, email).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses) == [422] * statuses.count(422) + [429] * statuses.count(429)
+    assert 1 <= statuses.count(422) <= 5 and len(statuses) == 12
+    assert failures() == statuses.count(422)  # every failure counted, refusals not
 
 
 def test_an_email_nobody_has_is_throttled_exactly_like_one_somebody_has(client, org):

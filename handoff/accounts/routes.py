@@ -59,14 +59,13 @@ def login():
         return render_template("accounts/login.html", form=form, error=None)
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form, error=None), 422
-    now = utcnow()
-    wait = throttle.refusal(form.email.data, now)
+    wait = throttle.admit(form.email.data, utcnow())
     if wait:
         page = render_template("accounts/login.html", form=form, error=wait.message)
         return page, 429, {"Retry-After": str(wait.seconds)}
     person = Person.by_email(form.email.data)
     if person and person.active and person.check_password(form.password.data):
-        throttle.clear_account(form.email.data)
+        throttle.succeeded(form.email.data)
         if is_valid_zone(form.time_zone.data) and not person.time_zone:
             person.time_zone = form.time_zone.data
         db.session.commit()
@@ -74,9 +73,7 @@ def login():
         return redirect(safe_next(form.next.data) or url_for("board.index"))
     if person is None or not person.active:
         Person.check_no_password(form.password.data)  # as long as a real check: no hint
-    throttle.record_failure(form.email.data, now)
-    db.session.commit()
-    error = "That email and password do not match an active account."
+    error = "That email and password do not match an active account."  # (counted by admit)
     return render_template("accounts/login.html", form=form, error=error), 422
 
 
@@ -132,17 +129,15 @@ def password():
     """Change my password: this session goes on, every other one (and remember-me) ends."""
     form = PasswordForm()
     person = db.session.get(Person, current_user.id)
-    now = utcnow()
-    wait = throttle.refusal(person.email, now) if form.validate() else None
+    wait = throttle.admit(person.email, utcnow()) if form.validate() else None
     if wait:  # guessing the current password is throttled like signing in
         form.current.errors.append(wait.message)
         page, _ = _me_page(ReminderForm(digest_mode=person.digest_mode), form, 429)
         return page, 429, {"Retry-After": str(wait.seconds)}
     if form.validate() and not person.check_password(form.current.data):
-        throttle.record_failure(person.email, now)
-        db.session.commit()
-        form.current.errors.append("That is not your current password.")
+        form.current.errors.append("That is not your current password.")  # (counted by admit)
     elif form.validate():
+        throttle.succeeded(person.email)
         person.set_password(form.new.data)
         db.session.commit()
         login_user(person)  # this session carries the new token; the others are over

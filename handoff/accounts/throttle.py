@@ -1,10 +1,18 @@
 """Sign-in throttling: failed attempts counted per account and per client address.
 
-The counts live in the database, which every web process already shares, so the limit holds
-however many processes serve sign-in. An account (the email typed, whether or not anyone has
-it) or an address with too many failures in the window is refused before the password is
-read, with the moment it may try again. A success clears its account's failures, never its
-address's: signing in to one's own account must not reset the count of guesses at others.
+The counts live in the database, which every web process already shares, so the limits hold
+however many processes serve sign-in. Three limits, each over the same window:
+
+- one account typed from one client address (5): guessing one person's password from one
+  place stops quickly, and nobody can lock a person out from everywhere by failing on purpose;
+- one account from all addresses together (50): guessing from many places stops too;
+- one client address over all accounts (20): trying many accounts from one place stops.
+
+An attempt is written down before its password is read (and committed, so that every
+process sees it), then counted: parallel guesses see each other and only as many as the
+limits allow go through, on PostgreSQL as on SQLite. A failure stays counted; a success
+takes away what its account failed from this address, never what the address failed at
+other accounts, nor what others failed at this account elsewhere.
 """
 
 import ipaddress
@@ -17,6 +25,8 @@ from sqlalchemy import delete, select
 
 from handoff.accounts.models import Person, SignInFailure
 from handoff.extensions import db
+
+AFTER_A_RACE = timedelta(seconds=2)  # the wait when parallel attempts refused each other
 
 
 @dataclass(frozen=True)
@@ -31,12 +41,11 @@ class Refusal:
 
     @property
     def message(self) -> str:
-        minutes = math.ceil(self.seconds / 60)
-        wait = (
-            f"{minutes} minute{'s' if minutes != 1 else ''}"
-            if self.seconds >= 60
-            else (f"{self.seconds} seconds")
-        )
+        if self.seconds >= 60:
+            minutes = math.ceil(self.seconds / 60)
+            wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        else:
+            wait = f"{self.seconds} seconds"
         return (
             f"Too many failed sign-ins. Try again in {wait}. "
             "If you forgot your password, ask an administrator to set a new one."
@@ -62,55 +71,72 @@ def _window() -> timedelta:
     return timedelta(minutes=current_app.config["SIGN_IN_WINDOW_MINUTES"])
 
 
-def _refusal(column, value: str, limit: int, now: datetime) -> Refusal | None:
-    """A refusal when `value` has `limit` failures in the window: until the oldest of the
-    latest `limit` leaves it."""
-    if limit <= 0:
-        return None
-    window = _window()
-    oldest_that_counts = db.session.scalar(
-        select(SignInFailure.at)
-        .where(column == value, SignInFailure.at > now - window)
-        .order_by(SignInFailure.at.desc())
-        .offset(limit - 1)
-        .limit(1)
-    )
-    if oldest_that_counts is None:
-        return None
-    return Refusal(oldest_that_counts + window - now)
-
-
-def refusal(email: str, now: datetime) -> Refusal | None:
-    """Whether a sign-in for `email` from this client must wait, and how long."""
+def _limits(account: str, address: str) -> list[tuple[list, int]]:
+    """Each limit: the rows it counts, and how many failures it allows in the window."""
     config = current_app.config
-    by_account = _refusal(
-        SignInFailure.account,
-        Person.normalise_email(email),
-        config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"],
-        now,
-    )
-    by_address = _refusal(
-        SignInFailure.address, client_address(), config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"], now
-    )
-    waits = [r for r in (by_account, by_address) if r]
-    return max(waits, key=lambda r: r.retry_after) if waits else None
+    return [
+        (
+            [SignInFailure.account == account, SignInFailure.address == address],
+            config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT_ADDRESS"],
+        ),
+        ([SignInFailure.account == account], config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"]),
+        ([SignInFailure.address == address], config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"]),
+    ]
 
 
-def record_failure(email: str, now: datetime) -> None:
-    """Count one failed sign-in for the account typed and for this client."""
-    db.session.add(
-        SignInFailure(at=now, account=Person.normalise_email(email)[:254], address=client_address())
-    )
+def _wait(account: str, address: str, now: datetime, more: int = 0) -> Refusal | None:
+    """The longest wait any limit sets when `more` than its allowance is counted: until the
+    oldest row that makes it full leaves the window."""
+    window = _window()
+    waits = []
+    for conditions, allowed in _limits(account, address):
+        if allowed <= 0:
+            continue
+        oldest_that_counts = db.session.scalar(
+            select(SignInFailure.at)
+            .where(*conditions, SignInFailure.at > now - window)
+            .order_by(SignInFailure.at.desc())
+            .offset(allowed - 1 + more)
+            .limit(1)
+        )
+        if oldest_that_counts is not None:
+            waits.append(oldest_that_counts + window - now)
+    return Refusal(max(waits)) if waits else None
 
 
-def clear_account(email: str) -> None:
-    """A successful sign-in forgives its account's failures (not its address's)."""
+def _keys(email: str) -> tuple[str, str]:
+    return Person.normalise_email(email)[:254], client_address()
+
+
+def admit(email: str, now: datetime) -> Refusal | None:
+    """Let one sign-in attempt for `email` from this client go ahead, or say how long it must
+    wait. An admitted attempt is counted as a failure (committed) until `succeeded`."""
+    account, address = _keys(email)
+    wait = _wait(account, address, now)
+    if wait:
+        return wait
+    attempt = SignInFailure(at=now, account=account, address=address)
+    db.session.add(attempt)
+    db.session.commit()  # seen by every parallel attempt before any password is read
+    if _wait(account, address, now, more=1):  # parallel attempts filled a limit meanwhile
+        db.session.delete(attempt)
+        db.session.commit()
+        return _wait(account, address, now) or Refusal(AFTER_A_RACE)
+    db.session.commit()  # hold nothing while the password is hashed
+    return None
+
+
+def succeeded(email: str) -> None:
+    """The password was right: forgive what this account failed from this client."""
+    account, address = _keys(email)
     db.session.execute(
-        delete(SignInFailure).where(SignInFailure.account == Person.normalise_email(email))
+        delete(SignInFailure).where(
+            SignInFailure.account == account, SignInFailure.address == address
+        )
     )
 
 
 def forget_old_failures(now: datetime) -> int:
-    """Failures older than the window count for nothing: delete them (the sweep calls this)."""
+    """Failures older than the window count for nothing: delete them (each round does)."""
     result = db.session.execute(delete(SignInFailure).where(SignInFailure.at <= now - _window()))
     return result.rowcount or 0

@@ -135,8 +135,15 @@ def save(department_id: int, promise_id: int | None = None):
 def on_duty(department_id: int):
     """Say who answers beyond-the-limits requests quickly."""
     department = _department(department_id)
-    person_id = request.form.get("person_id", type=database_id)
-    person = db.session.get(Person, person_id) if person_id else None
+    picked = request.form.get("person_id", "").strip()  # empty: nobody on duty
+    person = None
+    if picked:
+        try:
+            person = db.session.get(Person, database_id(picked))
+        except ValueError:
+            person = None
+        if person is None:
+            raise InvalidInput("Pick someone from the list, or nobody.")
     services.set_on_duty(department, current_user, utcnow(), person)
     db.session.commit()
     flash(f"On duty in {department.name}: {person.name if person else 'nobody'}.")
