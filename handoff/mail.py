@@ -185,7 +185,7 @@ def _claim(now: datetime, until: datetime) -> _Claim | None:
             .where(due)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
         if message is None:
             db.session.rollback()
@@ -216,7 +216,7 @@ def _still_true(
     """
     with writing():
         message = db.session.get(
-            OutboxMessage, claim.id, with_for_update=True, populate_existing=True
+            OutboxMessage, claim.id, with_for_update={"key_share": True}, populate_existing=True
         )
         if message is None or message.status != SENDING or message.claimed_until != claim.until:
             db.session.rollback()  # someone else holds it now (our claim ran out): theirs

@@ -233,7 +233,7 @@ def _lock(handoff: Handoff) -> Handoff:
 
 
 def _lock_row(model, ident: int) -> None:
-    db.session.execute(select(model.id).where(model.id == ident).with_for_update())
+    db.session.execute(select(model.id).where(model.id == ident).with_for_update(key_share=True))
 
 
 def _move(

@@ -134,7 +134,10 @@ def _locked(model, ids: set[int], *options) -> list:
         return []
     ordered = sorted(ids)
     db.session.execute(
-        select(model.id).where(model.id.in_(ordered)).order_by(model.id).with_for_update()
+        select(model.id)
+        .where(model.id.in_(ordered))
+        .order_by(model.id)
+        .with_for_update(key_share=True)
     )
     query = (
         select(model)
@@ -209,7 +212,7 @@ def _claim_mailbox(address: str) -> Mailbox | None:
     return db.session.scalar(
         select(Mailbox)
         .where(Mailbox.address == address)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
         .execution_options(populate_existing=True)
     )
 
@@ -296,7 +299,7 @@ def _fold_unsent(address: str, now: datetime) -> list[Nag]:
         db.session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.to_address == address, OutboxMessage.status == PENDING)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
     )
     if not unsent:
@@ -405,7 +408,7 @@ def vet_message(message: OutboxMessage, now: datetime) -> str | None:
     if not nags:
         return None  # not a digest of reminders
     db.session.scalar(
-        select(Mailbox).where(Mailbox.address == message.to_address).with_for_update()
+        select(Mailbox).where(Mailbox.address == message.to_address).with_for_update(key_share=True)
     )
     if not message.body_html:
         for nag in nags:

@@ -96,7 +96,7 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
             .where(model.next_nag_at <= now)
             .order_by(model.next_nag_at, model.id)
             .limit(BATCH)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
     )
     if not ids:

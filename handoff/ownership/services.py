@@ -168,7 +168,9 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
 def _lock(task: CustomerTask) -> CustomerTask:
     """Re-read the task under a row lock: two people marking it told at once are one after
     the other, and the second sees the first."""
-    db.session.execute(select(CustomerTask.id).where(CustomerTask.id == task.id).with_for_update())
+    db.session.execute(
+        select(CustomerTask.id).where(CustomerTask.id == task.id).with_for_update(key_share=True)
+    )
     db.session.refresh(task)
     return task
 
@@ -190,7 +192,7 @@ def note_late_handoffs(now: datetime) -> int:
                 )
                 .order_by(Handoff.due_at, Handoff.id)
                 .limit(BATCH)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, key_share=True)
             )
         )
         if not ids:
