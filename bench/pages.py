@@ -18,9 +18,9 @@ from sqlalchemy import event, select
 
 from handoff import create_app
 from handoff.accounts.models import Person
-from handoff.database import writing
 from handoff.demo import build_demo
 from handoff.extensions import db
+from handoff.kernel.db import writing
 
 
 def main() -> None:

@@ -16,13 +16,11 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from handoff import (
-    database,  # noqa: F401  (registers the SQLite connection setup)
-    observability,
-)
-from handoff.clock import utcnow
+from handoff import observability
 from handoff.config import Config
 from handoff.extensions import csrf, db, htmx, login_manager, migrate
+from handoff.kernel import db as _sqlite_setup  # noqa: F401  (registers the SQLite set-up)
+from handoff.kernel.clock import utcnow
 from handoff.web import (
     DatabaseIdConverter,
     format_relative,
@@ -149,7 +147,7 @@ def _register_templating(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     from handoff.commitments.lifecycle import InvalidTransition
-    from handoff.commitments.services import Conflict, InvalidInput, NotAllowed
+    from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 
     def problem(status: int, title: str, message: str, headers: dict | None = None):
         try:

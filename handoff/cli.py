@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
 from handoff.accounts.models import Person
-from handoff.database import writing
 from handoff.extensions import db
+from handoff.kernel.db import writing
 
 
 def register_cli(app: Flask) -> None:

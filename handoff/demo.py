@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from handoff.accounts.models import Person
-from handoff.clock import utcnow
 from handoff.commitments import services
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
 from handoff.nagging.models import DEFAULTS, NagPolicy
 from handoff.nagging.sweep import sweep
 

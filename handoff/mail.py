@@ -32,9 +32,9 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.clock import utcnow
-from handoff.database import UTCDateTime, writing
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
+from handoff.kernel.db import UTCDateTime, writing
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff.clock import utcnow
 from handoff.extensions import csrf, db
+from handoff.kernel.clock import utcnow
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("handoff.access")

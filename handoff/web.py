@@ -8,8 +8,8 @@ from flask import current_app, g, has_app_context, make_response, render_templat
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
-from handoff.database import MAX_INT
 from handoff.extensions import htmx
+from handoff.kernel.db import MAX_INT
 
 
 def wants_fragment() -> bool:

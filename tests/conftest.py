@@ -13,9 +13,9 @@ from handoff import create_app
 from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.customers.models import Customer
-from handoff.database import writing
 from handoff.departments.models import Department, Membership
 from handoff.extensions import db
+from handoff.kernel.db import writing
 
 PG_ENV = "HANDOFF_TEST_DATABASE_URL"
 PASSWORD = "correct horse battery"

@@ -88,7 +88,7 @@ def test_an_amount_no_column_holds_is_refused_in_place(amount):
     from wtforms import Form
     from wtforms.fields import DecimalField
 
-    from handoff.forms import amount_bounds
+    from handoff.kernel.forms import amount_bounds
 
     class F(Form):
         amount = DecimalField(validators=[amount_bounds()])
@@ -104,7 +104,7 @@ def test_a_quantity_no_column_holds_is_refused_in_place(quantity):
     from wtforms import Form
     from wtforms.fields import IntegerField
 
-    from handoff.forms import count_bounds
+    from handoff.kernel.forms import count_bounds
 
     class F(Form):
         quantity = IntegerField(validators=[count_bounds()])

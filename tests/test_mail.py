@@ -14,9 +14,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from handoff import mail
-from handoff.clock import utcnow
 from handoff.config import Config
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
 from handoff.mail import (
     FAILED,
     PENDING,

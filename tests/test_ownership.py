@@ -12,6 +12,7 @@ from sqlalchemy import select
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
 from handoff.extensions import db
+from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep
 from handoff.ownership.models import CustomerTask
@@ -269,16 +270,16 @@ def test_marking_told_is_for_the_owning_department_needs_a_note_and_counts_once(
     services.decline(c.handoffs[0], org.ivo, MONDAY_9, "No")
     db.session.commit()
     [task] = tasks(c)
-    with pytest.raises(services.NotAllowed, match="Only members of Installation"):
+    with pytest.raises(NotAllowed, match="Only members of Installation"):
         mark_told(task, org.dev, MONDAY_9, "Called")
-    with pytest.raises(services.InvalidInput, match="Say what the customer was told"):
+    with pytest.raises(InvalidInput, match="Say what the customer was told"):
         mark_told(task, org.ivo, MONDAY_9, "   ")
     db.session.rollback()
     assert fresh(task).is_open
     assert mark_told(fresh(task), org.ivo, MONDAY_9, "Called") is True
     db.session.commit()
     assert mark_told(fresh(task), org.ivo, MONDAY_9, "Called") is False  # the same, harmless
-    with pytest.raises(services.Conflict, match="Ivo Berg already marked it told"):
+    with pytest.raises(Conflict, match="Ivo Berg already marked it told"):
         mark_told(fresh(task), org.ben, MONDAY_9, "Emailed them")
     db.session.rollback()
     assert fresh(task).note == "Called"

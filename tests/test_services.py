@@ -9,6 +9,7 @@ from handoff.commitments import services
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import AppendOnlyViolation, Handoff, TimelineEvent
 from handoff.extensions import db
+from handoff.kernel.errors import InvalidInput, NotAllowed
 
 
 def events(commitment, kind=None):
@@ -31,7 +32,7 @@ def test_recording_hands_each_department_a_pending_handoff_in_route_order(org, m
 
 
 def test_a_person_records_only_on_behalf_of_their_own_department(org, make):
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         make.commitment(by=org.dev, owner=org.sales, route=[org.installation])
 
 
@@ -52,7 +53,7 @@ def test_a_bad_route_is_refused_and_nothing_is_saved(org, make, now, problem):
         "empty ask": [services.RouteStep(org.installation, "  ", now + timedelta(days=1))],
     }[problem]
     promised = now - timedelta(hours=1) if problem == "past promise" else now + timedelta(days=2)
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         services.record_commitment(
             actor=org.ana,
             customer=customer,
@@ -83,7 +84,7 @@ def test_accepting_stamps_who_and_when_and_appends_one_event(org, make, now):
 
 def test_member_of_billing_cannot_accept_installation_handoff(org, make, now):
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.accept(c.handoffs[0], org.dev, now)
     db.session.rollback()
     assert db.session.get(Handoff, c.handoffs[0].id).state == "pending"
@@ -113,15 +114,15 @@ def test_declining_an_accepted_handoff_is_an_invalid_transition(org, make, now):
 
 def test_declining_needs_a_reason(org, make, now):
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         services.decline(c.handoffs[0], org.ivo, now, "   ")
 
 
 def test_a_counter_needs_a_date_or_terms(org, make, now):
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         services.counter(c.handoffs[0], org.ivo, now, due_at=None, terms=" ")
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         services.counter(c.handoffs[0], org.ivo, now, due_at=now - timedelta(days=1), terms="")
 
 
@@ -131,7 +132,7 @@ def test_taking_a_later_counter_moves_the_customer_date_and_says_the_customer_mu
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
     later = c.promised_at + timedelta(days=2)
     services.counter(c.handoffs[0], org.ivo, now, due_at=later, terms="", note="Earliest slot")
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.take_counter(c.handoffs[0], org.ivo, now)  # only the owner side settles
     services.take_counter(c.handoffs[0], org.ana, now)
     db.session.commit()
@@ -189,14 +190,14 @@ def test_cancelling_cancels_every_open_handoff_but_keeps_answers(org, make, now)
 def test_the_last_step_cannot_be_taken_off_the_route(org, make, now):
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
     services.remove_step(c.handoffs[1], org.ana, now, "Billing not needed")
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         services.remove_step(c.handoffs[0], org.ana, now, "and this")
 
 
 def test_adding_a_department_already_on_the_route_is_refused(org, make, now):
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
     step = services.RouteStep(org.installation, "again", now + timedelta(days=1))
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         services.add_step(c, org.ana, now, step)
     added = services.add_step(
         c, org.ana, now, services.RouteStep(org.billing, "Invoice", now + timedelta(days=1))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from handoff.commitments import services
 from handoff.extensions import db
+from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.nagging.business_time import BusinessHours
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep
@@ -165,7 +166,7 @@ def test_a_promise_of_another_department_is_refused(org, standard_install, now):
     step = services.RouteStep(
         org.billing, "Invoice", now + timedelta(days=5), standing_promise=standard_install
     )
-    with pytest.raises(services.InvalidInput, match="not Billing's promise"):
+    with pytest.raises(InvalidInput, match="not Billing's promise"):
         services.record_commitment(
             actor=org.ana,
             customer=_customer(),
@@ -264,9 +265,9 @@ def test_only_leads_keep_the_catalogue_and_every_change_is_on_the_department_tim
 
 
 def test_only_a_member_of_the_department_can_be_on_duty(org, app, now):
-    with pytest.raises(services.InvalidInput):
+    with pytest.raises(InvalidInput):
         promise_services.set_on_duty(org.installation, org.ben, now, org.dev)
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         promise_services.set_on_duty(org.installation, org.ivo, now, org.ivo)
 
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from handoff.commitments import services
-from handoff.database import writing
 from handoff.extensions import db
+from handoff.kernel.db import writing
 from handoff.mail import OutboxMessage
 from handoff.nagging import sweep as sweep_module
 from handoff.nagging.models import Nag

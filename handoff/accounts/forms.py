@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from handoff.forms import choices
+from handoff.kernel.forms import choices
 
 
 def strip(value):

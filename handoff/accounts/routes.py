@@ -8,9 +8,9 @@ from sqlalchemy.orm import selectinload
 from handoff.accounts import throttle
 from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm
 from handoff.accounts.models import Person
-from handoff.clock import utcnow
 from handoff.extensions import db, login_manager
-from handoff.forms import database_id
+from handoff.kernel.clock import utcnow
+from handoff.kernel.forms import database_id
 from handoff.web import is_valid_zone, safe_next
 
 bp = Blueprint("accounts", __name__)

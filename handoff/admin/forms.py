@@ -5,7 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from handoff.departments.models import ROLES
-from handoff.forms import choices
+from handoff.kernel.forms import choices
 from handoff.web import is_valid_zone
 
 

@@ -10,7 +10,7 @@ from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.status import Status
 from handoff.extensions import db
-from handoff.forms import database_id
+from handoff.kernel.forms import database_id
 
 SHOW_CHOICES = {
     "": "All open",

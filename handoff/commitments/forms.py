@@ -22,7 +22,7 @@ from wtforms.validators import (
 )
 
 from handoff.commitments.models import CHANNELS
-from handoff.forms import MomentField, Rows, amount_bounds, choices, count_bounds
+from handoff.kernel.forms import MomentField, Rows, amount_bounds, choices, count_bounds
 
 MAX_ROUTE_STEPS = 8
 

@@ -7,13 +7,13 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
-from handoff.clock import utcnow
 from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State, allowed_actions
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
-from handoff.database import MAX_INT, UTCDateTime
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
+from handoff.kernel.db import MAX_INT, UTCDateTime
 
 CHANNELS = {
     "phone": "Phone",

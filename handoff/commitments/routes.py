@@ -4,7 +4,6 @@ from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from handoff.clock import utcnow
 from handoff.commitments import services
 from handoff.commitments.forms import (
     AddStepForm,
@@ -22,7 +21,9 @@ from handoff.customers.models import Customer
 from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
 from handoff.extensions import db, htmx
-from handoff.forms import choices, database_id
+from handoff.kernel.clock import utcnow
+from handoff.kernel.errors import InvalidInput, NotAllowed
+from handoff.kernel.forms import choices, database_id
 from handoff.web import from_local, render, render_fragment, wants_fragment
 
 bp = Blueprint("commitments", __name__)
@@ -124,7 +125,7 @@ def new():
             route=route,
             now=now,
         )
-    except services.InvalidInput as error:
+    except InvalidInput as error:
         db.session.rollback()
         return _render_form(form, str(error), 422)
     db.session.commit()
@@ -297,7 +298,7 @@ def feedback(reference: str):
     form = FeedbackForm()
     if not form.validate():
         errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        raise services.InvalidInput(errors + ".")
+        raise InvalidInput(errors + ".")
     services.record_feedback(
         commitment, current_user, utcnow(), score=form.score.data, comment=form.comment.data or ""
     )
@@ -310,7 +311,7 @@ def edit(reference: str):
     """The owner side corrects what was promised or when."""
     commitment = get_commitment(reference)
     if not services.may_settle(current_user, commitment):
-        raise services.NotAllowed(f"Only {commitment.owner_department.name} can edit it.")
+        raise NotAllowed(f"Only {commitment.owner_department.name} can edit it.")
     from handoff.web import local_input
 
     form = EditCommitmentForm(
@@ -343,7 +344,7 @@ def cancel(reference: str):
     commitment = get_commitment(reference)
     form = ReasonForm()
     if not form.validate():
-        raise services.InvalidInput("Say why the commitment is cancelled.")
+        raise InvalidInput("Say why the commitment is cancelled.")
     services.cancel_commitment(commitment, current_user, utcnow(), form.reason.data)
     db.session.commit()
     return _back_to(commitment)
@@ -359,7 +360,7 @@ def add_step(reference: str):
     )
     if not form.validate():
         errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        raise services.InvalidInput(errors + ".")
+        raise InvalidInput(errors + ".")
     department = db.session.get(Department, form.department_id.data)
     step = services.RouteStep(department, form.ask.data, from_local(form.due_at.data))
     services.add_step(commitment, current_user, utcnow(), step)
@@ -424,7 +425,7 @@ def answer(handoff_id: int, action: str):
         db.session.rollback()
         handoff = get_handoff(handoff_id)
         return _handoff_row(handoff, view, 409, notice=_already(handoff))
-    except services.InvalidInput as error:
+    except InvalidInput as error:
         db.session.rollback()
         form.form_errors.append(str(error))
         return _handoff_row(get_handoff(handoff_id), view, 422, forms={action: form})

@@ -24,19 +24,8 @@ from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.nagging.schedule import start_series
-
-
-class NotAllowed(Exception):
-    """The person may not do this (answered with 403)."""
-
-
-class InvalidInput(ValueError):
-    """Input that breaks a rule of the domain (answered with 422)."""
-
-
-class Conflict(Exception):
-    """The thing is not in a state that allows this (answered with 409)."""
 
 
 @dataclass(frozen=True)

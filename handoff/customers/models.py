@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.clock import utcnow
-from handoff.database import UTCDateTime
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
+from handoff.kernel.db import UTCDateTime
 
 
 def phone_digits(phone: str) -> str:

@@ -7,11 +7,11 @@ from flask_login import login_required
 from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
 
-from handoff.clock import utcnow
 from handoff.commitments.models import Commitment
 from handoff.customers.models import Customer
 from handoff.customers.services import customer_matches
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
 from handoff.lookup.sentences import customer_sentence, status_sentence
 from handoff.ownership.models import CustomerTask
 from handoff.web import format_relative, format_when, render

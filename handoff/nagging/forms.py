@@ -22,7 +22,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from handoff.forms import choices
+from handoff.kernel.forms import choices
 from handoff.nagging.models import WEEKDAYS
 from handoff.web import is_valid_zone
 

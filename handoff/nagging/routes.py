@@ -6,12 +6,13 @@ from flask import Blueprint, abort, g, render_template, request
 from flask_login import current_user
 
 from handoff.accounts.models import Person
-from handoff.clock import utcnow
 from handoff.commitments import services
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import Handoff
 from handoff.commitments.routes import ANSWERS
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
+from handoff.kernel.errors import InvalidInput
 from handoff.nagging.links import LinkExpired, LinkInvalid, read_token
 
 bp = Blueprint("nagging", __name__)
@@ -109,7 +110,7 @@ def act(token: str):
         db.session.rollback()
         context.update(stale=True, allowed=[], handoff=db.session.get(Handoff, claim.handoff_id))
         return render_template("nagging/act.html", **context), 409
-    except services.InvalidInput as error:
+    except InvalidInput as error:
         db.session.rollback()
         form.form_errors.append(str(error))
         context["forms"] = {action: form}

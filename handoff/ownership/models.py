@@ -7,9 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
-from handoff.database import UTCDateTime
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.kernel.db import UTCDateTime
 
 DEFAULT_TELL_MINUTES = 120
 

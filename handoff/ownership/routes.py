@@ -3,9 +3,9 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from handoff.clock import utcnow
-from handoff.commitments.services import NotAllowed
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
+from handoff.kernel.errors import NotAllowed
 from handoff.ownership.forms import SettingsForm, ToldForm
 from handoff.ownership.models import CustomerTask, OrganisationSettings
 from handoff.ownership.services import mark_told, save_settings

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
-from handoff.commitments.services import Conflict, InvalidInput, NotAllowed, record_event
+from handoff.commitments.services import record_event
 from handoff.extensions import db
+from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.nagging.models import NagPolicy
 from handoff.nagging.notices import people_of, record
 from handoff.nagging.rules import Kind

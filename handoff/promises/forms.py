@@ -11,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from handoff.forms import amount_bounds, choices, count_bounds
+from handoff.kernel.forms import amount_bounds, choices, count_bounds
 
 UNITS = {"days": "business days", "hours": "business hours"}
 

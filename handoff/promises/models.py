@@ -7,10 +7,10 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
-from handoff.clock import utcnow
-from handoff.database import UTCDateTime
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.kernel.clock import utcnow
+from handoff.kernel.db import UTCDateTime
 
 
 class StandingPromise(db.Model):

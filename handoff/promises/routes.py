@@ -5,11 +5,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
-from handoff.clock import utcnow
-from handoff.commitments.services import InvalidInput
 from handoff.departments.models import Department
 from handoff.extensions import db
-from handoff.forms import database_id
+from handoff.kernel.clock import utcnow
+from handoff.kernel.errors import InvalidInput, NotAllowed
+from handoff.kernel.forms import database_id
 from handoff.nagging.models import NagPolicy
 from handoff.promises import services
 from handoff.promises.forms import PromiseForm
@@ -104,7 +104,7 @@ def save(department_id: int, promise_id: int | None = None):
         if promise is None or promise.department_id != department.id:
             abort(404)
     if not services.may_edit_catalogue(current_user, department):
-        raise services.NotAllowed(f"Only {department.name}'s leads can change its promises.")
+        raise NotAllowed(f"Only {department.name}'s leads can change its promises.")
     form = PromiseForm()
     if not form.validate():
         return _page(department, form, promise, 422)

@@ -6,9 +6,9 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
-from handoff.commitments.services import InvalidInput, NotAllowed
 from handoff.departments.models import Department
 from handoff.extensions import db
+from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.nagging.models import NagPolicy
 from handoff.nagging.notices import people_of, record
 from handoff.nagging.rules import Kind

@@ -6,7 +6,7 @@ from wtforms.fields import DateTimeLocalField, FieldList
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from handoff.database import MAX_INT
+from handoff.kernel.db import MAX_INT
 
 # Numeric(12, 2): amounts up to ten digits before the point.
 MAX_AMOUNT = Decimal("9999999999.99")

@@ -1,0 +1,13 @@
+"""The domain's errors, as every surface answers them."""
+
+
+class NotAllowed(Exception):
+    """The person may not do this (answered with 403)."""
+
+
+class InvalidInput(ValueError):
+    """Input that breaks a rule of the domain (answered with 422)."""
+
+
+class Conflict(Exception):
+    """The thing is not in a state that allows this (answered with 409)."""
