@@ -62,7 +62,7 @@ def run_migrations_offline():
 
 def render_item(type_, obj, autogen_context):
     """Write the project's UTC datetime type as the plain column type it stores."""
-    from handoff.database import UTCDateTime
+    from handoff.kernel.db import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
