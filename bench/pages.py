@@ -19,8 +19,7 @@ from sqlalchemy import event, select
 from handoff import create_app
 from handoff.accounts.models import Person
 from handoff.demo import build_demo
-from handoff.extensions import db
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, writing
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS, NagPolicy
 from handoff.nagging.sweep import sweep
 

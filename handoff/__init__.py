@@ -18,9 +18,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handoff import observability
 from handoff.config import Config
-from handoff.extensions import csrf, db, htmx, login_manager, migrate
+from handoff.extensions import csrf, htmx, login_manager, migrate
 from handoff.kernel import db as _sqlite_setup  # noqa: F401  (registers the SQLite set-up)
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.web import (
     DatabaseIdConverter,
     format_relative,

@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
 from handoff.accounts.models import Person
-from handoff.extensions import db
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, transaction
 
 
 def register_cli(app: Flask) -> None:
@@ -38,7 +37,7 @@ def create_admin(email: str, name: str, password: str) -> None:
     """Create an administrator (or make an existing person one)."""
     if len(password) < 8:
         raise click.UsageError("The password needs at least 8 characters.")
-    with writing():
+    with transaction():
         person = Person.by_email(email)
         if person is None:
             person = Person(email=Person.normalise_email(email), name=name)
@@ -46,7 +45,6 @@ def create_admin(email: str, name: str, password: str) -> None:
         person.name = name
         person.is_admin = True
         person.set_password(password)
-        db.session.commit()
     click.echo(f"{person.name} <{person.email}> is an administrator.")
 
 
@@ -60,9 +58,8 @@ def load_demo(seed: int) -> None:
         raise click.ClickException(
             "The database already has people; load the demo into an empty one."
         )
-    with writing():
+    with transaction():
         summary = build_demo(seed=seed, progress=click.echo)
-        db.session.commit()
     click.echo(summary)
     click.echo(f"Every demo account's password is {DEMO_PASSWORD!r}.")
 
@@ -79,9 +76,8 @@ def demo(host: str, port: int) -> None:
     upgrade(directory=current_app.root_path + "/migrations")
     if not db.session.scalar(select(func.count(Person.id))):
         click.echo("Loading the demo organisation (first run only)…")
-        with writing():
+        with transaction():
             build_demo(seed=7, progress=click.echo)
-            db.session.commit()
     db.session.remove()
     click.echo("")
     click.echo(f"Handoff is running at http://{host}:{port}")

@@ -9,8 +9,8 @@ from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS, NagPolicy
 from handoff.nagging.sweep import sweep
 

@@ -32,9 +32,8 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime, writing
+from handoff.kernel.db import UTCDateTime, db, transaction, writing
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +178,7 @@ def _claim(now: datetime, until: datetime) -> _Claim | None:
         (OutboxMessage.status == PENDING) & (OutboxMessage.next_attempt_at <= now),
         (OutboxMessage.status == SENDING) & (OutboxMessage.claimed_until <= now),
     )
-    with writing():
+    with transaction():
         message = db.session.scalar(
             select(OutboxMessage)
             .where(due)
@@ -188,7 +187,6 @@ def _claim(now: datetime, until: datetime) -> _Claim | None:
             .with_for_update(skip_locked=True, key_share=True)
         )
         if message is None:
-            db.session.rollback()
             return None
         message.status = SENDING
         message.claimed_until = until
@@ -198,7 +196,6 @@ def _claim(now: datetime, until: datetime) -> _Claim | None:
             claim.email = as_email(message)
         except Exception as error:  # whatever the row holds, it must not stop the round
             claim.problem = f"cannot be built: {error}"
-        db.session.commit()
     return claim
 
 
@@ -378,43 +375,41 @@ def _stopped_since(claim: _Claim, now: datetime, started: float) -> bool:
 
 
 def _mark_sent(message_id: int, now: datetime) -> None:
-    with writing():
+    with transaction():
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
         message.status = SENT
         message.sent_at = now
         message.claimed_until = None
         message.last_error = ""
-        db.session.commit()
 
 
 def _fail(message_id: int, now: datetime, reason: str) -> None:
     """Mark a message failed with its reason; it waits for an admin's retry."""
     log.warning("mail: message %s failed: %s", message_id, reason)
-    with writing():
+    with transaction():
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
         message.status = FAILED
         message.failed_at = now
         message.claimed_until = None
         message.last_error = reason[:ERROR_LIMIT]
-        db.session.commit()
 
 
 def _give_back(message_id: int, now: datetime, error: str) -> bool:
     """Put a message back to pending after a back-off; failed once out of attempts (True)."""
-    with writing():
+    with transaction():
         message = db.session.get(OutboxMessage, message_id, populate_existing=True)
         attempts = message.attempts
-        if attempts < current_app.config["MAIL_MAX_ATTEMPTS"]:
+        gave_up = attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]
+        if not gave_up:
             message.status = PENDING
             message.claimed_until = None
             message.next_attempt_at = now + BACKOFF[min(attempts, len(BACKOFF)) - 1]
             message.last_error = error[:ERROR_LIMIT]
-            db.session.commit()
-            log.info("mail: message %s to be tried again: %s", message_id, error)
-            return False
-        db.session.rollback()
-    _fail(message_id, now, f"gave up after {attempts} attempts; last: {error}")
-    return True
+    if gave_up:
+        _fail(message_id, now, f"gave up after {attempts} attempts; last: {error}")
+    else:
+        log.info("mail: message %s to be tried again: %s", message_id, error)
+    return gave_up
 
 
 def retry(message: OutboxMessage, now: datetime) -> None:

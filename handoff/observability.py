@@ -32,8 +32,9 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from handoff.extensions import csrf, db
+from handoff.extensions import csrf
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("handoff.access")

@@ -14,8 +14,7 @@ from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, transaction
 
 PG_ENV = "HANDOFF_TEST_DATABASE_URL"
 PASSWORD = "correct horse battery"
@@ -140,17 +139,8 @@ def now():
 _HASH_CACHE: dict[str, str] = {}
 
 
-@contextmanager
-def writes():
-    """Run the test's own writes the way the app does: in a BEGIN IMMEDIATE transaction.
-
-    A SQLite transaction that read first and writes later fails at once if another
-    connection wrote in between; the live server of the browser test does just that.
-    """
-    db.session.commit()  # ends this session's read snapshot, keeping anything pending
-    with writing():
-        yield
-        db.session.commit()
+# The test's own writes, the way the app does them (the kernel's write transaction).
+writes = transaction
 
 
 class Factory:

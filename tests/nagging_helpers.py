@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from handoff.commitments.models import TimelineEvent
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
 

@@ -25,7 +25,7 @@ def test_a_wrong_password_is_refused_in_place(client, org):
 
 
 def test_an_inactive_person_cannot_sign_in(client, org, app):
-    from handoff.extensions import db
+    from handoff.kernel.db import db
 
     org.dev.active = False
     db.session.commit()
@@ -34,7 +34,7 @@ def test_an_inactive_person_cannot_sign_in(client, org, app):
 
 
 def test_signing_in_keeps_the_browser_time_zone_when_none_is_set(client, org, app):
-    from handoff.extensions import db
+    from handoff.kernel.db import db
 
     org.ana.time_zone = None
     db.session.commit()

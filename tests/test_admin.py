@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import fresh
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import fresh, htmx_headers
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from handoff.commitments import services
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import htmx_headers
 

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from handoff.commitments import services
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import PASSWORD, writes
 

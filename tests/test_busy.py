@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from handoff import create_app
 from handoff.commitments.models import Handoff
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import fresh, htmx_headers
 
@@ -105,20 +105,20 @@ def test_a_request_whose_idle_transaction_the_database_cut_off_answers_503_and_t
         pytest.skip("idle_in_transaction_session_timeout is PostgreSQL's")
     from handoff.commitments import services
 
-    original = services._lock
+    original = services.locked
 
     def dawdling(handoff):
         locked = original(handoff)
         time.sleep(0.6)  # idle inside the transaction past the cut-off
         return locked
 
-    monkeypatch.setattr(services, "_lock", dawdling)
+    monkeypatch.setattr(services, "locked", dawdling)
     web = app_factory(DB_IDLE_IN_TRANSACTION_MS=200)
     client = sign_in(web.test_client(), org.ivo)
     response = client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", data={})
     assert response.status_code == 503
     assert fresh(commitment.handoffs[0]).state == "pending"
-    monkeypatch.setattr(services, "_lock", original)
+    monkeypatch.setattr(services, "locked", original)
     assert client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", data={}).status_code == 303
     assert fresh(commitment.handoffs[0]).state == "accepted"
 
@@ -154,18 +154,18 @@ def test_connections_cut_by_the_database_give_503_in_flight_and_the_next_request
     cut_all()
     assert client.get("/").status_code == 200  # pre-ping: a fresh connection, no error
 
-    original = services._lock
+    original = services.locked
 
     def cut_in_flight(handoff):
         locked = original(handoff)
         cut_all()  # the database drops every connection, this request's among them
         return locked
 
-    monkeypatch.setattr(services, "_lock", cut_in_flight)
+    monkeypatch.setattr(services, "locked", cut_in_flight)
     response = client.post(f"/handoffs/{handoff_id}/accept", data={})
     assert response.status_code == 503
     assert "try again" in response.get_data(as_text=True)
-    monkeypatch.setattr(services, "_lock", original)
+    monkeypatch.setattr(services, "locked", original)
     assert state() == "pending"
     assert client.post(f"/handoffs/{handoff_id}/accept", data={}).status_code == 303
     assert state() == "accepted"

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 
 def test_create_admin_makes_an_administrator_who_can_sign_in(app, web_app):

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from handoff.commitments import services
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import fresh, htmx_headers
 

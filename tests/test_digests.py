@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.mail import FAILED
 from handoff.nagging import mailing
 from handoff.nagging.models import Nag

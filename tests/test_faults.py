@@ -31,7 +31,7 @@ from aiosmtpd.controller import Controller
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Department
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import PASSWORD, writes
 from nagging_helpers import set_policy

@@ -35,7 +35,7 @@ from handoff.commitments.models import Handoff
 from handoff.commitments.routes import ANSWERS
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.links import make_token
 from handoff.nagging.models import NaggerProcess

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from handoff.commitments.models import Commitment, TimelineEvent
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import htmx_headers
 

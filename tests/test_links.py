@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from handoff.commitments import services
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.nagging.sweep import sweep
 
 from conftest import fresh

@@ -7,7 +7,7 @@ import pytest
 
 from handoff.commitments import services
 from handoff.commitments.status import Status
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.lookup.sentences import status_sentence
 
 from conftest import htmx_headers, writes

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from handoff import mail
 from handoff.config import Config
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.mail import (
     FAILED,
     PENDING,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from handoff.commitments.models import Handoff
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import Nag, NagPolicy
 from handoff.nagging.simulation import SimulationResult, check, simulate

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS, NagPolicy
 
 from conftest import fresh

@@ -9,8 +9,8 @@ import pytest
 from test_busy import hold
 
 from handoff import create_app, observability
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import NaggerProcess
 from handoff.nagging.scheduler import run_round

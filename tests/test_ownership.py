@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep

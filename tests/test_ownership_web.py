@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from handoff.commitments import services
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.ownership.models import CustomerTask, OrganisationSettings
 
 from conftest import fresh, htmx_headers

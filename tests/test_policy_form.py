@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select
 
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS, NagPolicy
 
 from nagging_helpers import set_policy

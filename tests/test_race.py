@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from handoff.commitments import services
 from handoff.commitments.models import TimelineEvent
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import fresh, htmx_headers, writes
 
@@ -23,14 +23,14 @@ ROUNDS = 6
 @pytest.fixture
 def slow_lock(monkeypatch):
     """Hold each handoff a little after it is locked, widening the window for a race."""
-    original = services._lock
+    original = services.locked
 
     def held(handoff):
         locked = original(handoff)
         time.sleep(0.05)
         return locked
 
-    monkeypatch.setattr(services, "_lock", held)
+    monkeypatch.setattr(services, "locked", held)
 
 
 def race(web_app, sign_in, people_and_answers, handoff_id, url=None):
@@ -138,14 +138,14 @@ def test_two_people_marking_the_customer_told_at_once_one_note_is_kept(
     from handoff.ownership import services as ownership
     from handoff.ownership.models import CustomerTask
 
-    original = ownership._lock
+    original = ownership.locked
 
     def held(task):
         locked = original(task)
         time.sleep(0.05)
         return locked
 
-    monkeypatch.setattr(ownership, "_lock", held)
+    monkeypatch.setattr(ownership, "locked", held)
     for _ in range(ROUNDS):
         c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
         with writes():

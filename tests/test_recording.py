@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from handoff.commitments.models import Commitment, Handoff
 from handoff.customers.models import Customer
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import htmx_headers
 

@@ -10,7 +10,7 @@ from flask_migrate import upgrade
 from sqlalchemy import inspect
 
 from handoff import create_app
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 from conftest import PG_ENV
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from handoff.commitments import services
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import AppendOnlyViolation, Handoff, TimelineEvent
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 
 

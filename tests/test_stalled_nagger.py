@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from handoff import create_app
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.nagging.models import Nag
 
 from conftest import fresh

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from handoff.commitments import services
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.nagging.business_time import BusinessHours
 from handoff.nagging.models import Nag

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from handoff.commitments import services
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep

@@ -10,8 +10,7 @@ from datetime import timedelta
 import pytest
 
 from handoff.commitments import services
-from handoff.extensions import db
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, writing
 from handoff.mail import OutboxMessage
 from handoff.nagging import sweep as sweep_module
 from handoff.nagging.models import Nag

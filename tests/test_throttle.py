@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from handoff.accounts import models as accounts_models
 from handoff.accounts.models import SignInFailure
 from handoff.accounts.throttle import forget_old_failures
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 
 from conftest import PASSWORD, writes
 

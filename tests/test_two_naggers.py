@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from handoff import create_app
 from handoff.accounts.models import Person
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep

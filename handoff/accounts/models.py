@@ -10,9 +10,8 @@ from sqlalchemy import Boolean, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime
+from handoff.kernel.db import UTCDateTime, db
 
 
 @lru_cache(maxsize=1)

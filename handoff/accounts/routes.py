@@ -8,8 +8,9 @@ from sqlalchemy.orm import selectinload
 from handoff.accounts import throttle
 from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm
 from handoff.accounts.models import Person
-from handoff.extensions import db, login_manager
+from handoff.extensions import login_manager
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.kernel.forms import database_id
 from handoff.web import is_valid_zone, safe_next
 

@@ -24,7 +24,7 @@ from flask import current_app, request
 from sqlalchemy import delete, select
 
 from handoff.accounts.models import Person, SignInFailure
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 AFTER_A_RACE = timedelta(seconds=2)  # the wait when parallel attempts refused each other
 

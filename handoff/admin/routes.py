@@ -7,7 +7,7 @@ from sqlalchemy import select
 from handoff.accounts.models import Person
 from handoff.admin.forms import DepartmentForm, MembershipForm, PersonForm
 from handoff.departments.models import Department, Membership, name_key
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.kernel.forms import choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

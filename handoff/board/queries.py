@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.status import Status
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.kernel.forms import database_id
 
 SHOW_CHOICES = {

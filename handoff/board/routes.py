@@ -10,8 +10,8 @@ from handoff.accounts.models import Person
 from handoff.board.queries import SHOW_CHOICES, BoardFilters, board_rows, local_day_bounds
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.web import render, to_local
 
 bp = Blueprint("board", __name__)

@@ -11,9 +11,8 @@ from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State, 
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import MAX_INT, UTCDateTime
+from handoff.kernel.db import MAX_INT, UTCDateTime, db
 
 CHANNELS = {
     "phone": "Phone",

@@ -20,8 +20,9 @@ from handoff.commitments.models import Comment, Commitment, Handoff, TimelineEve
 from handoff.customers.models import Customer
 from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
-from handoff.extensions import db, htmx
+from handoff.extensions import htmx
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import choices, database_id
 from handoff.web import from_local, render, render_fragment, wants_fragment

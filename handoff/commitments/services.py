@@ -23,7 +23,7 @@ from handoff.commitments.models import (
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
-from handoff.extensions import db
+from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.nagging.schedule import start_series
 
@@ -208,23 +208,6 @@ def _accept_by_promise(handoff: Handoff, step: RouteStep, actor: Person, now: da
     tell_department(outcome.handoff, now)
 
 
-def _lock(handoff: Handoff) -> Handoff:
-    """Re-read the handoff under a row lock, so the answer is decided on fresh state.
-
-    The lock is taken by a bare `SELECT id … FOR UPDATE`: PostgreSQL rechecks a locked row
-    that changed meanwhile against the other tables of the query as they were, so a locking
-    query with joins can silently lose the row. The re-read after the lock sees the latest
-    committed version.
-    """
-    _lock_row(Handoff, handoff.id)
-    db.session.refresh(handoff)
-    return handoff
-
-
-def _lock_row(model, ident: int) -> None:
-    db.session.execute(select(model.id).where(model.id == ident).with_for_update(key_share=True))
-
-
 def _move(
     handoff: Handoff,
     action: Action,
@@ -235,7 +218,7 @@ def _move(
     about_at: datetime | None = None,
     due_at: datetime | None = None,
 ) -> Outcome:
-    handoff = _lock(handoff)
+    handoff = locked(handoff)
     current = State(handoff.state)
     if is_repeat(current, action):
         return Outcome(handoff, changed=False)
@@ -339,11 +322,11 @@ def take_counter(handoff: Handoff, actor: Person, now: datetime) -> Outcome:
     """
     commitment = handoff.commitment
     _require_owner_side(actor, commitment)
-    locked = _lock(handoff)
-    new_due = locked.counter_due_at
+    fresh = locked(handoff)
+    new_due = fresh.counter_due_at
     summary = f"{actor.name} took {handoff.department.name}'s counter"
     outcome = _move(
-        locked, Action.TAKE_COUNTER, actor, now, summary, about_at=new_due, due_at=new_due
+        fresh, Action.TAKE_COUNTER, actor, now, summary, about_at=new_due, due_at=new_due
     )
     if outcome.changed and new_due is not None and new_due > commitment.promised_at:
         commitment.promised_at = new_due
@@ -421,8 +404,7 @@ def cancel_commitment(commitment: Commitment, actor: Person, now: datetime, reas
     _require_owner_side(actor, commitment)
     if not reason.strip():
         raise InvalidInput("Say why the commitment is cancelled.")
-    _lock_row(Commitment, commitment.id)
-    db.session.refresh(commitment)
+    locked(commitment)
     if commitment.cancelled_at is not None:
         return
     commitment.cancelled_at = now

@@ -6,9 +6,8 @@ from datetime import datetime
 from sqlalchemy import String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime
+from handoff.kernel.db import UTCDateTime, db
 
 
 def phone_digits(phone: str) -> str:

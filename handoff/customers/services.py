@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from handoff.customers.models import Customer, phone_digits
-from handoff.extensions import db
+from handoff.kernel.db import db
 
 
 @dataclass(frozen=True)

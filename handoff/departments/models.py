@@ -7,9 +7,8 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from handoff.accounts.models import Person
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime
+from handoff.kernel.db import UTCDateTime, db
 
 ROLES = ("member", "lead")
 NAME_KEY_LENGTH = 200

@@ -8,7 +8,7 @@ from sqlalchemy.orm import contains_eager
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.ownership.forms import ToldForm
 from handoff.ownership.models import CustomerTask
 from handoff.web import render

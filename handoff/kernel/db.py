@@ -13,14 +13,35 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from flask import has_request_context, request
-from sqlalchemy import DateTime, event
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, MetaData, event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The largest id or count both databases hold in an INTEGER column (32 bits).
 MAX_INT = 2**31 - 1
 _writing: ContextVar[bool] = ContextVar("handoff_writing", default=False)
+
+# Named constraints, so that later migrations can alter them (SQLite needs names for that).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# The one database object, created unbound and bound to the app in create_app.
+db = SQLAlchemy(model_class=Base)
 
 
 class UTCDateTime(TypeDecorator):
@@ -86,3 +107,50 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}")
     return value.astimezone(UTC)
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Write in a transaction of its own, committed at the end and rolled back on an error.
+
+    Whatever the session read before ends first (its snapshot, not its pending changes), and
+    on SQLite the transaction begins as a writer (BEGIN IMMEDIATE): a transaction that read
+    first and writes later fails at once if another connection wrote in between.
+    """
+    db.session.commit()
+    with writing():
+        try:
+            yield
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+
+
+def lock_row(model, ident: int) -> None:
+    """Take the row's lock until the transaction ends (PostgreSQL: FOR NO KEY UPDATE, which
+    excludes every other writer of the row but lets foreign-key checks of inserts through;
+    SQLite: the write transaction holds the database already).
+
+    The lock is a bare `SELECT id … FOR UPDATE`: PostgreSQL rechecks a locked row that changed
+    meanwhile against the other tables of the query as they were, so a locking query with
+    joins can silently lose the row.
+    """
+    db.session.execute(select(model.id).where(model.id == ident).with_for_update(key_share=True))
+
+
+def locked(thing):
+    """`thing` read again under its row lock: decided on the latest committed state."""
+    lock_row(type(thing), thing.id)
+    db.session.refresh(thing)
+    return thing
+
+
+def insert_ignore(model, rows: list[dict], key: list[str]) -> int:
+    """Insert the rows; one whose `key` is there already is left out, not an error. Answer how
+    many were new (0: someone else wrote these first)."""
+    if not rows:
+        return 0
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(model).values(rows).on_conflict_do_nothing(index_elements=key)
+    return db.session.execute(statement).rowcount

@@ -10,8 +10,8 @@ from sqlalchemy.orm import selectinload
 from handoff.commitments.models import Commitment
 from handoff.customers.models import Customer
 from handoff.customers.services import customer_matches
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.lookup.sentences import customer_sentence, status_sentence
 from handoff.ownership.models import CustomerTask
 from handoff.web import format_relative, format_when, render

@@ -16,8 +16,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from handoff.departments.models import Department
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.kernel.errors import Conflict
 from handoff.mail import FAILED, STATUSES, OutboxMessage, retry, smtp_configured
 from handoff.nagging.forms import PolicyForm

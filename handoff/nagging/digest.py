@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, render_template, url_for
 
 from handoff.accounts.models import Person
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.mail import OutboxMessage, mail_domain, one_line
 from handoff.nagging.links import make_token
 from handoff.nagging.rules import Kind

@@ -37,8 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Handoff, TimelineEvent
-from handoff.extensions import db
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, writing
 from handoff.mail import FAILED, PENDING, WITHDRAWN, OutboxMessage, smtp_configured
 from handoff.nagging import rules
 from handoff.nagging.business_time import BusinessHours

@@ -18,9 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime
+from handoff.kernel.db import UTCDateTime, db
 from handoff.nagging.business_time import BusinessHours
 from handoff.nagging.rules import Policy
 

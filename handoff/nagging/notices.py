@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Membership
-from handoff.extensions import db
+from handoff.kernel.db import db, insert_ignore
 from handoff.nagging.models import Nag
 from handoff.nagging.rules import Kind, Level
 
@@ -58,9 +56,6 @@ def record(
     `about` is `{"handoff_id": …, "series": …}` or `{"task_id": …}`. Answer how many rows
     were new: 0 means another sweep recorded this very reminder first.
     """
-    if not recipients:
-        return 0
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     rows = [
         {
             "series": 0,
@@ -82,5 +77,4 @@ def record(
         if "handoff_id" in about
         else ["task_id", "kind", "number", "recipient_email"]
     )
-    statement = insert(Nag).values(rows).on_conflict_do_nothing(index_elements=key)
-    return db.session.execute(statement).rowcount
+    return insert_ignore(Nag, rows, key)

@@ -10,8 +10,8 @@ from handoff.commitments import services
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import Handoff
 from handoff.commitments.routes import ANSWERS
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput
 from handoff.nagging.links import LinkExpired, LinkInvalid, read_token
 

@@ -57,7 +57,7 @@ def reschedule_open_handoffs(now: datetime, department_id: int | None) -> int:
     from sqlalchemy import select
 
     from handoff.commitments.models import Handoff
-    from handoff.extensions import db
+    from handoff.kernel.db import db
 
     query = select(Handoff).where(Handoff.next_nag_at.is_not(None))
     if department_id is not None:

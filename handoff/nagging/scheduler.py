@@ -11,9 +11,8 @@ from flask import Flask
 from sqlalchemy import delete, event
 
 from handoff.accounts.throttle import forget_old_failures
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, writing
 from handoff.mail import DispatchReport, dispatch
 from handoff.nagging.mailing import vet_message
 from handoff.nagging.models import NaggerProcess

@@ -51,8 +51,7 @@ from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff, TimelineEvent
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, writing
 from handoff.mail import FAILED, WITHDRAWN, OutboxMessage
 from handoff.nagging import rules
 from handoff.nagging.models import DEFAULTS, Nag, NagPolicy

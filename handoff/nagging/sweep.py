@@ -20,8 +20,7 @@ from sqlalchemy.orm import selectinload
 from handoff.accounts.models import Person
 from handoff.commitments.models import Handoff, TimelineEvent
 from handoff.departments.models import Department, Membership
-from handoff.extensions import db
-from handoff.kernel.db import writing
+from handoff.kernel.db import db, writing
 from handoff.nagging import rules
 from handoff.nagging.mailing import write_digests
 from handoff.nagging.models import NagPolicy

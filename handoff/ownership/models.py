@@ -8,8 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
-from handoff.extensions import db
-from handoff.kernel.db import UTCDateTime
+from handoff.kernel.db import UTCDateTime, db
 
 DEFAULT_TELL_MINUTES = 120
 

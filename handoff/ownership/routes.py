@@ -3,8 +3,8 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.ownership.forms import SettingsForm, ToldForm
 from handoff.ownership.models import CustomerTask, OrganisationSettings

@@ -16,7 +16,7 @@ from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.services import record_event
-from handoff.extensions import db
+from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.nagging.models import NagPolicy
 from handoff.nagging.notices import people_of, record
@@ -143,7 +143,7 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
     note = note.strip()
     if not note:
         raise InvalidInput("Say what the customer was told.")
-    task = _lock(task)
+    task = locked(task)  # two people marking it told at once: the second sees the first
     if task.closed_at is not None:
         if task.outcome == "told" and task.closed_by_id == actor.id and task.note == note:
             return False  # the same report twice: harmless
@@ -164,16 +164,6 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
         task.handoff,
     )
     return True
-
-
-def _lock(task: CustomerTask) -> CustomerTask:
-    """Re-read the task under a row lock: two people marking it told at once are one after
-    the other, and the second sees the first."""
-    db.session.execute(
-        select(CustomerTask.id).where(CustomerTask.id == task.id).with_for_update(key_share=True)
-    )
-    db.session.refresh(task)
-    return task
 
 
 def note_late_handoffs(now: datetime) -> int:

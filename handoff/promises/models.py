@@ -8,9 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Department
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime
+from handoff.kernel.db import UTCDateTime, db
 
 
 class StandingPromise(db.Model):

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Department
-from handoff.extensions import db
 from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import database_id
 from handoff.nagging.models import NagPolicy

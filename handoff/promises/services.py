@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Department
-from handoff.extensions import db
+from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.nagging.models import NagPolicy
 from handoff.nagging.notices import people_of, record
