@@ -86,11 +86,16 @@ def _bound_waits(app: Flask) -> None:
 def _register_models() -> None:
     from handoff.accounts import models as _accounts  # noqa: F401
     from handoff.commitments import models as _commitments  # noqa: F401
+
+    # the words of each concept's timeline entries
+    from handoff.commitments import timeline as _commitment_words  # noqa: F401
     from handoff.customers import models as _customers  # noqa: F401
     from handoff.departments import models as _departments  # noqa: F401
     from handoff.mail import OutboxMessage as _outbox  # noqa: F401
     from handoff.nagging import models as _nagging  # noqa: F401
+    from handoff.nagging import timeline as _reminder_words  # noqa: F401
     from handoff.ownership import models as _ownership  # noqa: F401
+    from handoff.ownership import timeline as _ownership_words  # noqa: F401
     from handoff.promises import models as _promises  # noqa: F401
 
 

@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from handoff.commitments.models import TimelineEvent
 from handoff.kernel.db import db
+from handoff.kernel.timeline import TimelineEvent
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
 
@@ -46,13 +46,14 @@ def messages(to: str | None = None) -> list[OutboxMessage]:
 
 def nag_events(commitment) -> list[str]:
     db.session.rollback()
-    return list(
-        db.session.scalars(
-            select(TimelineEvent.summary)
+    return [
+        event.words
+        for event in db.session.scalars(
+            select(TimelineEvent)
             .where(TimelineEvent.commitment_id == commitment.id, TimelineEvent.kind == "nag")
             .order_by(TimelineEvent.id)
         )
-    )
+    ]
 
 
 def count(model) -> int:

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from handoff.commitments import services
-from handoff.commitments.models import TimelineEvent
 from handoff.kernel.db import db
+from handoff.kernel.timeline import TimelineEvent
 from handoff.mail import FAILED
 from handoff.nagging import mailing
 from handoff.nagging.models import Nag
@@ -198,9 +198,12 @@ def test_a_passed_on_task_says_to_whom_and_the_new_one_carries_what_was_told(org
         )
     )
     assert passed.note == "passed on to Billing when Billing declined"
-    summaries = db.session.scalars(
-        select(TimelineEvent.summary).where(TimelineEvent.commitment_id == c2.id)
-    ).all()
+    summaries = [
+        e.words
+        for e in db.session.scalars(
+            select(TimelineEvent).where(TimelineEvent.commitment_id == c2.id)
+        )
+    ]
     assert any("was passed on to Billing, which tells the customer by" in s for s in summaries)
 
 

@@ -4,8 +4,9 @@ numbers and text enter the program."""
 import pytest
 from sqlalchemy import func, select
 
-from handoff.commitments.models import Commitment, TimelineEvent
+from handoff.commitments.models import Commitment
 from handoff.kernel.db import db
+from handoff.kernel.timeline import TimelineEvent
 
 from conftest import htmx_headers
 

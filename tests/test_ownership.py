@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from handoff.commitments import services
-from handoff.commitments.models import TimelineEvent
 from handoff.kernel.db import db
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
+from handoff.kernel.timeline import TimelineEvent
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep
 from handoff.ownership.models import CustomerTask
@@ -82,7 +82,7 @@ def test_a_decline_moves_the_conversation_to_the_declining_department(org, make,
     )
     assert task.due_at == berlin(2026, 5, 12, 9, 0)  # 2 business hours: 16–17, then 08–09
     [event] = events(c, "owner_moved")
-    assert event.summary == (
+    assert event.words == (
         "Installation (Ivo Berg) now talks to the customer: Installation declined. "
         "Tell the customer by"
     )
@@ -177,7 +177,7 @@ def test_with_the_rule_off_the_promiser_keeps_the_conversation_and_tells(
     assert (task.department_id, task.person_id) == (org.sales.id, org.ana.id)
     assert events(c, "owner_moved") == []
     [event] = events(c, "tell_customer")
-    assert event.summary == (
+    assert event.words == (
         "The customer must be told that Installation declined: Sales tells them by"
     )
 
@@ -249,7 +249,7 @@ def test_the_task_is_nagged_and_escalated_until_marked_told(org, make, policy):
     assert len(task_nags(task)) == 5  # told: nothing more
     assert fresh(task).next_nag_at is None
     [told] = events(c, "told")
-    assert told.summary == "Ivo Berg (Installation) told the customer: Called; Friday is fine"
+    assert told.words == "Ivo Berg (Installation) told the customer: Called; Friday is fine"
 
 
 def test_a_sweep_run_twice_sends_a_task_notice_once(org, make, policy):

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from handoff.commitments import services
-from handoff.commitments.models import TimelineEvent
 from handoff.kernel.db import db
+from handoff.kernel.timeline import TimelineEvent
 
 from conftest import fresh, htmx_headers, writes
 

@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 
 from handoff.commitments import services
 from handoff.commitments.lifecycle import InvalidTransition
-from handoff.commitments.models import AppendOnlyViolation, Handoff, TimelineEvent
+from handoff.commitments.models import Handoff
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
+from handoff.kernel.timeline import AppendOnlyViolation, TimelineEvent
 
 
 def events(commitment, kind=None):
@@ -79,7 +80,7 @@ def test_accepting_stamps_who_and_when_and_appends_one_event(org, make, now):
     assert (handoff.state, handoff.answered_by, handoff.answered_at) == ("accepted", org.ivo, later)
     [event] = events(c, "accept")
     assert (event.from_state, event.to_state, event.actor) == ("pending", "accepted", org.ivo)
-    assert "Booked Tuesday" in event.summary
+    assert "Booked Tuesday" in event.words
 
 
 def test_member_of_billing_cannot_accept_installation_handoff(org, make, now):
@@ -142,7 +143,7 @@ def test_taking_a_later_counter_moves_the_customer_date_and_says_the_customer_mu
     [moved] = events(c, "customer_date_moved")
     assert moved.about_at == later
     [owner] = events(c, "owner_moved")
-    assert "Installation (Ivo" in owner.summary and "Tell the customer by" in owner.summary
+    assert "Installation (Ivo" in owner.words and "Tell the customer by" in owner.words
 
 
 def test_taking_a_counter_within_the_promise_leaves_the_customer_date(org, make, now):
@@ -164,7 +165,7 @@ def test_rejecting_a_counter_asks_again_as_it_was(org, make, now):
     db.session.commit()
     handoff = c.handoffs[0]
     assert (handoff.state, handoff.due_at, handoff.counter_terms) == ("pending", due, "")
-    assert "deposit" in events(c, "reject_counter")[0].summary
+    assert "deposit" in events(c, "reject_counter")[0].words
 
 
 def test_only_accepted_work_can_be_marked_done(org, make, now):
@@ -208,7 +209,7 @@ def test_adding_a_department_already_on_the_route_is_refused(org, make, now):
 def test_the_timeline_is_never_edited_or_deleted(org, make):
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
     event = events(c)[0]
-    event.summary = "rewritten"
+    event.data = {**event.data, "by": "someone else"}
     with pytest.raises(AppendOnlyViolation):
         db.session.flush()
     db.session.rollback()

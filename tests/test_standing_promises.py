@@ -130,11 +130,14 @@ def test_within_the_promise_the_handoff_is_accepted_at_once_by_it(org, standard_
             select(DepartmentEvent).where(DepartmentEvent.department_id == org.installation.id)
         )
     ]
-    from handoff.commitments.models import TimelineEvent
+    from handoff.kernel.timeline import TimelineEvent
 
-    summaries = db.session.scalars(
-        select(TimelineEvent.summary).where(TimelineEvent.commitment_id == c.id)
-    ).all()
+    summaries = [
+        e.words
+        for e in db.session.scalars(
+            select(TimelineEvent).where(TimelineEvent.commitment_id == c.id)
+        )
+    ]
     assert "Accepted by standing promise 'Standard install'" in summaries
     assert any("published the standing promise" in e for e in events)
 

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, event
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
@@ -180,28 +180,6 @@ class Handoff(db.Model):
         return self.due_at
 
 
-class TimelineEvent(db.Model):
-    """One entry of a commitment's append-only record."""
-
-    __tablename__ = "timeline_event"
-    __table_args__ = (Index("ix_timeline_commitment_created", "commitment_id", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"))
-    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff.id"))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    kind: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str | None] = mapped_column(String(16))
-    summary: Mapped[str] = mapped_column(Text)
-    # A moment the event is about (a counter's date, a moved due date), shown in the reader's zone.
-    about_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-    actor: Mapped[Person | None] = relationship(lazy="joined")
-    handoff: Mapped[Handoff | None] = relationship()
-
-
 class CustomerFeedback(db.Model):
     """How the customer felt about a fulfilled commitment (insights use it)."""
 
@@ -230,13 +208,3 @@ class Comment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     author: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
-
-
-@event.listens_for(TimelineEvent, "before_update")
-@event.listens_for(TimelineEvent, "before_delete")
-def _timeline_is_append_only(mapper, connection, target) -> None:
-    raise AppendOnlyViolation("timeline events are never edited or deleted")
-
-
-class AppendOnlyViolation(Exception):
-    """Raised on an attempt to change the timeline."""

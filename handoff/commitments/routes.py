@@ -16,7 +16,7 @@ from handoff.commitments.forms import (
     ReasonForm,
 )
 from handoff.commitments.lifecycle import InvalidTransition
-from handoff.commitments.models import Comment, Commitment, Handoff, TimelineEvent
+from handoff.commitments.models import Comment, Commitment, Handoff
 from handoff.customers.models import Customer
 from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
@@ -25,6 +25,7 @@ from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import choices, database_id
+from handoff.kernel.timeline import TimelineEvent
 from handoff.web import from_local, render, render_fragment, wants_fragment
 
 bp = Blueprint("commitments", __name__)

@@ -13,18 +13,13 @@ from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import Action, State, is_repeat, next_state
-from handoff.commitments.models import (
-    Comment,
-    Commitment,
-    CustomerFeedback,
-    Handoff,
-    TimelineEvent,
-)
+from handoff.commitments.models import Comment, Commitment, CustomerFeedback, Handoff
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
+from handoff.kernel.timeline import record
 from handoff.nagging.schedule import start_series
 
 
@@ -59,32 +54,6 @@ def may_settle(person: Person, commitment: Commitment) -> bool:
 def may_record_for(person: Person, department: Department) -> bool:
     """A promise is recorded on behalf of one of the person's own departments."""
     return person.belongs_to(department.id)
-
-
-def record_event(
-    commitment: Commitment,
-    kind: str,
-    summary: str,
-    now: datetime,
-    actor: Person | None,
-    handoff: Handoff | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    about_at: datetime | None = None,
-) -> TimelineEvent:
-    event = TimelineEvent(
-        commitment_id=commitment.id,
-        handoff_id=handoff.id if handoff else None,
-        actor_id=actor.id if actor else None,
-        kind=kind,
-        from_state=from_state,
-        to_state=to_state,
-        summary=summary,
-        about_at=about_at,
-        created_at=now,
-    )
-    db.session.add(event)
-    return event
 
 
 def _validate_route(route: list[RouteStep], now: datetime) -> None:
@@ -136,7 +105,7 @@ def record_commitment(
     )
     db.session.add(commitment)
     db.session.flush()
-    record_event(commitment, "recorded", f"{actor.name} recorded the commitment", now, actor)
+    record(commitment, "recorded", now, actor=actor, by=actor.name)
     for step in route:
         handoff = _append_step(commitment, step, actor, now)
         if step.standing_promise is not None:
@@ -164,15 +133,16 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
     db.session.add(handoff)
     start_series(handoff, now)
     db.session.flush()
-    record_event(
+    record(
         commitment,
         "requested",
-        f"Handed to {step.department.name}: {handoff.ask}",
         now,
-        actor,
-        handoff,
+        actor=actor,
+        handoff=handoff,
         to_state=State.PENDING,
         about_at=step.due_at,
+        department=step.department.name,
+        ask=handoff.ask,
     )
     return handoff
 
@@ -200,9 +170,7 @@ def _accept_by_promise(handoff: Handoff, step: RouteStep, actor: Person, now: da
     if not verdict.covered:
         return
     name = step.standing_promise.name
-    outcome = _move(
-        handoff, Action.ACCEPT, actor, now, f"Accepted by standing promise '{name}'", kind="accept"
-    )
+    outcome = _move(handoff, Action.ACCEPT, actor, now, {"promise": name})
     outcome.handoff.answered_at = now
     outcome.handoff.answer_note = f"By standing promise '{name}'"
     tell_department(outcome.handoff, now)
@@ -213,11 +181,13 @@ def _move(
     action: Action,
     actor: Person,
     now: datetime,
-    summary: str,
+    facts: dict,
     kind: str | None = None,
     about_at: datetime | None = None,
     due_at: datetime | None = None,
 ) -> Outcome:
+    """Move the handoff by `action` under its row lock, and put it on the timeline with the
+    facts the words are made of."""
     handoff = locked(handoff)
     current = State(handoff.state)
     if is_repeat(current, action):
@@ -229,16 +199,16 @@ def _move(
     if due_at is not None:
         handoff.due_at = due_at
     start_series(handoff, now)
-    record_event(
+    record(
         handoff.commitment,
         kind or action.value,
-        summary,
         now,
-        actor,
-        handoff,
+        actor=actor,
+        handoff=handoff,
         from_state=current,
         to_state=target,
         about_at=about_at,
+        **facts,
     )
     return Outcome(handoff, changed=True)
 
@@ -261,16 +231,11 @@ def _require_owner_side(actor: Person, commitment: Commitment) -> None:
         )
 
 
-def _with_note(text: str, note: str) -> str:
-    note = note.strip()
-    return f"{text}: {note}" if note else text
-
-
 def accept(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Outcome:
     """The department accepts its handoff as asked."""
     _require_answerer(actor, handoff)
     name = handoff.department.name
-    outcome = _move(handoff, Action.ACCEPT, actor, now, _with_note(f"{name} accepted", note))
+    outcome = _move(handoff, Action.ACCEPT, actor, now, {"department": name, "note": note.strip()})
     if outcome.changed:
         _stamp_answer(outcome.handoff, actor, now, note)
     return outcome
@@ -282,7 +247,9 @@ def decline(handoff: Handoff, actor: Person, now: datetime, reason: str) -> Outc
     if not reason.strip():
         raise InvalidInput("Say why the handoff is declined.")
     name = handoff.department.name
-    outcome = _move(handoff, Action.DECLINE, actor, now, _with_note(f"{name} declined", reason))
+    outcome = _move(
+        handoff, Action.DECLINE, actor, now, {"department": name, "note": reason.strip()}
+    )
     if outcome.changed:
         _stamp_answer(outcome.handoff, actor, now, reason)
         _promise_broke(outcome.handoff, "declined", now, actor)
@@ -305,8 +272,8 @@ def counter(
     if due_at is not None and due_at <= now:
         raise InvalidInput("The counter date is in the past.")
     name = handoff.department.name
-    summary = _with_note(f"{name} countered", terms or note)
-    outcome = _move(handoff, Action.COUNTER, actor, now, summary, about_at=due_at)
+    facts = {"department": name, "note": (terms or note).strip()}
+    outcome = _move(handoff, Action.COUNTER, actor, now, facts, about_at=due_at)
     if outcome.changed:
         _stamp_answer(outcome.handoff, actor, now, note)
         outcome.handoff.counter_due_at = due_at
@@ -324,20 +291,12 @@ def take_counter(handoff: Handoff, actor: Person, now: datetime) -> Outcome:
     _require_owner_side(actor, commitment)
     fresh = locked(handoff)
     new_due = fresh.counter_due_at
-    summary = f"{actor.name} took {handoff.department.name}'s counter"
-    outcome = _move(
-        fresh, Action.TAKE_COUNTER, actor, now, summary, about_at=new_due, due_at=new_due
-    )
+    facts = {"by": actor.name, "department": handoff.department.name}
+    outcome = _move(fresh, Action.TAKE_COUNTER, actor, now, facts, about_at=new_due, due_at=new_due)
     if outcome.changed and new_due is not None and new_due > commitment.promised_at:
         commitment.promised_at = new_due
-        record_event(
-            commitment,
-            "customer_date_moved",
-            "The customer's date moves to",
-            now,
-            actor,
-            handoff,
-            about_at=new_due,
+        record(
+            commitment, "customer_date_moved", now, actor=actor, handoff=handoff, about_at=new_due
         )
         _promise_broke(outcome.handoff, "date_moved", now, outcome.handoff.answered_by)
     return outcome
@@ -355,8 +314,8 @@ def reject_counter(handoff: Handoff, actor: Person, now: datetime, note: str) ->
     _require_owner_side(actor, handoff.commitment)
     if not note.strip():
         raise InvalidInput("Say why the counter is rejected.")
-    summary = _with_note(f"{actor.name} rejected {handoff.department.name}'s counter", note)
-    outcome = _move(handoff, Action.REJECT_COUNTER, actor, now, summary)
+    facts = {"by": actor.name, "department": handoff.department.name, "note": note.strip()}
+    outcome = _move(handoff, Action.REJECT_COUNTER, actor, now, facts)
     if outcome.changed:
         outcome.handoff.counter_due_at = None
         outcome.handoff.counter_terms = ""
@@ -366,8 +325,8 @@ def reject_counter(handoff: Handoff, actor: Person, now: datetime, note: str) ->
 def complete(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Outcome:
     """The department marks its accepted handoff done."""
     _require_answerer(actor, handoff)
-    summary = _with_note(f"{handoff.department.name} marked its part done", note)
-    outcome = _move(handoff, Action.COMPLETE, actor, now, summary)
+    facts = {"department": handoff.department.name, "note": note.strip()}
+    outcome = _move(handoff, Action.COMPLETE, actor, now, facts)
     if outcome.changed:
         outcome.handoff.done_at = now
     return outcome
@@ -384,8 +343,8 @@ def remove_step(handoff: Handoff, actor: Person, now: datetime, reason: str) -> 
     ]
     if not remaining:
         raise InvalidInput("This is the last step of the route: cancel the commitment instead.")
-    summary = _with_note(f"{handoff.department.name} was taken off the route", reason)
-    return _move(handoff, Action.CANCEL, actor, now, summary, kind="removed")
+    facts = {"department": handoff.department.name, "note": reason.strip()}
+    return _move(handoff, Action.CANCEL, actor, now, facts, kind="removed")
 
 
 def add_step(commitment: Commitment, actor: Person, now: datetime, step: RouteStep) -> Handoff:
@@ -412,8 +371,8 @@ def cancel_commitment(commitment: Commitment, actor: Person, now: datetime, reas
     commitment.cancel_reason = reason.strip()
     for handoff in commitment.handoffs:
         if handoff.is_open:
-            _move(handoff, Action.CANCEL, actor, now, f"{handoff.department.name}: cancelled")
-    record_event(commitment, "cancelled", _with_note(f"{actor.name} cancelled", reason), now, actor)
+            _move(handoff, Action.CANCEL, actor, now, {"department": handoff.department.name})
+    record(commitment, "cancelled", now, actor=actor, by=actor.name, note=reason.strip())
 
 
 def edit_commitment(
@@ -442,9 +401,10 @@ def edit_commitment(
         changes.append("the promised time")
         commitment.promised_at = promised_at
     if changes:
-        summary = f"{actor.name} changed " + ", ".join(changes)
         about = promised_at if "the promised time" in changes else None
-        record_event(commitment, "edited", summary, now, actor, about_at=about)
+        record(
+            commitment, "edited", now, actor=actor, about_at=about, by=actor.name, changes=changes
+        )
 
 
 def may_record_feedback(person: Person, commitment: Commitment) -> bool:
@@ -488,8 +448,15 @@ def record_feedback(
         created_at=now,
     )
     db.session.add(feedback)
-    summary = _with_note(f"{actor.name} recorded the customer's feedback: {score}/5", comment)
-    record_event(commitment, "feedback", summary, now, actor)
+    record(
+        commitment,
+        "feedback",
+        now,
+        actor=actor,
+        by=actor.name,
+        score=score,
+        note=comment.strip(),
+    )
     return feedback
 
 
@@ -499,5 +466,5 @@ def add_comment(commitment: Commitment, actor: Person, now: datetime, body: str)
         raise InvalidInput("Write something first.")
     comment = Comment(commitment_id=commitment.id, author=actor, body=body.strip(), created_at=now)
     db.session.add(comment)
-    record_event(commitment, "comment", f"{actor.name} wrote in the discussion", now, actor)
+    record(commitment, "comment", now, actor=actor, by=actor.name)
     return comment

@@ -36,7 +36,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
-from handoff.commitments.models import Handoff, TimelineEvent
+from handoff.commitments.models import Handoff
+from handoff.kernel import timeline
 from handoff.kernel.db import db, writing
 from handoff.mail import FAILED, PENDING, WITHDRAWN, OutboxMessage, smtp_configured
 from handoff.nagging import rules
@@ -333,30 +334,18 @@ def _drop_stale(nags: list[Nag], facts: Facts, now: datetime) -> list[Nag]:
             commitment_id, handoff_id = task.commitment_id, task.handoff_id
         else:
             commitment_id = facts.handoffs[handoff_id].commitment_id
-        addresses = ", ".join(sorted(n.recipient_email for n in group))
-        db.session.add(
-            TimelineEvent(
-                commitment_id=commitment_id,
-                handoff_id=handoff_id,
-                kind="nag",
-                summary=f"{_label(kind, number)} not mailed to {addresses}: {reason}",
-                created_at=now,
-            )
+        timeline.record(
+            commitment_id,
+            "nag",
+            now,
+            handoff=handoff_id,
+            what="not_mailed",
+            reminder=kind,
+            number=number,
+            addresses=sorted(n.recipient_email for n in group),
+            reason=reason,
         )
     return kept
-
-
-def _label(kind: str, number: int) -> str:
-    """'Reminder 2', 'The late notice 3', … for the timeline."""
-    return {
-        Kind.ACK: f"Reminder {number}",
-        Kind.SETTLE: f"Reminder {number} to settle the counter",
-        Kind.DUE_SOON: "The due-soon reminder",
-        Kind.LATE: f"Late notice {number}",
-        Kind.FYI: "The news of the standing promise",
-        Kind.TELL: "The notice to tell the customer" if number == 0 else f"Reminder {number}",
-        Kind.HANDOVER: "The hand-over notice",
-    }[Kind(kind)]
 
 
 def _keep_failure(address: str, now: datetime, error: Exception) -> None:

@@ -48,10 +48,11 @@ from sqlalchemy import select
 from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.commitments.lifecycle import State
-from handoff.commitments.models import Commitment, Handoff, TimelineEvent
+from handoff.commitments.models import Commitment, Handoff
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.kernel.db import db, writing
+from handoff.kernel.timeline import TimelineEvent
 from handoff.mail import FAILED, WITHDRAWN, OutboxMessage
 from handoff.nagging import rules
 from handoff.nagging.models import DEFAULTS, Nag, NagPolicy

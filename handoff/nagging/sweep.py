@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
-from handoff.commitments.models import Handoff, TimelineEvent
+from handoff.commitments.models import Handoff
 from handoff.departments.models import Department, Membership
+from handoff.kernel import timeline
 from handoff.kernel.db import db, writing
 from handoff.nagging import rules
 from handoff.nagging.mailing import write_digests
@@ -199,18 +200,15 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
     if recipients and record({"task_id": task.id}, Kind.TELL, number, level, recipients, now) == 0:
         report.skipped += 1
         return False
-    addresses = ", ".join(r.email for r in recipients) or "nobody"
     name = task.department.name
-    events = [
-        f"{name} was asked to tell the customer — {addresses}"
-        if number == 0
-        else f"Reminder {number} to {name}: the customer has not been told yet — {addresses}"
+    entries = [
+        {"what": "tell", "number": number, "department": name, "addresses": _emails(recipients)}
     ]
     if number > 0 and level > rules.level(number - 1, policy):
-        events.append(_escalated(name, level))
+        entries.append({"what": "escalated", "department": name, "level": int(level)})
     if problem and number in (0, 1):
-        events.append(f"Problem: {problem}")
-    _record_events(task.commitment_id, task.handoff_id, events, now)
+        entries.append({"what": "problem", "problem": problem})
+    _put_on_timeline(task.commitment_id, task.handoff_id, entries, now)
     task.nags_sent = number + 1
     task.last_nagged_at = now
     if level > Level.DEPARTMENT:
@@ -278,40 +276,31 @@ def _timeline(handoff, kind, number, level, policy, recipients, problem, departm
     """'Reminder 2 to Installation — ana@…, bo@…', and an entry when it escalates."""
     department = handoff.department.name
     owner = departments[handoff.commitment.owner_department_id].name
-    addresses = ", ".join(r.email for r in recipients) or "nobody"
-    summaries = {
-        Kind.ACK: f"Reminder {number} to {department}: waiting for an answer — {addresses}",
-        Kind.SETTLE: f"Reminder {number} to {owner}: a counter waits to be settled — {addresses}",
-        Kind.DUE_SOON: f"Due-soon reminder to {department} — {addresses}",
-        Kind.LATE: f"{department} is late: reminder {number} — {addresses}",
-    }
-    events = [summaries[kind]]
+    chased = owner if kind == Kind.SETTLE else department
+    entries = [
+        {
+            "what": "reminder",
+            "reminder": Kind(kind).value,
+            "number": number,
+            "department": chased,
+            "addresses": _emails(recipients),
+        }
+    ]
     if level > rules.level(number - 1, policy):  # this reminder reached a new level
-        events.append(_escalated(owner if kind == Kind.SETTLE else department, level))
+        entries.append({"what": "escalated", "department": chased, "level": int(level)})
     if problem and (number == 1 or level > rules.level(number - 1, policy)):
-        events.append(f"Problem: {problem}")  # once a series, and again when it escalates
-    _record_events(handoff.commitment_id, handoff.id, events, now)
+        entries.append({"what": "problem", "problem": problem})  # once a series, and escalated
+    _put_on_timeline(handoff.commitment_id, handoff.id, entries, now)
 
 
-def _record_events(commitment_id: int, handoff_id: int, summaries: list[str], now) -> None:
+def _emails(recipients) -> list[str]:
+    return [r.email for r in recipients]
+
+
+def _put_on_timeline(commitment_id: int, handoff_id: int, entries: list[dict], now) -> None:
     """Put what a reminder did on the commitment's timeline."""
-    for summary in summaries:
-        db.session.add(
-            TimelineEvent(
-                commitment_id=commitment_id,
-                handoff_id=handoff_id,
-                kind="nag",
-                summary=summary,
-                created_at=now,
-            )
-        )
-
-
-def _escalated(department: str, level: Level) -> str:
-    """The timeline's words for a reminder that reached a new level."""
-    if level == Level.LEADS:
-        return f"Escalated to {department}'s leads"
-    return "Escalated to the organisation's escalation contact"
+    for facts in entries:
+        timeline.record(commitment_id, "nag", now, handoff=handoff_id, **facts)
 
 
 def due_count(now: datetime) -> int:

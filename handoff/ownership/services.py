@@ -15,7 +15,7 @@ from sqlalchemy import select
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
-from handoff.commitments.services import record_event
+from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.nagging.models import NagPolicy
@@ -67,12 +67,10 @@ def promise_broke(
     db.session.refresh(task)
     _pass_on(open_tasks(commitment, but=task), task, now)
     who = department.name + (f" ({person.name})" if moves and person else "")
-    if moves:
-        summary = f"{who} now talks to the customer: {task.why}. Tell the customer by"
-        record_event(commitment, "owner_moved", summary, now, None, handoff, about_at=task.due_at)
-    else:
-        summary = f"The customer must be told that {task.why}: {who} tells them by"
-        record_event(commitment, "tell_customer", summary, now, None, handoff, about_at=task.due_at)
+    kind = "owner_moved" if moves else "tell_customer"
+    timeline.record(
+        commitment, kind, now, handoff=handoff, about_at=task.due_at, owner=who, why=task.why
+    )
     if handed_over:
         # the department that talked to the customer hears once, in its own hours
         record({"task_id": task.id}, Kind.HANDOVER, 0, 0, people_of(former.id), now)
@@ -86,15 +84,15 @@ def _pass_on(earlier: list[CustomerTask], task: CustomerTask, now: datetime) -> 
         old.outcome = "passed_on"
         old.note = f"passed on to {task.department.name} when {task.why}"
         old.next_nag_at = None
-        record_event(
+        timeline.record(
             old.commitment,
             "task_passed_on",
-            f"{old.department.name}'s task to tell the customer ({old.why}) was passed on to "
-            f"{task.department.name}, which tells the customer by",
             now,
-            None,
-            task.handoff,
+            handoff=task.handoff,
             about_at=task.due_at,
+            why=old.why,
+            to=task.department.name,
+            **{"from": old.department.name},
         )
 
 
@@ -155,13 +153,15 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
     task.outcome = "told"
     task.note = note
     task.next_nag_at = None
-    record_event(
+    timeline.record(
         task.commitment,
         "told",
-        f"{actor.name} ({task.department.name}) told the customer: {note}",
         now,
-        actor,
-        task.handoff,
+        actor=actor,
+        handoff=task.handoff,
+        by=actor.name,
+        department=task.department.name,
+        note=note,
     )
     return True
 
