@@ -19,12 +19,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from handoff import observability
 from handoff.config import Config
 from handoff.extensions import csrf, htmx, login_manager, migrate
-from handoff.kernel import db as _sqlite_setup  # noqa: F401  (registers the SQLite set-up)
 from handoff.kernel.clock import utcnow
+from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db
 from handoff.web import (
     DatabaseIdConverter,
-    format_relative,
     format_when,
     local_input,
     to_local,

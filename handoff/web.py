@@ -1,14 +1,16 @@
 """What every page shares: page-or-fragment rendering, the reader's time zone, errors."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_app_context, make_response, render_template
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from handoff.extensions import htmx
+from handoff.kernel import dates
+from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.db import MAX_INT
 
 
@@ -39,17 +41,6 @@ def render_fragment(fragment: str, status: int = 200, trigger: str | None = None
     if trigger:
         response.headers["HX-Trigger"] = trigger
     return response
-
-
-def is_valid_zone(name: str | None) -> bool:
-    """Whether `name` is an IANA time zone this machine knows."""
-    if not name:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def reader_zone() -> ZoneInfo:
@@ -83,30 +74,7 @@ def local_input(value: datetime | None) -> datetime | None:
 
 def format_when(value: datetime | None, now: datetime | None = None) -> str:
     """'Tue 12 May 10:00' in the reader's zone; the year only when it is not this year."""
-    if value is None:
-        return ""
-    local = to_local(value)
-    this_year = to_local(now or datetime.now(UTC)).year
-    pattern = "%a %d %b %H:%M" if local.year == this_year else "%a %d %b %Y %H:%M"
-    return local.strftime(pattern)
-
-
-def format_relative(value: datetime | None, now: datetime) -> str:
-    """'in 3 h', '5 h ago', 'in 2 d' — how far a moment is from now."""
-    if value is None:
-        return ""
-    delta = value - now
-    future = delta >= timedelta(0)
-    seconds = abs(delta.total_seconds())
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        amount = f"{int(seconds // 60)} min"
-    elif seconds < 48 * 3600:
-        amount = f"{int(seconds // 3600)} h"
-    else:
-        amount = f"{int(seconds // 86400)} d"
-    return f"in {amount}" if future else f"{amount} ago"
+    return dates.format_when(value, reader_zone(), now or datetime.now(UTC))
 
 
 def safe_next(target: str | None) -> str | None:

@@ -10,9 +10,10 @@ from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm
 from handoff.accounts.models import Person
 from handoff.extensions import login_manager
 from handoff.kernel.clock import utcnow
+from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.db import db
 from handoff.kernel.forms import database_id
-from handoff.web import is_valid_zone, safe_next
+from handoff.web import safe_next
 
 bp = Blueprint("accounts", __name__)
 

@@ -5,8 +5,8 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from handoff.departments.models import ROLES
+from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.forms import choices
-from handoff.web import is_valid_zone
 
 
 class DepartmentForm(FlaskForm):

@@ -11,10 +11,11 @@ from handoff.commitments.models import Commitment
 from handoff.customers.models import Customer
 from handoff.customers.services import customer_matches
 from handoff.kernel.clock import utcnow
+from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db
 from handoff.lookup.sentences import customer_sentence, status_sentence
 from handoff.ownership.models import CustomerTask
-from handoff.web import format_relative, format_when, render
+from handoff.web import format_when, render
 
 MAX_QUERY = 200
 bp = Blueprint("lookup", __name__)

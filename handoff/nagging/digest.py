@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app, render_template, url_for
 
 from handoff.accounts.models import Person
+from handoff.kernel.dates import format_when, is_valid_zone
 from handoff.kernel.db import db
 from handoff.mail import OutboxMessage, mail_domain, one_line
 from handoff.nagging.links import make_token
 from handoff.nagging.rules import Kind
-from handoff.web import is_valid_zone
 
 # Most urgent first: the further escalated, then late work, then what waits for an answer.
 KIND_ORDER = {
@@ -106,7 +106,7 @@ def headline(item: DigestItem, zone: ZoneInfo, now: datetime) -> str:
     handoff = item.handoff
 
     def when(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%a %d %b %H:%M")
+        return format_when(moment, zone, now)
 
     department = handoff.department.name
     if item.kind == Kind.HANDOVER:

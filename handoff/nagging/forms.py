@@ -22,9 +22,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.forms import choices
 from handoff.nagging.models import WEEKDAYS
-from handoff.web import is_valid_zone
 
 
 class CheckboxesField(SelectMultipleField):
