@@ -89,6 +89,7 @@ def _register_models() -> None:
     # the words of each concept's timeline entries
     from handoff.commitments import timeline as _commitment_words  # noqa: F401
     from handoff.customers import models as _customers  # noqa: F401
+    from handoff.departments import hours as _hours  # noqa: F401
     from handoff.departments import models as _departments  # noqa: F401
     from handoff.mail import OutboxMessage as _outbox  # noqa: F401
     from handoff.nagging import models as _nagging  # noqa: F401

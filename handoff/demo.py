@@ -8,10 +8,11 @@ from decimal import Decimal
 from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.customers.models import Customer
+from handoff.departments.hours import hours_of
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
-from handoff.nagging.models import DEFAULTS, NagPolicy
+from handoff.nagging.policies import save_policy
 from handoff.nagging.sweep import sweep
 
 DEMO_PASSWORD = "handoff-demo"
@@ -214,7 +215,7 @@ def build_demo(
     db.session.flush()
     progress(f"  {len(departments)} departments, {len(used) + 1} people")
 
-    _policies(departments)
+    _policies(departments, now)
     promises = _catalogues(departments, people_by_department, now)
     customers = _customers(rng, 300)
     db.session.add_all(customers)
@@ -367,31 +368,22 @@ def _catalogues(departments, people_by_department, now) -> dict:
     return promises
 
 
-def _policies(departments: dict[str, Department]) -> None:
+def _policies(departments: dict[str, Department], now) -> None:
     """Office hours in Berlin by default; a round-the-clock Support desk; Shipping in New York."""
-    db.session.add(
-        NagPolicy(
-            department_id=None,
-            **{
-                **DEFAULTS,
-                "holiday_country": "DE",
-                "escalation_email": "duty-manager@example.com",
-                "escalation_name": "Operations duty manager",
-            },
-        )
+    save_policy(
+        None,
+        now,
+        holiday_country="DE",
+        escalation_email="duty-manager@example.com",
+        escalation_name="Operations duty manager",
     )
     own = {
-        "Support": {
-            "always_open": True,
-            "ack_window_minutes": 30,
-            "cadence_minutes": 60,
-        },
+        "Support": {"always_open": True, "ack_window_minutes": 30, "cadence_minutes": 60},
         "Shipping": {"time_zone": "America/New_York", "day_start": "09:00", "day_end": "17:30"},
         "Field Service": {"work_days": "0,1,2,3,4,5", "day_start": "07:00", "day_end": "19:00"},
     }
     for name, changes in own.items():
-        db.session.add(NagPolicy(department_id=departments[name].id, **{**DEFAULTS, **changes}))
-    db.session.flush()
+        save_policy(departments[name].id, now, **changes)
 
 
 def _nag_history(rng, now, people_by_department, progress) -> int:
@@ -420,7 +412,7 @@ def _tell_customers(rng, moment, plans, people_by_department) -> None:
         db.select(CustomerTask).where(CustomerTask.closed_at.is_(None)).order_by(CustomerTask.id)
     ).all():
         if task.id not in plans:
-            hours = NagPolicy.for_department(task.department_id).business_hours(moment.year)
+            hours = hours_of(task.department_id, moment.year)
             told_at = hours.add(task.created_at, rng.randint(20, 6 * 60))  # in working hours
             plans[task.id] = told_at if rng.random() < 0.8 else None
         planned = plans[task.id]

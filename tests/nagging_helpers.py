@@ -1,14 +1,16 @@
 """Helpers shared by the nagging tests."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from handoff.departments.hours import DEFAULT_HOURS
 from handoff.kernel.db import db
 from handoff.kernel.timeline import TimelineEvent
 from handoff.mail import OutboxMessage
-from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
+from handoff.nagging.models import DEFAULTS, Nag
+from handoff.nagging.policies import save_policy
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -18,14 +20,14 @@ def berlin(*args) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
 
 
-def set_policy(department=None, **changes) -> NagPolicy:
-    """Give the organisation (or a department) a policy; unnamed settings keep the defaults."""
-    values = {**DEFAULTS, "escalation_email": "duty@example.com", "escalation_name": "Duty"}
+def set_policy(department=None, **changes) -> None:
+    """Give the organisation (or a department) its hours and policy; unnamed settings keep the
+    defaults."""
+    values = {**DEFAULT_HOURS, **DEFAULTS, "escalation_email": "duty@example.com"}
+    values["escalation_name"] = "Duty"
     values.update(changes)
-    policy = NagPolicy(department_id=department.id if department else None, **values)
-    db.session.add(policy)
+    save_policy(department.id if department else None, datetime.now(UTC), **values)
     db.session.commit()
-    return policy
 
 
 def nags(handoff=None) -> list[Nag]:

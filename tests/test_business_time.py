@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handoff.nagging.business_time import BusinessHours, NoBusinessTime
+from handoff.departments.business_time import BusinessHours, NoBusinessTime
 from handoff.promises.rules import describe_lead
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from handoff.commitments.models import Handoff
+from handoff.departments.hours import WorkingHours
 from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
-from handoff.nagging.models import Nag, NagPolicy
+from handoff.nagging.models import Nag
 from handoff.nagging.simulation import SimulationResult, check, simulate
 from handoff.ownership.models import CustomerTask
 
@@ -134,5 +135,5 @@ def planted_copy(message: OutboxMessage, at: datetime) -> OutboxMessage:
 
 def working_hours() -> dict:
     """The business hours of the departments that close at night."""
-    policies = db.session.scalars(select(NagPolicy).where(NagPolicy.department_id.is_not(None)))
-    return {p.department_id: p.business_hours(2026) for p in policies if not p.always_open}
+    rows = db.session.scalars(select(WorkingHours).where(WorkingHours.department_id.is_not(None)))
+    return {h.department_id: h.business_hours(2026) for h in rows if not h.always_open}

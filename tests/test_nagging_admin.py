@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from handoff.departments.hours import DEFAULT_HOURS, WorkingHours
 from handoff.kernel.db import db
-from handoff.nagging.models import DEFAULTS, NagPolicy
+from handoff.nagging.models import NagPolicy
 
 from conftest import fresh
 from nagging_helpers import berlin, set_policy
@@ -44,9 +45,9 @@ def test_an_admin_gives_a_department_its_own_hours_and_open_handoffs_follow(
     response = client.post(f"/admin/policies/{org.installation.id}", data=GOOD)
     assert response.status_code == 303
     db.session.rollback()
-    policy = db.session.scalar(select(NagPolicy).filter_by(department_id=org.installation.id))
-    assert policy.describe_hours() == "Mon–Fri 09:00–17:30 America/New_York"
-    assert policy.holiday_country == "US"
+    hours = db.session.scalar(select(WorkingHours).filter_by(department_id=org.installation.id))
+    assert hours.describe() == "Mon–Fri 09:00–17:30 America/New_York"
+    assert hours.holiday_country == "US"
     assert fresh(c.handoffs[0]).next_nag_at != before  # rescheduled under the new policy
     page = client.get("/admin/policies").get_data(as_text=True)
     assert "Mon–Fri 09:00–17:30 America/New_York" in page
@@ -87,10 +88,10 @@ def test_open_handoffs_of_a_department_turned_round_the_clock_are_reminded_in_pl
 
 
 def test_a_round_the_clock_policy_has_business_time_on_public_and_own_holidays(app):
-    policy = NagPolicy(
-        **{**DEFAULTS, "always_open": True, "holiday_country": "DE", "holidays": "2026-12-24"}
+    working = WorkingHours(
+        **{**DEFAULT_HOURS, "always_open": True, "holiday_country": "DE", "holidays": "2026-12-24"}
     )
-    hours = policy.business_hours(2026)
+    hours = working.business_hours(2026)
     assert hours.is_open(berlin(2026, 12, 25, 3, 0))  # Christmas Day, at night
     assert hours.add(berlin(2026, 12, 24, 23, 0), 90) == berlin(2026, 12, 25, 0, 30)
 
@@ -102,6 +103,7 @@ def test_a_department_can_return_to_the_organisation_default(client, org, sign_i
     assert response.status_code == 303
     db.session.rollback()
     assert db.session.scalar(select(NagPolicy).filter_by(department_id=org.installation.id)) is None
+    assert WorkingHours.own(org.installation.id) is None
 
 
 def test_the_sweep_command_runs_one_round(app, org, make):
@@ -144,3 +146,66 @@ def test_a_round_sweeps_then_dispatches(app_factory, org, make):
     report, sent = run_round(app_factory(), berlin(2026, 5, 11, 11, 0))
     assert report.reminders == 1 and report.digests == 1
     assert (sent.sent, sent.failed) == (0, 0)  # no SMTP host: the mail waits in the outbox
+
+
+BERLIN_OFFICE = {
+    **GOOD,
+    "time_zone": "Europe/Berlin",
+    "day_start": "08:00",
+    "day_end": "17:00",
+    "holidays": "",
+    "holiday_country": "",
+}
+
+
+def test_a_counter_waiting_on_the_owner_side_follows_the_owner_sides_new_policy(
+    client, org, make, sign_in
+):
+    # A countered handoff is chased on the promising department's policy (Sales settles it),
+    # so a new policy for Sales must plan its reminder again, not only Installation's.
+    from handoff.commitments import services
+
+    from conftest import writes
+
+    set_policy()
+    at = berlin(2026, 5, 11, 9, 0)
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation], at=at)
+    with writes():
+        services.counter(c.handoffs[0], org.ivo, at, due_at=None, terms="Only mornings")
+    assert fresh(c.handoffs[0]).next_nag_at == berlin(2026, 5, 11, 11, 0)  # Sales: 120 min
+    sign_in(client, org.admin)
+    response = client.post(
+        f"/admin/policies/{org.sales.id}", data={**BERLIN_OFFICE, "ack_window_minutes": "30"}
+    )
+    assert response.status_code == 303
+    assert fresh(c.handoffs[0]).next_nag_at == berlin(2026, 5, 11, 9, 30)
+
+
+def test_an_open_task_to_tell_the_customer_follows_its_departments_new_policy(
+    client, org, make, sign_in
+):
+    from handoff.commitments import services
+    from handoff.nagging.sweep import sweep
+    from handoff.ownership.models import CustomerTask
+
+    from conftest import writes
+
+    set_policy()
+    at = berlin(2026, 5, 11, 9, 0)
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation], at=at)
+    with writes():
+        services.decline(c.handoffs[0], org.ivo, berlin(2026, 5, 11, 9, 30), "No technician")
+    task = db.session.scalars(select(CustomerTask)).one()
+    assert task.due_at == berlin(2026, 5, 11, 11, 30)
+    with writes():
+        sweep(berlin(2026, 5, 11, 9, 45))  # the notice
+        sweep(berlin(2026, 5, 11, 11, 30))  # reminder 1, at the deadline
+    assert fresh(task).next_nag_at == berlin(2026, 5, 11, 15, 30)  # every 240 min
+    sign_in(client, org.admin)
+    response = client.post(
+        f"/admin/policies/{org.installation.id}", data={**BERLIN_OFFICE, "cadence_minutes": "60"}
+    )
+    assert response.status_code == 303
+    task = fresh(task)
+    assert task.next_nag_at == berlin(2026, 5, 11, 12, 30)  # every 60 min from the last
+    assert task.due_at == berlin(2026, 5, 11, 11, 30)  # the deadline it was given stays

@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select
 
+from handoff.departments.hours import DEFAULT_HOURS, WorkingHours
 from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS, NagPolicy
 
@@ -104,18 +105,21 @@ def shown(client, url: str) -> dict:
 
 
 def stored(department=None) -> dict:
-    """The policy row as the database holds it, column by column."""
+    """The department's hours and policy rows as the database holds them, column by column."""
     db.session.rollback()
     department_id = department.id if department else None
-    policy = db.session.scalar(
-        select(NagPolicy).where(
-            NagPolicy.department_id == department_id
-            if department_id
-            else NagPolicy.department_id.is_(None)
+    values = {}
+    for model, columns in ((WorkingHours, DEFAULT_HOURS), (NagPolicy, DEFAULTS)):
+        row = db.session.scalar(
+            select(model).where(
+                model.department_id == department_id
+                if department_id
+                else model.department_id.is_(None)
+            )
         )
-    )
-    assert policy is not None, "no policy row was saved"
-    return {column: getattr(policy, column) for column in DEFAULTS}
+        assert row is not None, f"no {model.__tablename__} row was saved"
+        values.update({column: getattr(row, column) for column in columns})
+    return values
 
 
 @pytest.fixture(params=["organisation", "department"])
@@ -272,9 +276,9 @@ def test_a_department_saved_round_the_clock_works_24_7(client, org, sign_in):
         == 303
     )
     db.session.rollback()
-    policy = NagPolicy.for_department(org.installation.id)
+    policy = WorkingHours.for_department(org.installation.id)
     assert policy.always_open is True
-    assert policy.describe_hours() == "Round the clock, every day (America/New_York)"
+    assert policy.describe() == "Round the clock, every day (America/New_York)"
     assert policy.business_hours(2026).always_open
 
 
@@ -341,9 +345,9 @@ def test_unticking_round_the_clock_with_hours_given_works_those_hours_again(clie
     client.post(url, data=ROUND_THE_CLOCK)
     assert client.post(url, data=SET).status_code == 303
     db.session.rollback()
-    policy = NagPolicy.for_department(org.installation.id)
+    policy = WorkingHours.for_department(org.installation.id)
     assert policy.always_open is False
-    assert policy.describe_hours() == "Tue, Wed, Thu, Sat 09:15–18:45 America/New_York"
+    assert policy.describe() == "Tue, Wed, Thu, Sat 09:15–18:45 America/New_York"
 
 
 def test_the_policies_list_shows_a_department_that_works_round_the_clock(client, org, sign_in):

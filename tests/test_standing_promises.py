@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from handoff.commitments import services
+from handoff.departments.business_time import BusinessHours
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
-from handoff.nagging.business_time import BusinessHours
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep
 from handoff.promises import services as promise_services

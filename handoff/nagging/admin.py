@@ -1,6 +1,7 @@
 """Admins read the outbox and set the nag policies."""
 
 import re
+from datetime import time
 
 from flask import (
     Blueprint,
@@ -21,8 +22,7 @@ from handoff.kernel.db import db
 from handoff.kernel.errors import Conflict
 from handoff.mail import FAILED, STATUSES, OutboxMessage, retry, smtp_configured
 from handoff.nagging.forms import PolicyForm
-from handoff.nagging.models import DEFAULTS, NagPolicy
-from handoff.nagging.schedule import reschedule_open_handoffs
+from handoff.nagging.policies import Shown, follow_the_organisation, save_policy, shown_for
 
 bp = Blueprint("nagging_admin", __name__, url_prefix="/admin")
 OUTBOX_PAGE = 100
@@ -102,103 +102,87 @@ def retry_message(message_id: int):
 
 @bp.get("/policies")
 def policies():
-    """The organisation's default policy and each department's own, if it has one."""
+    """The organisation's default and each department's own hours and policy, if it has any."""
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    own = {p.department_id: p for p in db.session.scalars(select(NagPolicy))}
     return render_template(
         "nagging/policies.html",
-        organisation=NagPolicy.organisation(),
-        departments=departments,
-        own=own,
+        organisation=shown_for(None),
+        departments=[(d, shown_for(d.id)) for d in departments],
     )
 
 
 @bp.route("/policies/organisation", methods=["GET", "POST"])
 @bp.route("/policies/<int:department_id>", methods=["GET", "POST"])
 def policy(department_id: int | None = None):
-    """Edit the organisation's default, or a department's own policy."""
-    department = db.session.get(Department, department_id) if department_id else None
-    if department_id and department is None:
-        abort(404)
-    existing = db.session.scalar(
-        select(NagPolicy).where(
-            NagPolicy.department_id == department_id
-            if department_id
-            else NagPolicy.department_id.is_(None)
-        )
-    )
-    shown = existing or NagPolicy.organisation()
-    form = PolicyForm(obj=None if request.method == "POST" else _form_data(shown))
-    if request.method == "POST" and request.form.get("op") == "reset" and existing and department:
-        db.session.delete(existing)
-        reschedule_open_handoffs(utcnow(), department.id)
+    """Edit the organisation's default, or a department's own hours and policy."""
+    department = db.get_or_404(Department, department_id) if department_id else None
+    shown = shown_for(department_id)
+    form = PolicyForm(data=None if request.method == "POST" else _form_data(shown))
+    if request.method == "POST" and request.form.get("op") == "reset" and department:
+        follow_the_organisation(department.id, utcnow())
         db.session.commit()
-        flash(f"{department.name} now follows the organisation's policy.")
+        flash(f"{department.name} now follows the organisation's hours and policy.")
         return redirect(url_for("nagging_admin.policies"), 303)
     if request.method == "POST" and form.validate():
-        policy = existing or NagPolicy(department_id=department_id, **DEFAULTS)
-        _apply(policy, form, organisation=department is None)
-        db.session.add(policy)
-        db.session.flush()
-        moved = reschedule_open_handoffs(utcnow(), department_id)
+        moved = save_policy(department_id, utcnow(), **_settings(form, department is None))
         db.session.commit()
-        flash(f"Saved; {moved} open handoffs were rescheduled under it.")
+        flash(f"Saved; {moved} open handoffs and tasks were rescheduled under it.")
         return redirect(url_for("nagging_admin.policies"), 303)
     status = 422 if request.method == "POST" else 200
     return (
         render_template(
-            "nagging/policy.html", form=form, department=department, has_own=existing is not None
+            "nagging/policy.html",
+            form=form,
+            department=department,
+            has_own=department is not None and shown.own,
         ),
         status,
     )
 
 
-class _Data:
-    def __init__(self, **values):
-        self.__dict__.update(values)
+def _form_data(shown: Shown) -> dict:
+    hours, policy = shown.hours, shown.policy
+    return {
+        "time_zone": hours.time_zone,
+        "always_open": hours.always_open,
+        "work_days": sorted(hours.work_day_numbers),
+        "day_start": time.fromisoformat(hours.day_start),
+        "day_end": time.fromisoformat(hours.day_end),
+        "holidays": hours.holidays,
+        "holiday_country": hours.holiday_country,
+        "ack_window_minutes": policy.ack_window_minutes,
+        "cadence_minutes": policy.cadence_minutes,
+        "escalate_after": policy.escalate_after,
+        "org_escalate_after": policy.org_escalate_after,
+        "due_soon_minutes": policy.due_soon_minutes,
+        "escalation_email": policy.escalation_email,
+        "escalation_name": policy.escalation_name,
+    }
 
 
-def _form_data(policy: NagPolicy) -> _Data:
-    from datetime import time
-
-    return _Data(
-        time_zone=policy.time_zone,
-        always_open=policy.always_open,
-        work_days=sorted(policy.work_day_numbers),
-        day_start=time.fromisoformat(policy.day_start),
-        day_end=time.fromisoformat(policy.day_end),
-        holidays=policy.holidays,
-        holiday_country=policy.holiday_country,
-        ack_window_minutes=policy.ack_window_minutes,
-        cadence_minutes=policy.cadence_minutes,
-        escalate_after=policy.escalate_after,
-        org_escalate_after=policy.org_escalate_after,
-        due_soon_minutes=policy.due_soon_minutes,
-        escalation_email=policy.escalation_email,
-        escalation_name=policy.escalation_name,
-    )
-
-
-def _apply(policy: NagPolicy, form: PolicyForm, organisation: bool) -> None:
-    policy.time_zone = form.time_zone.data
-    policy.always_open = form.always_open.data
-    # Round the clock the hours may be left empty: the policy keeps the ones it had, so that
-    # unticking 24/7 later brings them back.
+def _settings(form: PolicyForm, organisation: bool) -> dict:
+    """What the form says, as settings. Round the clock the hours may be left empty: the
+    department keeps the ones it had, so that unticking 24/7 later brings them back."""
+    settings = {
+        "time_zone": form.time_zone.data,
+        "always_open": form.always_open.data,
+        "holidays": "\n".join(
+            line.strip() for line in (form.holidays.data or "").splitlines() if line.strip()
+        ),
+        "holiday_country": (form.holiday_country.data or "").strip().upper(),
+        "ack_window_minutes": form.ack_window_minutes.data,
+        "cadence_minutes": form.cadence_minutes.data,
+        "escalate_after": form.escalate_after.data,
+        "org_escalate_after": form.org_escalate_after.data,
+        "due_soon_minutes": form.due_soon_minutes.data,
+    }
     if form.work_days.data:
-        policy.work_days = ",".join(str(d) for d in sorted(form.work_days.data))
+        settings["work_days"] = ",".join(str(d) for d in sorted(form.work_days.data))
     if form.day_start.data is not None:
-        policy.day_start = form.day_start.data.strftime("%H:%M")
+        settings["day_start"] = form.day_start.data.strftime("%H:%M")
     if form.day_end.data is not None:
-        policy.day_end = form.day_end.data.strftime("%H:%M")
-    policy.holidays = "\n".join(
-        line.strip() for line in (form.holidays.data or "").splitlines() if line.strip()
-    )
-    policy.holiday_country = (form.holiday_country.data or "").strip().upper()
-    policy.ack_window_minutes = form.ack_window_minutes.data
-    policy.cadence_minutes = form.cadence_minutes.data
-    policy.escalate_after = form.escalate_after.data
-    policy.org_escalate_after = form.org_escalate_after.data
-    policy.due_soon_minutes = form.due_soon_minutes.data
+        settings["day_end"] = form.day_end.data.strftime("%H:%M")
     if organisation:
-        policy.escalation_email = (form.escalation_email.data or "").strip().lower()
-        policy.escalation_name = (form.escalation_name.data or "").strip()
+        settings["escalation_email"] = (form.escalation_email.data or "").strip().lower()
+        settings["escalation_name"] = (form.escalation_name.data or "").strip()
+    return settings

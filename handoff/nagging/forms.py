@@ -22,9 +22,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from handoff.departments.hours import WEEKDAYS
 from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.forms import choices
-from handoff.nagging.models import WEEKDAYS
 
 
 class CheckboxesField(SelectMultipleField):

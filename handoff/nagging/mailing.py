@@ -37,13 +37,14 @@ from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Handoff
+from handoff.departments.business_time import BusinessHours
+from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
 from handoff.kernel.db import db, writing
 from handoff.mail import FAILED, PENDING, WITHDRAWN, OutboxMessage, smtp_configured
 from handoff.nagging import rules
-from handoff.nagging.business_time import BusinessHours
 from handoff.nagging.digest import write_digest
-from handoff.nagging.models import Mailbox, Nag, NagPolicy
+from handoff.nagging.models import Mailbox, Nag
 from handoff.nagging.rules import Kind
 from handoff.nagging.schedule import PolicyBook
 from handoff.ownership.models import CustomerTask
@@ -64,7 +65,7 @@ class Hours:
         if department_id is not None:
             return self.book.rules(department_id).hours
         if self._organisation is None:
-            self._organisation = NagPolicy.organisation().business_hours(self.now.year)
+            self._organisation = hours_of(None, self.now.year)
         return self._organisation
 
 

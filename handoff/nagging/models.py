@@ -1,11 +1,8 @@
 """Nag policies and the record of every reminder sent."""
 
-from datetime import date, datetime, time
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -14,23 +11,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from handoff.departments.hours import hours_of
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import UTCDateTime, db
-from handoff.nagging.business_time import BusinessHours
 from handoff.nagging.rules import Policy
 
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+# A policy's settings until the organisation sets its own (escalation "never" is None).
 DEFAULTS = {
-    "time_zone": "Europe/Berlin",
-    "work_days": "0,1,2,3,4",
-    "day_start": "08:00",
-    "day_end": "17:00",
-    "holidays": "",
-    "holiday_country": "",
     "ack_window_minutes": 120,
     "cadence_minutes": 240,
     "escalate_after": 2,
@@ -38,13 +28,14 @@ DEFAULTS = {
     "due_soon_minutes": 240,
     "escalation_email": "",
     "escalation_name": "",
-    "always_open": False,
 }
 
 
 class NagPolicy(db.Model):
-    """When a department works and how it is chased; the row without a department is the
-    organisation's default, which also names the organisation-wide escalation contact."""
+    """How a department is chased: the window to answer, the cadence of reminders, when they
+    escalate. The row without a department is the organisation's default, which also names
+    the organisation-wide escalation contact. (When a department works is its own matter:
+    handoff.departments.hours.)"""
 
     __tablename__ = "nag_policy"
 
@@ -52,22 +43,14 @@ class NagPolicy(db.Model):
     department_id: Mapped[int | None] = mapped_column(
         ForeignKey("department.id", ondelete="CASCADE"), unique=True
     )
-    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
-    work_days: Mapped[str] = mapped_column(String(20), default="0,1,2,3,4")
-    day_start: Mapped[str] = mapped_column(String(5), default="08:00")
-    day_end: Mapped[str] = mapped_column(String(5), default="17:00")
-    holidays: Mapped[str] = mapped_column(Text, default="")  # one ISO date a line
-    holiday_country: Mapped[str] = mapped_column(String(8), default="")
-    ack_window_minutes: Mapped[int] = mapped_column(Integer, default=120)
-    cadence_minutes: Mapped[int] = mapped_column(Integer, default=240)
-    escalate_after: Mapped[int] = mapped_column(Integer, default=2)
+    ack_window_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULTS["ack_window_minutes"])
+    cadence_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULTS["cadence_minutes"])
+    escalate_after: Mapped[int] = mapped_column(Integer, default=DEFAULTS["escalate_after"])
     # None means never; no column default, so that an explicit None is stored as it is.
     org_escalate_after: Mapped[int | None] = mapped_column(Integer)
-    due_soon_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    due_soon_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULTS["due_soon_minutes"])
     escalation_email: Mapped[str] = mapped_column(String(254), default="")
     escalation_name: Mapped[str] = mapped_column(String(120), default="")
-    # Round the clock, every day: business time is all time (the hours above are not used).
-    always_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @classmethod
     def organisation(cls) -> "NagPolicy":
@@ -81,65 +64,18 @@ class NagPolicy(db.Model):
         own = db.session.scalar(db.select(cls).where(cls.department_id == department_id))
         return own or cls.organisation()
 
-    @property
-    def work_day_numbers(self) -> frozenset[int]:
-        return frozenset(int(d) for d in self.work_days.split(",") if d.strip().isdigit())
 
-    @property
-    def holiday_dates(self) -> frozenset[date]:
-        dates = set()
-        for line in self.holidays.splitlines():
-            line = line.strip()
-            if line:
-                dates.add(date.fromisoformat(line))
-        return frozenset(dates)
-
-    def business_hours(self, year: int | None = None) -> BusinessHours:
-        """The business hours, with the country's public holidays around `year` (if given)."""
-        if self.always_open:
-            return BusinessHours.round_the_clock(ZoneInfo(self.time_zone))
-        holidays = self.holiday_dates
-        if year is not None:
-            holidays |= _country_holidays(self.holiday_country, year)
-        return BusinessHours(
-            zone=ZoneInfo(self.time_zone),
-            start=time.fromisoformat(self.day_start),
-            end=time.fromisoformat(self.day_end),
-            work_days=self.work_day_numbers,
-            holidays=holidays,
-        )
-
-    def rules(self, now: datetime) -> Policy:
-        """The policy as the pure nag rules take it."""
-        return Policy(
-            hours=self.business_hours(now.year),
-            ack_window=self.ack_window_minutes,
-            cadence=self.cadence_minutes,
-            escalate_after=self.escalate_after,
-            org_escalate_after=self.org_escalate_after,
-            due_soon=self.due_soon_minutes,
-        )
-
-    def describe_hours(self) -> str:
-        """'Mon–Fri 08:00–17:00 Europe/Berlin', or 'Round the clock, every day (Europe/Berlin)'."""
-        if self.always_open:
-            return f"Round the clock, every day ({self.time_zone})"
-        days = sorted(self.work_day_numbers)
-        if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
-            names = f"{WEEKDAYS[days[0]]}–{WEEKDAYS[days[-1]]}"
-        else:
-            names = ", ".join(WEEKDAYS[d] for d in days) or "no days"
-        return f"{names} {self.day_start}–{self.day_end} {self.time_zone}"
-
-
-@lru_cache(maxsize=64)
-def _country_holidays(country: str, year: int) -> frozenset[date]:
-    """Public holidays of a country (the `holidays` package) for the years around `year`."""
-    if not country:
-        return frozenset()
-    import holidays
-
-    return frozenset(holidays.country_holidays(country, years=range(year - 1, year + 3)).keys())
+def rules_for(department_id: int | None, now: datetime) -> Policy:
+    """The department's policy and working hours as the pure nag rules take them."""
+    policy = NagPolicy.for_department(department_id) if department_id else NagPolicy.organisation()
+    return Policy(
+        hours=hours_of(department_id, now.year),
+        ack_window=policy.ack_window_minutes,
+        cadence=policy.cadence_minutes,
+        escalate_after=policy.escalate_after,
+        org_escalate_after=policy.org_escalate_after,
+        due_soon=policy.due_soon_minutes,
+    )
 
 
 class Nag(db.Model):

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from handoff.commitments.lifecycle import State
-from handoff.nagging.business_time import BusinessHours
+from handoff.departments.business_time import BusinessHours
 
 
 class Kind(StrEnum):

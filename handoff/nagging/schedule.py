@@ -2,27 +2,26 @@
 
 from datetime import datetime
 
+from sqlalchemy import select
+
 from handoff.commitments.lifecycle import State
+from handoff.commitments.models import Commitment, Handoff
+from handoff.kernel.db import db
 from handoff.nagging import rules
-from handoff.nagging.models import NagPolicy
+from handoff.nagging.models import rules_for
+from handoff.ownership.models import CustomerTask
 
 
 class PolicyBook:
-    """Policies looked up once each, for a sweep or a request."""
+    """Policies (with the hours they count in) looked up once each, for a sweep or a request."""
 
     def __init__(self, now: datetime):
         self.now = now
         self._policies: dict[int, rules.Policy] = {}
-        self._rows: dict[int, NagPolicy] = {}
-
-    def row(self, department_id: int) -> NagPolicy:
-        if department_id not in self._rows:
-            self._rows[department_id] = NagPolicy.for_department(department_id)
-        return self._rows[department_id]
 
     def rules(self, department_id: int) -> rules.Policy:
         if department_id not in self._policies:
-            self._policies[department_id] = self.row(department_id).rules(self.now)
+            self._policies[department_id] = rules_for(department_id, self.now)
         return self._policies[department_id]
 
 
@@ -48,24 +47,32 @@ def start_series(handoff, now: datetime, book: PolicyBook | None = None) -> None
     handoff.next_nag_kind = planned.kind if planned else None
 
 
-def reschedule_open_handoffs(now: datetime, department_id: int | None) -> int:
-    """Plan the next reminder again under changed policies; answer how many moved.
+def reschedule_open_work(now: datetime, department_id: int | None) -> int:
+    """Plan the next reminder again under changed hours or policies; answer how many moved.
 
-    `department_id` None means the organisation's default changed: every open handoff.
-    The plan counts from the last reminder actually sent, or from when the state began.
+    `department_id` is whose hours or policy changed (None: the organisation's default, which
+    may be anyone's). Every handoff chased on that department's policy is planned again —
+    its own, and those of others' that wait for it to settle a counter — and every task to
+    tell a customer it must carry out. A plan counts from the last reminder actually sent,
+    or from when the state began; a task's notice and deadline stay as they were given.
     """
-    from sqlalchemy import select
-
-    from handoff.commitments.models import Handoff
-    from handoff.kernel.db import db
-
-    query = select(Handoff).where(Handoff.next_nag_at.is_not(None))
-    if department_id is not None:
-        query = query.where(Handoff.department_id == department_id)
     book = PolicyBook(now)
+    handoffs = select(Handoff).where(Handoff.next_nag_at.is_not(None))
+    tasks = select(CustomerTask).where(
+        CustomerTask.next_nag_at.is_not(None), CustomerTask.nags_sent > 0
+    )
+    if department_id is not None:
+        owned = select(Commitment.id).where(Commitment.owner_department_id == department_id)
+        handoffs = handoffs.where(
+            (Handoff.department_id == department_id) | Handoff.commitment_id.in_(owned)
+        )
+        tasks = tasks.where(CustomerTask.department_id == department_id)
     moved = 0
-    for handoff in db.session.scalars(query):
-        policy = book.rules(chased_department_id(handoff))
+    for handoff in db.session.scalars(handoffs):
+        chased = chased_department_id(handoff)
+        if department_id is not None and chased != department_id:
+            continue
+        policy = book.rules(chased)
         if handoff.nag_count and handoff.last_nagged_at:
             planned = rules.following(
                 handoff.state, sent_at=handoff.last_nagged_at, due_at=handoff.due_at, policy=policy
@@ -76,5 +83,15 @@ def reschedule_open_handoffs(now: datetime, department_id: int | None) -> int:
             )
         if planned and (planned.at, planned.kind) != (handoff.next_nag_at, handoff.next_nag_kind):
             handoff.next_nag_at, handoff.next_nag_kind = planned.at, planned.kind
+            moved += 1
+    for task in db.session.scalars(tasks):
+        planned = rules.after_tell(
+            task.nags_sent - 1,
+            sent_at=task.last_nagged_at,
+            due_at=task.due_at,
+            policy=book.rules(task.department_id),
+        )
+        if planned != task.next_nag_at:
+            task.next_nag_at = planned
             moved += 1
     return moved

@@ -50,12 +50,14 @@ from handoff.commitments import services
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.customers.models import Customer
+from handoff.departments.hours import hours_of
 from handoff.departments.models import Department, Membership
 from handoff.kernel.db import db, writing
 from handoff.kernel.timeline import TimelineEvent
 from handoff.mail import FAILED, WITHDRAWN, OutboxMessage
 from handoff.nagging import rules
-from handoff.nagging.models import DEFAULTS, Nag, NagPolicy
+from handoff.nagging.models import Nag, rules_for
+from handoff.nagging.policies import save_policy
 from handoff.nagging.sweep import sweep
 from handoff.ownership.models import CustomerTask, OrganisationSettings
 from handoff.ownership.services import mark_told as tell
@@ -123,7 +125,7 @@ def build_organisation(rng: random.Random) -> dict[str, Department]:
         department = Department(name=name)
         db.session.add(department)
         db.session.flush()
-        db.session.add(NagPolicy(department_id=department.id, **{**DEFAULTS, **changes}))
+        save_policy(department.id, START, **changes)
         departments[name] = department
         if name == "Legal":
             continue
@@ -135,11 +137,7 @@ def build_organisation(rng: random.Random) -> dict[str, Department]:
             )
             db.session.add(person)
             db.session.add(Membership(person=person, department=department, role=role))
-    organisation = NagPolicy(
-        department_id=None,
-        **{**DEFAULTS, "escalation_email": "duty@sim.example", "escalation_name": "Duty"},
-    )
-    db.session.add(organisation)
+    save_policy(None, START, escalation_email="duty@sim.example", escalation_name="Duty")
     db.session.commit()
     return departments
 
@@ -327,8 +325,7 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
     step = step_minutes
     handoffs = {h.id: h for h in db.session.scalars(select(Handoff))}
     commitments = {c.id: c for c in db.session.scalars(select(Commitment))}
-    rows = {p.department_id: p for p in db.session.scalars(select(NagPolicy))}
-    policies = {d: p.rules(start) for d, p in rows.items() if d is not None}
+    policies = {d: rules_for(d, start) for d in db.session.scalars(select(Department.id))}
     leads = defaultdict(set)
     for membership in db.session.scalars(select(Membership)):
         if membership.role == "lead":
@@ -428,7 +425,7 @@ def check(result: SimulationResult, step_minutes: int, start: datetime, end: dat
                 v["everyone"].append(f"{commitment.reference} {state} never reminded")
 
     check_tasks(result, step, policies, end)
-    organisation = rows[None].rules(start).hours if None in rows else None
+    organisation = hours_of(None, start.year)
     check_mail(result, step, policies, organisation, changes, end)
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
+from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
-from handoff.nagging.models import NagPolicy
 from handoff.nagging.notices import people_of, record
 from handoff.nagging.rules import Kind
 from handoff.ownership.models import CustomerTask, OrganisationSettings, Reason
@@ -47,7 +47,7 @@ def promise_broke(
         commitment.customer_owner_person = person
     department = commitment.customer_owner_department
     handed_over = former is not None and former.id != department.id
-    hours = NagPolicy.for_department(department.id).business_hours(now.year)
+    hours = hours_of(department.id, now.year)
     task = CustomerTask(
         commitment_id=commitment.id,
         handoff_id=handoff.id,

@@ -5,12 +5,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
+from handoff.departments.hours import business_day_minutes, hours_of
 from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import database_id
-from handoff.nagging.models import NagPolicy
 from handoff.promises import services
 from handoff.promises.forms import PromiseForm
 from handoff.promises.models import DepartmentEvent, StandingPromise
@@ -32,10 +32,6 @@ def _department(department_id: int) -> Department:
     return department
 
 
-def _day_minutes(department: Department) -> int:
-    return NagPolicy.for_department(department.id).business_hours().day_minutes
-
-
 def _page(department: Department, form: PromiseForm, editing=None, status: int = 200):
     promises = db.session.scalars(
         select(StandingPromise)
@@ -47,7 +43,7 @@ def _page(department: Department, form: PromiseForm, editing=None, status: int =
         .where(DepartmentEvent.department_id == department.id)
         .order_by(DepartmentEvent.created_at.desc(), DepartmentEvent.id.desc())
     ).all()
-    hours = NagPolicy.for_department(department.id).business_hours()
+    hours = hours_of(department.id)
     people = sorted((m.person for m in department.memberships), key=lambda p: p.name)
     return (
         render_template(
@@ -76,7 +72,7 @@ def catalogue(department_id: int):
         editing = db.session.get(StandingPromise, edit_id)
         if editing is None or editing.department_id != department.id:
             abort(404)
-        day = _day_minutes(department)
+        day = business_day_minutes(department.id)
         whole_days = editing.lead_minutes % day == 0
         form = PromiseForm(
             formdata=None,
@@ -108,7 +104,7 @@ def save(department_id: int, promise_id: int | None = None):
     form = PromiseForm()
     if not form.validate():
         return _page(department, form, promise, 422)
-    unit = _day_minutes(department) if form.lead_unit.data == "days" else 60
+    unit = business_day_minutes(department.id) if form.lead_unit.data == "days" else 60
     try:
         services.save_promise(
             department,

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from handoff.nagging.business_time import BusinessHours
+from handoff.departments.business_time import BusinessHours
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
+from handoff.departments.hours import hours_of
 from handoff.departments.models import Department
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
-from handoff.nagging.models import NagPolicy
 from handoff.nagging.notices import people_of, record
 from handoff.nagging.rules import Kind
 from handoff.promises.models import DepartmentEvent, StandingPromise
@@ -36,7 +36,7 @@ def verdict_for(
     quantity: int | None = None,
 ) -> Verdict:
     """Judge a step against the promise, in the department's own business hours."""
-    hours = NagPolicy.for_department(promise.department_id).business_hours(now.year)
+    hours = hours_of(promise.department_id, now.year)
     return judge(
         terms_of(promise), now=now, due_at=due_at, hours=hours, amount=amount, quantity=quantity
     )
@@ -44,8 +44,7 @@ def verdict_for(
 
 def lead_text(promise: StandingPromise) -> str:
     """'3 business days', in the department's own working day."""
-    hours = NagPolicy.for_department(promise.department_id).business_hours()
-    return describe_lead(promise.lead_minutes, hours)
+    return describe_lead(promise.lead_minutes, hours_of(promise.department_id))
 
 
 def tell_department(handoff, now: datetime) -> None:
@@ -133,7 +132,7 @@ def save_promise(
 
 
 def _describe(promise: StandingPromise) -> str:
-    hours = NagPolicy.for_department(promise.department_id).business_hours()
+    hours = hours_of(promise.department_id)
     limits = []
     if promise.max_amount is not None:
         limits.append(f"up to {promise.max_amount:,.2f}")
