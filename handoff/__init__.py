@@ -53,6 +53,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     _register_models()
+    from handoff import reactions
+
+    reactions.install()
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     _register_blueprints(app)
     _register_templating(app)

@@ -19,7 +19,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(sweep_command)
     app.cli.add_command(nagger)
-    app.cli.add_command(simulate_month)
 
 
 @click.command("init-db")
@@ -128,53 +127,3 @@ def nagger(metrics_port: int, metrics_host: str) -> None:
         click.echo(f"Metrics at http://{metrics_host}:{metrics_port}/metrics")
     click.echo(f"Nagging every {interval} s; stop with Ctrl-C.")
     run_forever(current_app._get_current_object())
-
-
-@click.command("simulate-month")
-@click.option("--days", default=28, help="How long the simulated stretch is.")
-@click.option("--seed", default=1)
-@click.option("--sweepers", default=2, help="How many sweeps race at every step.")
-@click.option(
-    "--database-url",
-    default="",
-    help="An empty database to run in (e.g. PostgreSQL); default: a throwaway SQLite file.",
-)
-def simulate_month(days: int, seed: int, sweepers: int, database_url: str) -> None:
-    """Run a month of simulated traffic through racing sweeps, in a throwaway database, and
-    check every reminder, and every mail that left, against the rules."""
-    import tempfile
-    import time
-
-    from handoff import create_app
-    from handoff.nagging.simulation import simulate
-
-    if not database_url:
-        folder = tempfile.mkdtemp(prefix="handoff-month-")
-        database_url = f"sqlite:///{folder}/month.db"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
-    with app.app_context():
-        upgrade(directory=app.root_path + "/migrations")
-        if db.session.scalar(select(func.count(Person.id))):
-            raise click.ClickException(
-                "That database already has people: the simulation needs an empty one."
-            )
-        db.session.remove()
-        started = time.perf_counter()
-        result = simulate(days=days, seed=seed, sweepers=sweepers, progress=click.echo)
-    seconds = time.perf_counter() - started
-    mean, most = result.mails_per_person_week()
-    click.echo(
-        f"{days} days, {result.sweeps} rounds of {sweepers} racing sweeps in {seconds:.1f} s: "
-        f"{result.commitments} commitments, {result.handoffs} handoffs, {result.reminders} "
-        f"reminders ({dict(result.by_kind)}), {result.escalated} handoffs escalated, "
-        f"{result.tasks} tasks to tell a customer, {result.mails} mails"
-    )
-    click.echo(
-        f"Mail per person per week: {mean:.1f} on average, {most} at most, "
-        f"over {len(result.mails_by_address)} addresses"
-    )
-    for rule, problems in result.violations.items():
-        click.echo(f"VIOLATED {rule}: {len(problems)}, e.g. {problems[:3]}")
-    if result.violation_count():
-        raise SystemExit(1)
-    click.echo("Every reminder, and every mail that left, kept every rule.")

@@ -1,12 +1,13 @@
 """The judged walk: simulated traffic through sweep() on a stepped clock, every reminder checked.
 
-`flask --app app simulate-month` runs the whole month; here two shorter stretches, each over
-a DST change, keep the suite fast. The rules checked are listed in handoff/nagging/simulation.py.
+`python bench/month.py` runs the whole month; here two shorter stretches, each over
+a DST change, keep the suite fast. The rules checked are listed in bench/month.py.
 """
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from month import SimulationResult, check, simulate
 from sqlalchemy import select
 
 from handoff.commitments.models import Handoff
@@ -14,7 +15,6 @@ from handoff.departments.hours import WorkingHours
 from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import Nag
-from handoff.nagging.simulation import SimulationResult, check, simulate
 from handoff.ownership.models import CustomerTask
 
 

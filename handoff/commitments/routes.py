@@ -26,6 +26,7 @@ from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import choices, database_id
 from handoff.kernel.timeline import TimelineEvent
+from handoff.promises import services as promise_services
 from handoff.web import from_local, render, render_fragment, wants_fragment
 
 bp = Blueprint("commitments", __name__)
@@ -164,7 +165,7 @@ def check_route():
     now = utcnow()
     lines = []
     for step in _route_from(form, _all_departments(), promises):
-        verdict = services.promise_verdict(step, now)
+        verdict = promise_services.verdict_for_step(step, now)
         offered = [p for p in promises if p.department_id == step.department.id]
         lines.append(
             {

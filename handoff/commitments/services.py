@@ -17,10 +17,20 @@ from handoff.commitments.models import Comment, Commitment, CustomerFeedback, Ha
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
+from handoff.kernel import events
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
+from handoff.kernel.events import (
+    AcceptedByStandingPromise,
+    CommitmentFulfilled,
+    HandoffAnswered,
+    HandoffRequested,
+    PromiseBroke,
+    announce,
+)
 from handoff.kernel.timeline import record
-from handoff.nagging.schedule import start_series
+
+LATE_BATCH = 100  # rows a transaction locks at once
 
 
 @dataclass(frozen=True)
@@ -107,9 +117,7 @@ def record_commitment(
     db.session.flush()
     record(commitment, "recorded", now, actor=actor, by=actor.name)
     for step in route:
-        handoff = _append_step(commitment, step, actor, now)
-        if step.standing_promise is not None:
-            _accept_by_promise(handoff, step, actor, now)
+        _append_step(commitment, step, actor, now)
     return commitment
 
 
@@ -131,7 +139,6 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
         changed_by_id=actor.id,
     )
     db.session.add(handoff)
-    start_series(handoff, now)
     db.session.flush()
     record(
         commitment,
@@ -144,36 +151,19 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
         department=step.department.name,
         ask=handoff.ask,
     )
+    announce(HandoffRequested(handoff, actor, now))
     return handoff
 
 
-def promise_verdict(step: RouteStep, now: datetime):
-    """Whether the step stays within its department's standing promise (None: none named)."""
-    from handoff.promises.services import verdict_for
-
-    if step.standing_promise is None:
-        return None
-    return verdict_for(
-        step.standing_promise,
-        now=now,
-        due_at=step.due_at,
-        amount=step.amount,
-        quantity=step.quantity,
-    )
-
-
-def _accept_by_promise(handoff: Handoff, step: RouteStep, actor: Person, now: datetime) -> None:
-    """Within the standing promise: accepted at once, by it; the department hears in its digest."""
-    from handoff.promises.services import tell_department
-
-    verdict = promise_verdict(step, now)
-    if not verdict.covered:
-        return
-    name = step.standing_promise.name
-    outcome = _move(handoff, Action.ACCEPT, actor, now, {"promise": name})
-    outcome.handoff.answered_at = now
-    outcome.handoff.answer_note = f"By standing promise '{name}'"
-    tell_department(outcome.handoff, now)
+def accept_by_standing_promise(handoff: Handoff, promise: str, actor: Person, now: datetime):
+    """Accept the handoff at once by its department's standing promise (the promises concept
+    judged it within the promise); the department hears of it in its next digest."""
+    outcome = _move(handoff, Action.ACCEPT, actor, now, {"promise": promise})
+    if outcome.changed:
+        outcome.handoff.answered_at = now
+        outcome.handoff.answer_note = f"By standing promise '{promise}'"
+        announce(AcceptedByStandingPromise(outcome.handoff, promise, now))
+    return outcome
 
 
 def _move(
@@ -198,7 +188,6 @@ def _move(
     handoff.changed_by_id = actor.id
     if due_at is not None:
         handoff.due_at = due_at
-    start_series(handoff, now)
     record(
         handoff.commitment,
         kind or action.value,
@@ -210,6 +199,7 @@ def _move(
         about_at=about_at,
         **facts,
     )
+    announce(HandoffAnswered(handoff, action.value, current.value, target.value, actor, now))
     return Outcome(handoff, changed=True)
 
 
@@ -252,7 +242,7 @@ def decline(handoff: Handoff, actor: Person, now: datetime, reason: str) -> Outc
     )
     if outcome.changed:
         _stamp_answer(outcome.handoff, actor, now, reason)
-        _promise_broke(outcome.handoff, "declined", now, actor)
+        announce(PromiseBroke(outcome.handoff, events.DECLINED, actor, now))
     return outcome
 
 
@@ -298,15 +288,8 @@ def take_counter(handoff: Handoff, actor: Person, now: datetime) -> Outcome:
         record(
             commitment, "customer_date_moved", now, actor=actor, handoff=handoff, about_at=new_due
         )
-        _promise_broke(outcome.handoff, "date_moved", now, outcome.handoff.answered_by)
+        announce(PromiseBroke(outcome.handoff, events.DATE_MOVED, outcome.handoff.answered_by, now))
     return outcome
-
-
-def _promise_broke(handoff: Handoff, reason: str, now: datetime, person: Person | None) -> None:
-    """You break it, you own it: see handoff.ownership."""
-    from handoff.ownership.services import promise_broke
-
-    promise_broke(handoff, reason, now, person)
 
 
 def reject_counter(handoff: Handoff, actor: Person, now: datetime, note: str) -> Outcome:
@@ -329,6 +312,10 @@ def complete(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> 
     outcome = _move(handoff, Action.COMPLETE, actor, now, facts)
     if outcome.changed:
         outcome.handoff.done_at = now
+        commitment = outcome.handoff.commitment
+        states = {h.state for h in commitment.handoffs}
+        if commitment.cancelled_at is None and states <= {State.DONE, State.CANCELLED}:
+            announce(CommitmentFulfilled(commitment, now))
     return outcome
 
 
@@ -468,3 +455,42 @@ def add_comment(commitment: Commitment, actor: Person, now: datetime, body: str)
     db.session.add(comment)
     record(commitment, "comment", now, actor=actor, by=actor.name)
     return comment
+
+
+def note_late_handoffs(now: datetime) -> int:
+    """Find accepted handoffs past their due time and not done: each breaks its promise once.
+
+    One indexed query on (state, due_at); rows another sweep holds are skipped; each batch is
+    its own short transaction, so that locks are held briefly.
+    """
+    noted = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                select(Handoff.id)
+                .where(
+                    Handoff.state == State.ACCEPTED,
+                    Handoff.due_at <= now,
+                    Handoff.late_noted_at.is_(None),
+                )
+                .order_by(Handoff.due_at, Handoff.id)
+                .limit(LATE_BATCH)
+                .with_for_update(skip_locked=True, key_share=True)
+            )
+        )
+        if not ids:
+            return noted
+        handoffs = db.session.scalars(
+            select(Handoff)
+            .where(Handoff.id.in_(ids))
+            .order_by(Handoff.due_at, Handoff.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        for handoff in handoffs:
+            handoff.late_noted_at = now
+            if handoff.state == State.ACCEPTED and handoff.commitment.cancelled_at is None:
+                announce(PromiseBroke(handoff, events.LATE, handoff.answered_by, now))
+                noted += 1
+        db.session.commit()
+        if len(ids) < LATE_BATCH:
+            return noted

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from handoff.accounts.models import Person
 from handoff.departments.models import Membership
 from handoff.kernel.db import db, insert_ignore
+from handoff.kernel.events import AcceptedByStandingPromise, CustomerOwnerChanged
 from handoff.nagging.models import Nag
 from handoff.nagging.rules import Kind, Level
 
@@ -78,3 +79,18 @@ def record(
         else ["task_id", "kind", "number", "recipient_email"]
     )
     return insert_ignore(Nag, rows, key)
+
+
+def tell_of_acceptance(event: AcceptedByStandingPromise) -> None:
+    """Put the news of a handoff accepted by standing promise into its people's next digest,
+    in the department's own hours (news, not a reminder)."""
+    handoff = event.handoff
+    db.session.flush()
+    about = {"handoff_id": handoff.id, "series": handoff.nag_series}
+    record(about, Kind.FYI, 0, 0, people_of(handoff.department_id), event.at)
+
+
+def tell_of_hand_over(event: CustomerOwnerChanged) -> None:
+    """The department that talked to the customer hears once, in its own hours, who does now."""
+    about = {"task_id": event.task.id}
+    record(about, Kind.HANDOVER, 0, 0, people_of(event.from_department_id), event.at)

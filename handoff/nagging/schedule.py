@@ -7,6 +7,7 @@ from sqlalchemy import select
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.kernel.db import db
+from handoff.kernel.events import HandoffAnswered, HandoffRequested
 from handoff.nagging import rules
 from handoff.nagging.models import rules_for
 from handoff.ownership.models import CustomerTask
@@ -30,6 +31,11 @@ def chased_department_id(handoff) -> int:
     if handoff.state == State.COUNTERED:
         return handoff.commitment.owner_department.id
     return handoff.department.id
+
+
+def plan_reminders(event: HandoffRequested | HandoffAnswered) -> None:
+    """A handoff was asked for or its state moved: its reminders start a new series."""
+    start_series(event.handoff, event.at)
 
 
 def start_series(handoff, now: datetime, book: PolicyBook | None = None) -> None:

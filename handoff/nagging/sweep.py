@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Handoff
+from handoff.commitments.services import note_late_handoffs
 from handoff.departments.models import Department, Membership
 from handoff.kernel import timeline
 from handoff.kernel.db import db, writing
@@ -29,7 +30,6 @@ from handoff.nagging.notices import Recipient, record
 from handoff.nagging.rules import Kind, Level
 from handoff.nagging.schedule import PolicyBook, chased_department_id
 from handoff.ownership.models import CustomerTask
-from handoff.ownership.services import note_late_handoffs
 
 BATCH = 100  # rows a transaction locks at once: small, so that a stalled sweep blocks little
 MAX_BATCHES = 100  # a bound, so that no fault can keep one sweep going for ever

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
+from handoff.kernel import events
 from handoff.kernel.db import UTCDateTime, db
 
 DEFAULT_TELL_MINUTES = 120
@@ -31,9 +32,11 @@ class OrganisationSettings(db.Model):
 
 
 class Reason:
-    DECLINED = "declined"
-    DATE_MOVED = "date_moved"
-    LATE = "late"
+    """Why the customer must be told (the reasons a promise breaks)."""
+
+    DECLINED = events.DECLINED
+    DATE_MOVED = events.DATE_MOVED
+    LATE = events.LATE
 
 
 class CustomerTask(db.Model):

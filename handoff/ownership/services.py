@@ -13,17 +13,13 @@ from datetime import datetime
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
-from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
-from handoff.nagging.notices import people_of, record
-from handoff.nagging.rules import Kind
-from handoff.ownership.models import CustomerTask, OrganisationSettings, Reason
-
-BATCH = 100  # rows a transaction locks at once: small, so that a stalled sweep blocks little
+from handoff.kernel.events import CustomerOwnerChanged, PromiseBroke, announce
+from handoff.ownership.models import CustomerTask, OrganisationSettings
 
 
 def promise_broke(
@@ -72,9 +68,13 @@ def promise_broke(
         commitment, kind, now, handoff=handoff, about_at=task.due_at, owner=who, why=task.why
     )
     if handed_over:
-        # the department that talked to the customer hears once, in its own hours
-        record({"task_id": task.id}, Kind.HANDOVER, 0, 0, people_of(former.id), now)
+        announce(CustomerOwnerChanged(commitment, task, former.id, department.id, now))
     return task
+
+
+def on_promise_broke(event: PromiseBroke) -> None:
+    """You break it, you own it: the reaction to a broken promise."""
+    promise_broke(event.handoff, event.reason, event.at, event.person)
 
 
 def _pass_on(earlier: list[CustomerTask], task: CustomerTask, now: datetime) -> None:
@@ -164,44 +164,6 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
         note=note,
     )
     return True
-
-
-def note_late_handoffs(now: datetime) -> int:
-    """Find accepted handoffs past their due time and not done: each breaks its promise once.
-
-    One indexed query on (state, due_at); rows another sweep holds are skipped.
-    """
-    noted = 0
-    while True:
-        ids = list(
-            db.session.scalars(
-                select(Handoff.id)
-                .where(
-                    Handoff.state == State.ACCEPTED,
-                    Handoff.due_at <= now,
-                    Handoff.late_noted_at.is_(None),
-                )
-                .order_by(Handoff.due_at, Handoff.id)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True, key_share=True)
-            )
-        )
-        if not ids:
-            return noted
-        handoffs = db.session.scalars(
-            select(Handoff)
-            .where(Handoff.id.in_(ids))
-            .order_by(Handoff.due_at, Handoff.id)
-            .execution_options(populate_existing=True)
-        ).all()
-        for handoff in handoffs:
-            handoff.late_noted_at = now
-            if handoff.state == State.ACCEPTED and handoff.commitment.cancelled_at is None:
-                promise_broke(handoff, Reason.LATE, now, handoff.answered_by)
-                noted += 1
-        db.session.commit()  # each batch its own short transaction: locks held briefly
-        if len(ids) < BATCH:
-            return noted
 
 
 def save_settings(actor: Person, now: datetime, *, owner_moves: bool, tell_minutes: int) -> None:

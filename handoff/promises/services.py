@@ -6,12 +6,12 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
+from handoff.commitments import services as commitment_services
 from handoff.departments.hours import hours_of
 from handoff.departments.models import Department
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
-from handoff.nagging.notices import people_of, record
-from handoff.nagging.rules import Kind
+from handoff.kernel.events import HandoffRequested
 from handoff.promises.models import DepartmentEvent, StandingPromise
 from handoff.promises.rules import Terms, Verdict, describe_lead, judge
 
@@ -47,18 +47,36 @@ def lead_text(promise: StandingPromise) -> str:
     return describe_lead(promise.lead_minutes, hours_of(promise.department_id))
 
 
-def tell_department(handoff, now: datetime) -> None:
-    """Put the news of a handoff accepted by standing promise into its people's next digest,
-    in the department's own hours."""
-    db.session.flush()
-    record(
-        {"handoff_id": handoff.id, "series": handoff.nag_series},
-        Kind.FYI,
-        0,
-        0,
-        people_of(handoff.department_id),
-        now,
+def verdict_for_step(step, now: datetime) -> Verdict | None:
+    """Whether a route step (commitments.services.RouteStep) stays within the standing
+    promise it names (None: it names none)."""
+    if step.standing_promise is None:
+        return None
+    return verdict_for(
+        step.standing_promise,
+        now=now,
+        due_at=step.due_at,
+        amount=step.amount,
+        quantity=step.quantity,
     )
+
+
+def accept_within_standing_promise(event: HandoffRequested) -> None:
+    """A handoff that names its department's standing promise and stays within it is accepted
+    at once, by the promise; beyond it, the department must answer as usual."""
+    handoff = event.handoff
+    if handoff.standing_promise_id is None:
+        return
+    promise = db.session.get(StandingPromise, handoff.standing_promise_id)
+    verdict = verdict_for(
+        promise,
+        now=event.at,
+        due_at=handoff.due_at,
+        amount=handoff.amount,
+        quantity=handoff.quantity,
+    )
+    if verdict.covered:
+        commitment_services.accept_by_standing_promise(handoff, promise.name, event.actor, event.at)
 
 
 # --- the catalogue -------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """A simulated month of an organisation's traffic, run through sweep() on a stepped clock.
 
+Run it: `python bench/month.py [--days 28] [--sweepers 2] [--database-url postgresql+psycopg://…]`
+(an empty database; by default a throwaway SQLite file). It exits non-zero on any violation.
+
 Departments in several time zones with their own hours, holidays and cadences; commitments
 made at any hour; answers that come late, never, or as counters; the nagger sweeping every
 few minutes. Afterwards every reminder is checked against the rules:
@@ -625,3 +628,62 @@ def _state_at(stints: list[tuple[datetime, str]], moment: datetime) -> str:
         if started <= moment:
             state = to_state
     return state
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a month of simulated traffic through racing sweeps, in a throwaway database, and
+    check every reminder, and every mail that left, against the rules."""
+    import argparse
+    import tempfile
+    import time
+
+    from flask_migrate import upgrade
+    from sqlalchemy import func
+
+    from handoff import create_app
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--days", type=int, default=28, help="how long the simulated stretch is")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sweepers", type=int, default=2, help="sweeps racing at every step")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="an empty database to run in (e.g. PostgreSQL); default: a throwaway SQLite file",
+    )
+    args = parser.parse_args(argv)
+    database_url = args.database_url
+    if not database_url:
+        folder = tempfile.mkdtemp(prefix="handoff-month-")
+        database_url = f"sqlite:///{folder}/month.db"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        upgrade(directory=app.root_path + "/migrations")
+        if db.session.scalar(select(func.count(Person.id))):
+            print("That database already has people: the simulation needs an empty one.")
+            return 2
+        db.session.remove()
+        started = time.perf_counter()
+        result = simulate(days=args.days, seed=args.seed, sweepers=args.sweepers, progress=print)
+    seconds = time.perf_counter() - started
+    mean, most = result.mails_per_person_week()
+    print(
+        f"{args.days} days, {result.sweeps} rounds of {args.sweepers} racing sweeps in "
+        f"{seconds:.1f} s: {result.commitments} commitments, {result.handoffs} handoffs, "
+        f"{result.reminders} reminders ({dict(result.by_kind)}), {result.escalated} handoffs "
+        f"escalated, {result.tasks} tasks to tell a customer, {result.mails} mails"
+    )
+    print(
+        f"Mail per person per week: {mean:.1f} on average, {most} at most, "
+        f"over {len(result.mails_by_address)} addresses"
+    )
+    for rule, problems in result.violations.items():
+        print(f"VIOLATED {rule}: {len(problems)}, e.g. {problems[:3]}")
+    if result.violation_count():
+        return 1
+    print("Every reminder, and every mail that left, kept every rule.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
