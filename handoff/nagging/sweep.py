@@ -23,6 +23,7 @@ from handoff.commitments.services import note_late_handoffs
 from handoff.departments.models import Department, Membership
 from handoff.kernel import timeline
 from handoff.kernel.db import db, writing
+from handoff.kernel.events import Escalated, NagRecorded, announce
 from handoff.nagging import rules
 from handoff.nagging.mailing import write_digests
 from handoff.nagging.models import NagPolicy
@@ -160,6 +161,9 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
         report.skipped += 1  # another sweep recorded this very reminder
         return False
     _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now)
+    chased = chased_department_id(handoff)
+    reached = (handoff.commitment_id, handoff.id, None, chased)
+    _announce(*reached, kind, number, level, rules.level(number - 1, policy), recipients, now)
     handoff.nag_count = number
     handoff.nags_total = (handoff.nags_total or 0) + 1
     handoff.first_nagged_at = handoff.first_nagged_at or now
@@ -209,6 +213,9 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
     if problem and number in (0, 1):
         entries.append({"what": "problem", "problem": problem})
     _put_on_timeline(task.commitment_id, task.handoff_id, entries, now)
+    earlier = rules.level(number - 1, policy) if number > 0 else level
+    reached = (task.commitment_id, task.handoff_id, task.id, task.department_id)
+    _announce(*reached, Kind.TELL, number, level, earlier, recipients, now)
     task.nags_sent = number + 1
     task.last_nagged_at = now
     if level > Level.DEPARTMENT:
@@ -291,6 +298,26 @@ def _timeline(handoff, kind, number, level, policy, recipients, problem, departm
     if problem and (number == 1 or level > rules.level(number - 1, policy)):
         entries.append({"what": "problem", "problem": problem})  # once a series, and escalated
     _put_on_timeline(handoff.commitment_id, handoff.id, entries, now)
+
+
+def _announce(
+    commitment_id, handoff_id, task_id, department_id, kind, number, level, earlier, recipients, now
+) -> None:
+    """Say that a reminder was recorded, and that it escalated if it reached a new level."""
+    about = {"commitment_id": commitment_id, "handoff_id": handoff_id, "task_id": task_id}
+    emails = tuple(_emails(recipients))
+    announce(
+        NagRecorded(
+            **about,
+            kind=Kind(kind).value,
+            number=number,
+            level=int(level),
+            recipients=emails,
+            at=now,
+        )
+    )
+    if level > earlier:
+        announce(Escalated(**about, department_id=department_id, level=int(level), at=now))
 
 
 def _emails(recipients) -> list[str]:
