@@ -1,7 +1,5 @@
 """Handoff: internal handoffs of customer commitments."""
 
-from datetime import timedelta
-
 from flask import Flask, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import (
@@ -121,32 +119,17 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_templating(app: Flask) -> None:
+    """Filters and names every template may use: how moments are written, and the domain's
+    constants. What a page shows is computed by its route, never asked for by a template."""
     from handoff.commitments.lifecycle import State
     from handoff.commitments.models import CHANNELS
-    from handoff.commitments.services import may_answer, may_settle
     from handoff.commitments.status import Status
-    from handoff.lookup.sentences import customer_sentence
-    from handoff.ownership.services import may_tell
-
-    def status_of(commitment):
-        """The commitment's status now, as every page shows it."""
-        return commitment.status(utcnow(), timedelta(hours=app.config["AT_RISK_HOURS"]))
 
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["local"] = to_local
     app.jinja_env.filters["local_input"] = local_input
     app.jinja_env.globals.update(
-        relative=format_relative,
-        State=State,
-        Status=Status,
-        CHANNELS=CHANNELS,
-        may_answer=may_answer,
-        may_settle=may_settle,
-        status_of=status_of,
-        may_tell=may_tell,
-        to_say=lambda commitment, task=None: customer_sentence(
-            commitment, status_of(commitment), utcnow(), format_when, task
-        ),
+        relative=format_relative, State=State, Status=Status, CHANNELS=CHANNELS
     )
 
     @app.context_processor

@@ -31,8 +31,8 @@ from werkzeug.datastructures import MultiDict
 from handoff import create_app
 from handoff.accounts.models import Person
 from handoff.commitments import services
+from handoff.commitments.answers import ANSWERS
 from handoff.commitments.models import Handoff
-from handoff.commitments.routes import ANSWERS
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.kernel.db import db

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 
 from handoff.commitments import services
+from handoff.commitments.sentences import status_sentence
 from handoff.commitments.status import Status
 from handoff.kernel.db import db
-from handoff.lookup.sentences import status_sentence
 
 from conftest import htmx_headers, writes
 
@@ -215,7 +215,7 @@ def test_the_sentence_for_a_real_commitment_follows_its_answers(org, make, now):
 
 
 def to_say(c, status, task=None):
-    from handoff.lookup.sentences import customer_sentence
+    from handoff.commitments.sentences import customer_sentence
 
     c.customer_owner_department = SimpleNamespace(name="Sales")
     c.title = "Router installed"

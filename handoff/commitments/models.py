@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.accounts.models import Person
-from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State, allowed_actions
+from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
 from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
@@ -163,10 +163,6 @@ class Handoff(db.Model):
             and self.answered_by_id is None
             and (self.answered_at is not None)
         )
-
-    @property
-    def allowed_actions(self):
-        return allowed_actions(State(self.state))
 
     @property
     def is_open(self) -> bool:

@@ -1,10 +1,13 @@
 """Recording commitments, the commitment page, and answering handoffs."""
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.commitments import services
+from handoff.commitments.answers import answers_by_handoff, may_settle
 from handoff.commitments.forms import (
     AddStepForm,
     CommentForm,
@@ -26,6 +29,9 @@ from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import choices, database_id
 from handoff.kernel.timeline import TimelineEvent
+from handoff.ownership.forms import ToldForm
+from handoff.ownership.routes import tasks_context
+from handoff.ownership.services import tasks_of
 from handoff.promises import services as promise_services
 from handoff.web import from_local, render, render_fragment, wants_fragment
 
@@ -219,12 +225,20 @@ def _page_context(commitment: Commitment) -> dict:
     ).all()
     return {
         "commitment": commitment,
+        "commitment_status": status_now(commitment),
+        "answers": answers_by_handoff(current_user, commitment.handoffs),
         "timeline": timeline,
         "comments": comments,
         **_tell_context(commitment),
-        "owner_side": services.may_settle(current_user, commitment),
+        "owner_side": may_settle(current_user, commitment),
         "departments": _all_departments(),
     }
+
+
+def status_now(commitment: Commitment):
+    """The commitment's status now, as every page shows it."""
+    at_risk = timedelta(hours=current_app.config["AT_RISK_HOURS"])
+    return commitment.status(utcnow(), at_risk)
 
 
 @bp.get("/commitments/<reference>")
@@ -245,14 +259,14 @@ def show(reference: str):
 def summary(reference: str):
     """The status header of the commitment page, refreshed after each change."""
     commitment = get_commitment(reference)
-    return render_fragment("commitments/_summary.html", commitment=commitment)
+    return render_fragment(
+        "commitments/_summary.html", commitment=commitment, commitment_status=status_now(commitment)
+    )
 
 
 def _tell_context(commitment: Commitment) -> dict:
-    from handoff.ownership.forms import ToldForm
-    from handoff.ownership.services import tasks_of
-
-    return {"tasks": tasks_of(commitment), "told_form": ToldForm(formdata=None)}
+    tasks = tasks_of(commitment)
+    return {"tasks": tasks, "told_form": ToldForm(formdata=None), **tasks_context(tasks)}
 
 
 @bp.get("/commitments/<reference>/tell")
@@ -313,7 +327,7 @@ def feedback(reference: str):
 def edit(reference: str):
     """The owner side corrects what was promised or when."""
     commitment = get_commitment(reference)
-    if not services.may_settle(current_user, commitment):
+    if not may_settle(current_user, commitment):
         raise NotAllowed(f"Only {commitment.owner_department.name} can edit it.")
     from handoff.web import local_input
 
@@ -388,8 +402,8 @@ def _note(form) -> str:
     return form.note.data or ""
 
 
-# action in the URL → (its form, the service call with the acting person)
-ANSWERS = {
+# each answer's name (commitments.answers) → (its form, the service call with the acting person)
+ANSWER_FORMS = {
     "accept": (NoteForm, lambda h, f, who, now: services.accept(h, who, now, _note(f))),
     "decline": (ReasonForm, lambda h, f, who, now: services.decline(h, who, now, f.reason.data)),
     "counter": (
@@ -414,10 +428,10 @@ ANSWERS = {
 @bp.post("/handoffs/<int:handoff_id>/<action>")
 def answer(handoff_id: int, action: str):
     """Answer a handoff (accept, counter, decline …); htmx swaps the row in place."""
-    if action not in ANSWERS:
+    if action not in ANSWER_FORMS:
         abort(404)
     handoff = get_handoff(handoff_id)
-    form_class, act = ANSWERS[action]
+    form_class, act = ANSWER_FORMS[action]
     form = form_class()
     view = request.form.get("view", "commitment")
     if not form.validate():
@@ -454,6 +468,7 @@ def _handoff_row(handoff: Handoff, view: str, status: int, notice=None, forms=No
     context = {
         "handoff": handoff,
         "commitment": handoff.commitment,
+        "answers": answers_by_handoff(current_user, [handoff]),
         "view": view,
         "notice": notice,
         "forms": forms or {},

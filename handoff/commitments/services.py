@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
+from handoff.commitments.answers import may_answer, may_settle
 from handoff.commitments.lifecycle import Action, State, is_repeat, next_state
 from handoff.commitments.models import Comment, Commitment, CustomerFeedback, Handoff
 from handoff.commitments.status import HandoffFacts, Status, derive_status
@@ -49,16 +50,6 @@ class Outcome:
 
     handoff: Handoff
     changed: bool
-
-
-def may_answer(person: Person, handoff: Handoff) -> bool:
-    """Members of the handoff's department (and admins) answer it and mark it done."""
-    return person.belongs_to(handoff.department_id)
-
-
-def may_settle(person: Person, commitment: Commitment) -> bool:
-    """The owner side (and admins) settle counters, edit and cancel the commitment."""
-    return person.belongs_to(commitment.owner_department_id)
 
 
 def may_record_for(person: Person, department: Department) -> bool:

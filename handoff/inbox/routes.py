@@ -5,12 +5,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
+from handoff.commitments.answers import answers_by_handoff
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
 from handoff.kernel.db import db
 from handoff.ownership.forms import ToldForm
 from handoff.ownership.models import CustomerTask
+from handoff.ownership.routes import tasks_context
 from handoff.web import render
 
 bp = Blueprint("inbox", __name__)
@@ -93,7 +95,9 @@ def show(department_id: int):
         "inbox/_lists.html",
         department=department,
         lists=lists,
+        answers=answers_by_handoff(current_user, [h for hs in lists.values() for h in hs]),
         tasks=tasks,
+        **tasks_context(tasks),
         told_form=ToldForm(formdata=None),
         switchable=switchable,
         view="inbox",

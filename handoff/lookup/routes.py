@@ -8,12 +8,12 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
 
 from handoff.commitments.models import Commitment
+from handoff.commitments.sentences import customer_sentence, status_sentence
 from handoff.customers.models import Customer
 from handoff.customers.services import customer_matches
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db
-from handoff.lookup.sentences import customer_sentence, status_sentence
 from handoff.ownership.models import CustomerTask
 from handoff.web import format_when, render
 

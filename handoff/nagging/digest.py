@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, render_template, url_for
 
 from handoff.accounts.models import Person
+from handoff.commitments.answers import answers_for
 from handoff.kernel.dates import format_when, is_valid_zone
 from handoff.kernel.db import db
 from handoff.mail import OutboxMessage, mail_domain, one_line
@@ -26,15 +27,9 @@ KIND_ORDER = {
     Kind.FYI: 3,
     Kind.HANDOVER: 3,
 }
-ACTIONS = {
-    Kind.ACK: [("accept", "Accept"), ("counter", "Counter"), ("decline", "Decline")],
-    Kind.SETTLE: [("take-counter", "Take the counter"), ("reject-counter", "Reject it")],
-    Kind.DUE_SOON: [("complete", "Mark done")],
-    Kind.LATE: [("complete", "Mark done")],
-    Kind.FYI: [],
-    Kind.TELL: [],
-    Kind.HANDOVER: [],
-}
+# The reminders that ask for an answer carry one-click links to the answers the recipient
+# may give (commitments.answers); news and notices carry none.
+ASKS_AN_ANSWER = frozenset({Kind.ACK, Kind.SETTLE, Kind.DUE_SOON, Kind.LATE})
 
 
 @dataclass
@@ -186,11 +181,15 @@ def write_digest(
                 continue
             handoff = handoffs[nag.handoff_id]
             links = []
-            if person is not None:
+            if person is not None and kind in ASKS_AN_ANSWER:
                 token = make_token(handoff, person.id)
                 links = [
-                    (label, url_for("nagging.act", token=token, do=action, _external=True))
-                    for action, label in ACTIONS[kind]
+                    (
+                        answer.label,
+                        url_for("nagging.act", token=token, do=answer.name, _external=True),
+                    )
+                    for answer in answers_for(person, handoff)
+                    if answer.by_mail
                 ]
             reference = handoff.commitment.reference
             open_url = url_for("commitments.show", reference=reference, _external=True)

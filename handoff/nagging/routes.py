@@ -6,31 +6,16 @@ from flask import Blueprint, abort, g, render_template, request
 from flask_login import current_user
 
 from handoff.accounts.models import Person
-from handoff.commitments import services
+from handoff.commitments.answers import answers_for, answers_open
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import Handoff
-from handoff.commitments.routes import ANSWERS
+from handoff.commitments.routes import ANSWER_FORMS
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput
 from handoff.nagging.links import LinkExpired, LinkInvalid, read_token
 
 bp = Blueprint("nagging", __name__)
-
-# What a link may do to a handoff in each state.
-LINK_ACTIONS = {
-    "pending": ["accept", "counter", "decline"],
-    "countered": ["take-counter", "reject-counter"],
-    "accepted": ["complete"],
-}
-
-
-def _may(person: Person, handoff: Handoff, action: str) -> bool:
-    """Whether `person` may take this action on the handoff: its department answers, the
-    promising department settles a counter."""
-    if action in ("take-counter", "reject-counter"):
-        return services.may_settle(person, handoff.commitment)
-    return services.may_answer(person, handoff)
 
 
 def _problem(status: int, title: str, message: str):
@@ -69,16 +54,15 @@ def act(token: str):
         acting = db.session.get(Person, current_user.id)
     g.reader_time_zone = acting.time_zone  # times as the reader sees them
     stale = abs(handoff.changed_at - claim.written_for) > timedelta(seconds=1)
-    allowed = [
-        a for a in LINK_ACTIONS.get(handoff.state, []) if a in ANSWERS and _may(acting, handoff, a)
-    ]
+    possible = [answer.name for answer in answers_open(handoff) if answer.by_mail]
+    allowed = [answer.name for answer in answers_for(acting, handoff) if answer.by_mail]
     chosen = request.values.get("do", "")
     context = {
         "handoff": handoff,
         "commitment": handoff.commitment,
         "person": person,
         "acting": acting,
-        "possible": LINK_ACTIONS.get(handoff.state, []),
+        "possible": possible,
         "token": token,
         "stale": stale,
         "allowed": [] if stale else allowed,
@@ -90,7 +74,7 @@ def act(token: str):
         return render_template("nagging/act.html", **context)
 
     action = request.form.get("action", "")
-    if not stale and action in LINK_ACTIONS.get(handoff.state, []) and action not in allowed:
+    if not stale and action in possible and action not in allowed:
         context["allowed"] = []
         return render_template("nagging/act.html", **context), 403
     if stale or action not in allowed:
@@ -98,7 +82,7 @@ def act(token: str):
         context["stale"] = True
         context["allowed"] = []
         return render_template("nagging/act.html", **context), 409
-    form_class, perform = ANSWERS[action]
+    form_class, perform = ANSWER_FORMS[action]
     form = form_class()
     if not form.validate():
         context["forms"] = {action: form}

@@ -1,15 +1,18 @@
 """Marking the customer told, and the organisation's ownership settings."""
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from handoff.commitments.sentences import customer_sentence
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.ownership.forms import SettingsForm, ToldForm
 from handoff.ownership.models import CustomerTask, OrganisationSettings
-from handoff.ownership.services import mark_told, save_settings
-from handoff.web import render
+from handoff.ownership.services import mark_told, may_tell, save_settings
+from handoff.web import format_when, render
 
 bp = Blueprint("ownership", __name__)
 
@@ -18,6 +21,22 @@ bp = Blueprint("ownership", __name__)
 @login_required
 def _signed_in():
     """Every page here needs a signed-in person."""
+
+
+def tasks_context(tasks) -> dict:
+    """What the task partial shows for each task: what the reader could say to the customer,
+    and whether the reader may mark it told."""
+    now = utcnow()
+    at_risk = timedelta(hours=current_app.config["AT_RISK_HOURS"])
+    return {
+        "say": {
+            task.id: customer_sentence(
+                task.commitment, task.commitment.status(now, at_risk), now, format_when, task
+            )
+            for task in tasks
+        },
+        "tellable": {task.id for task in tasks if may_tell(current_user, task)},
+    }
 
 
 def task_row(task: CustomerTask, status: int = 200, form: ToldForm | None = None, trigger=None):
@@ -30,6 +49,7 @@ def task_row(task: CustomerTask, status: int = 200, form: ToldForm | None = None
         task=task,
         form=form or ToldForm(formdata=None),
         view=view if view in ("commitment", "inbox") else "commitment",
+        **tasks_context([task]),
     )
 
 
