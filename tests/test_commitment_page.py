@@ -125,3 +125,46 @@ def test_the_owner_side_adds_a_department_to_the_route(client, org, make, sign_i
     again = client.post(url, data=data, headers=htmx_headers())
     assert again.status_code == 422
     assert "already on the route" in again.get_data(as_text=True)
+
+
+def test_a_cancel_without_a_reason_comes_back_as_the_form_with_its_error_beside_the_field(
+    client, org, make, sign_in
+):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ana)
+    response = client.post(
+        f"/commitments/{c.reference}/cancel", data={"reason": " "}, headers=htmx_headers()
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert page.lstrip().startswith('<div class="owner-actions" id="owner-actions">')
+    assert 'id="reason-errors"' in page and "A reason is required." in page
+    assert fresh(c).cancelled_at is None
+    full = client.post(f"/commitments/{c.reference}/cancel", data={})  # without htmx: the page
+    assert full.status_code == 422 and "<h1>" in full.get_data(as_text=True)
+
+
+def test_a_step_dated_in_the_past_is_refused_beside_its_date(client, org, make, sign_in, now):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ana)
+    past = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    data = {"department_id": org.billing.id, "ask": "Invoice", "due_at": past}
+    response = client.post(f"/commitments/{c.reference}/steps", data=data, headers=htmx_headers())
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    errors = page[page.index('id="due_at-errors"') :]
+    assert "The date for Billing is in the past." in errors[:200]
+    assert len(fresh(c).handoffs) == 1
+
+
+def test_an_edit_to_a_past_date_is_refused_beside_the_date(client, org, make, sign_in, now):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ana)
+    past = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        f"/commitments/{c.reference}/edit", data={"title": "Router", "promised_at": past}
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "The promised time is in the past." in page[page.index('id="promised_at-errors"') :]
+    assert fresh(c).title != "Router"

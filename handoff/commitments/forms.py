@@ -108,9 +108,16 @@ class EditCommitmentForm(FlaskForm):
 
 
 class AddStepForm(FlaskForm):
-    """One more department for the route of a recorded commitment."""
+    """One more department for the route of a recorded commitment. The choices offer the
+    departments not on the route yet; one that is (a stale page) is the service's to refuse,
+    with a message that says so."""
 
-    department_id = RouteStepForm.department_id
+    department_id = SelectField(
+        "Department",
+        coerce=_coerce_id,
+        validators=[InputRequired("Pick a department.")],
+        validate_choice=False,
+    )
     ask = RouteStepForm.ask
     due_at = RouteStepForm.due_at
     validate_department_id = RouteStepForm.validate_department_id

@@ -47,17 +47,9 @@ def _signed_in():
 def get_commitment(reference: str) -> Commitment:
     """The commitment behind a reference such as C-1042, or 404."""
     commitment_id = Commitment.id_from_reference(reference)
-    commitment = db.session.get(Commitment, commitment_id) if commitment_id else None
-    if commitment is None:
+    if commitment_id is None:
         abort(404)
-    return commitment
-
-
-def get_handoff(handoff_id: int) -> Handoff:
-    handoff = db.session.get(Handoff, handoff_id)
-    if handoff is None:
-        abort(404)
-    return handoff
+    return db.get_or_404(Commitment, commitment_id)
 
 
 def _all_departments() -> list[Department]:
@@ -231,8 +223,29 @@ def _page_context(commitment: Commitment) -> dict:
         "comments": comments,
         **_tell_context(commitment),
         "owner_side": may_settle(current_user, commitment),
-        "departments": _all_departments(),
+        "step_form": _step_form(commitment, formdata=None),
+        "cancel_form": ReasonForm(formdata=None),
+        "feedback_form": FeedbackForm(formdata=None),
+        "may_feedback": services.may_record_feedback(current_user, commitment),
     }
+
+
+def _step_form(commitment: Commitment, formdata=...) -> AddStepForm:
+    """The form that adds a department to the route: those not on it yet to choose from."""
+    form = AddStepForm() if formdata is ... else AddStepForm(formdata=formdata)
+    on_route = {h.department_id for h in commitment.handoffs}
+    form.department_id.choices = choices(
+        [("", "Choose…")] + [(d.id, d.name) for d in _all_departments() if d.id not in on_route]
+    )
+    return form
+
+
+def _refused(commitment: Commitment, fragment: str, **forms):
+    """The commitment page again with a refused form's errors in place (htmx: that part)."""
+    context = {**_page_context(commitment), **forms}
+    return render(
+        "commitments/show.html", fragment, status=422, comment_form=CommentForm(), **context
+    )
 
 
 def status_now(commitment: Commitment):
@@ -246,13 +259,7 @@ def show(reference: str):
     """What was promised, every handoff, the actions open to this person, the timeline."""
     commitment = get_commitment(reference)
     context = _page_context(commitment)
-    return render(
-        "commitments/show.html",
-        comment_form=CommentForm(),
-        feedback_form=FeedbackForm(formdata=None),
-        may_feedback=services.may_record_feedback(current_user, commitment),
-        **context,
-    )
+    return render("commitments/show.html", comment_form=CommentForm(), **context)
 
 
 @bp.get("/commitments/<reference>/summary")
@@ -314,8 +321,7 @@ def feedback(reference: str):
     commitment = get_commitment(reference)
     form = FeedbackForm()
     if not form.validate():
-        errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        raise InvalidInput(errors + ".")
+        return _refused(commitment, "commitments/_feedback.html", feedback_form=form)
     services.record_feedback(
         commitment, current_user, utcnow(), score=form.score.data, comment=form.comment.data or ""
     )
@@ -341,16 +347,21 @@ def edit(reference: str):
         else None
     )
     if request.method == "POST" and form.validate():
-        services.edit_commitment(
-            commitment,
-            current_user,
-            utcnow(),
-            title=form.title.data,
-            details=form.details.data or "",
-            promised_at=from_local(form.promised_at.data),
-        )
-        db.session.commit()
-        return redirect(url_for("commitments.show", reference=reference), 303)
+        try:
+            services.edit_commitment(
+                commitment,
+                current_user,
+                utcnow(),
+                title=form.title.data,
+                details=form.details.data or "",
+                promised_at=from_local(form.promised_at.data),
+            )
+        except InvalidInput as error:
+            db.session.rollback()
+            _show_in_place(form, error)
+        else:
+            db.session.commit()
+            return redirect(url_for("commitments.show", reference=reference), 303)
     status = 422 if request.method == "POST" else 200
     return render("commitments/edit.html", status=status, form=form, commitment=commitment)
 
@@ -360,29 +371,48 @@ def cancel(reference: str):
     """The owner side cancels the commitment and every open handoff with it."""
     commitment = get_commitment(reference)
     form = ReasonForm()
-    if not form.validate():
-        raise InvalidInput("Say why the commitment is cancelled.")
-    services.cancel_commitment(commitment, current_user, utcnow(), form.reason.data)
-    db.session.commit()
-    return _back_to(commitment)
+    if form.validate():
+        try:
+            services.cancel_commitment(commitment, current_user, utcnow(), form.reason.data)
+        except InvalidInput as error:
+            db.session.rollback()
+            _show_in_place(form, error)
+        else:
+            db.session.commit()
+            return _back_to(commitment)
+    return _refused(commitment, "commitments/_owner_actions.html", cancel_form=form)
 
 
 @bp.post("/commitments/<reference>/steps")
 def add_step(reference: str):
     """The owner side adds a department to the route."""
     commitment = get_commitment(reference)
-    form = AddStepForm()
-    form.department_id.choices = choices(
-        [("", "Choose…")] + [(d.id, d.name) for d in _all_departments()]
-    )
-    if not form.validate():
-        errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        raise InvalidInput(errors + ".")
-    department = db.session.get(Department, form.department_id.data)
-    step = services.RouteStep(department, form.ask.data, from_local(form.due_at.data))
-    services.add_step(commitment, current_user, utcnow(), step)
-    db.session.commit()
-    return _back_to(commitment)
+    form = _step_form(commitment)
+    department = None
+    if form.validate():
+        department = db.session.get(Department, form.department_id.data)
+        if department is None:
+            form.department_id.errors = ["Pick a department from the list."]
+    if department is not None:
+        step = services.RouteStep(department, form.ask.data, from_local(form.due_at.data))
+        try:
+            services.add_step(commitment, current_user, utcnow(), step)
+        except InvalidInput as error:
+            db.session.rollback()
+            _show_in_place(form, error)
+        else:
+            db.session.commit()
+            return _back_to(commitment)
+    commitment = get_commitment(reference)
+    return _refused(commitment, "commitments/_owner_actions.html", step_form=form)
+
+
+def _show_in_place(form, error: InvalidInput) -> None:
+    """Put a rule's refusal beside the field it is about, or above the form."""
+    if error.field and error.field in form:
+        form[error.field].errors = [*form[error.field].errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
 
 
 def _back_to(commitment: Commitment):
@@ -430,7 +460,7 @@ def answer(handoff_id: int, action: str):
     """Answer a handoff (accept, counter, decline …); htmx swaps the row in place."""
     if action not in ANSWER_FORMS:
         abort(404)
-    handoff = get_handoff(handoff_id)
+    handoff = db.get_or_404(Handoff, handoff_id)
     form_class, act = ANSWER_FORMS[action]
     form = form_class()
     view = request.form.get("view", "commitment")
@@ -440,12 +470,12 @@ def answer(handoff_id: int, action: str):
         outcome = act(handoff, form, current_user, utcnow())
     except InvalidTransition:
         db.session.rollback()
-        handoff = get_handoff(handoff_id)
+        handoff = db.get_or_404(Handoff, handoff_id)
         return _handoff_row(handoff, view, 409, notice=_already(handoff))
     except InvalidInput as error:
         db.session.rollback()
         form.form_errors.append(str(error))
-        return _handoff_row(get_handoff(handoff_id), view, 422, forms={action: form})
+        return _handoff_row(db.get_or_404(Handoff, handoff_id), view, 422, forms={action: form})
     db.session.commit()
     if not outcome.changed:
         return _handoff_row(outcome.handoff, view, 200, notice=_already(outcome.handoff))

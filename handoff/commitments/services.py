@@ -66,12 +66,14 @@ def _validate_route(route: list[RouteStep], now: datetime) -> None:
         if promise is not None and promise.department_id != step.department.id:
             raise InvalidInput(f"'{promise.name}' is not {step.department.name}'s promise.")
         if step.department.id in seen:
-            raise InvalidInput(f"{step.department.name} appears twice in the route.")
+            raise InvalidInput(
+                f"{step.department.name} appears twice in the route.", "department_id"
+            )
         seen.add(step.department.id)
         if not step.ask.strip():
-            raise InvalidInput(f"Say what is asked of {step.department.name}.")
+            raise InvalidInput(f"Say what is asked of {step.department.name}.", "ask")
         if step.due_at <= now:
-            raise InvalidInput(f"The date for {step.department.name} is in the past.")
+            raise InvalidInput(f"The date for {step.department.name} is in the past.", "due_at")
 
 
 def record_commitment(
@@ -331,7 +333,7 @@ def add_step(commitment: Commitment, actor: Person, now: datetime, step: RouteSt
     if commitment.cancelled_at is not None:
         raise InvalidInput("The commitment is cancelled.")
     if any(h.department_id == step.department.id for h in commitment.handoffs):
-        raise InvalidInput(f"{step.department.name} is already on the route.")
+        raise InvalidInput(f"{step.department.name} is already on the route.", "department_id")
     _validate_route([step], now)
     return _append_step(commitment, step, actor, now)
 
@@ -340,7 +342,7 @@ def cancel_commitment(commitment: Commitment, actor: Person, now: datetime, reas
     """The owner side cancels the commitment; every open handoff is cancelled with it."""
     _require_owner_side(actor, commitment)
     if not reason.strip():
-        raise InvalidInput("Say why the commitment is cancelled.")
+        raise InvalidInput("Say why the commitment is cancelled.", "reason")
     locked(commitment)
     if commitment.cancelled_at is not None:
         return
@@ -375,7 +377,7 @@ def edit_commitment(
         commitment.details = details.strip()
     if promised_at != commitment.promised_at:
         if promised_at <= now:
-            raise InvalidInput("The promised time is in the past.")
+            raise InvalidInput("The promised time is in the past.", "promised_at")
         changes.append("the promised time")
         commitment.promised_at = promised_at
     if changes:

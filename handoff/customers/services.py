@@ -16,18 +16,13 @@ class CustomerInput:
     account_ref: str
 
 
-def escape_like(text: str) -> str:
-    """`text` with LIKE wildcards escaped (use with escape='\\\\')."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def customer_matches(query: str):
     """A SQL condition: the customer's name, email, phone or account reference contains `query`."""
-    pattern = f"%{escape_like(query.strip())}%"
+    text = query.strip()
     conditions = [
-        Customer.name.ilike(pattern, escape="\\"),
-        Customer.email.ilike(pattern, escape="\\"),
-        Customer.account_ref.ilike(pattern, escape="\\"),
+        Customer.name.icontains(text, autoescape=True),
+        Customer.email.icontains(text, autoescape=True),
+        Customer.account_ref.icontains(text, autoescape=True),
     ]
     digits = phone_digits(query)
     if len(digits) >= 3:

@@ -1,6 +1,6 @@
 """A department's inbox: what waits for its answer, most urgent first."""
 
-from flask import Blueprint, abort, redirect, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
@@ -80,9 +80,7 @@ def open_tasks_for(department_id: int) -> list[CustomerTask]:
 @login_required
 def show(department_id: int):
     """The handoffs waiting for this department's answer, the counters it must settle, its work."""
-    department = db.session.get(Department, department_id)
-    if department is None:
-        abort(404)
+    department = db.get_or_404(Department, department_id)
     lists = inbox_handoffs(department_id)
     tasks = open_tasks_for(department_id)
     switchable = (

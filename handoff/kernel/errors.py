@@ -6,7 +6,12 @@ class NotAllowed(Exception):
 
 
 class InvalidInput(ValueError):
-    """Input that breaks a rule of the domain (answered with 422)."""
+    """Input that breaks a rule of the domain (answered with 422); `field` names the input
+    at fault, so that a form can show the message beside it."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class Conflict(Exception):

@@ -57,17 +57,10 @@ def outbox():
     )
 
 
-def _message(message_id: int) -> OutboxMessage:
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None:
-        abort(404)
-    return message
-
-
 @bp.get("/outbox/<int:message_id>")
 def message(message_id: int):
     """One message as its recipient sees it."""
-    message = _message(message_id)
+    message = db.get_or_404(OutboxMessage, message_id)
     links = re.findall(r'href="([^"]+)"[^>]*>([^<]+)</a>', message.body_html)
     return render_template("nagging/message.html", message=message, links=links)
 
@@ -75,7 +68,7 @@ def message(message_id: int):
 @bp.get("/outbox/<int:message_id>/html")
 def message_html(message_id: int):
     """The HTML part alone, for the preview frame: its own styles, no scripts."""
-    message = _message(message_id)
+    message = db.get_or_404(OutboxMessage, message_id)
     body = message.body_html.replace("<head>", '<head><base target="_top">', 1)
     response = make_response(body)
     response.headers["Content-Security-Policy"] = (
@@ -88,7 +81,7 @@ def message_html(message_id: int):
 @bp.post("/outbox/<int:message_id>/retry")
 def retry_message(message_id: int):
     """Send a failed message again: pending from now, its attempts counted afresh."""
-    message = _message(message_id)
+    message = db.get_or_404(OutboxMessage, message_id)
     if message.status != FAILED:
         raise Conflict(f"This message is {message.status}; only a failed message is retried.")
     retry(message, utcnow())

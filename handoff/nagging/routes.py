@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, g, render_template, request
 from flask_login import current_user
 
 from handoff.accounts.models import Person
@@ -41,10 +41,8 @@ def act(token: str):
             "It may have been cut short or altered. Open the commitment from the board "
             "instead. Nothing was changed.",
         )
-    handoff = db.session.get(Handoff, claim.handoff_id)
+    handoff = db.get_or_404(Handoff, claim.handoff_id)
     person = db.session.get(Person, claim.person_id)
-    if handoff is None:
-        abort(404)
     if person is None or not person.active:
         return _problem(403, "This link's account is closed", "Nothing was changed.")
     # The link acts for the person it was sent to; when someone else is signed in in this

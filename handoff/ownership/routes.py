@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from handoff.commitments.sentences import customer_sentence
@@ -56,9 +56,7 @@ def task_row(task: CustomerTask, status: int = 200, form: ToldForm | None = None
 @bp.post("/tasks/<int:task_id>/told")
 def told(task_id: int):
     """Someone in the department that talks to the customer told them; the note says what."""
-    task = db.session.get(CustomerTask, task_id)
-    if task is None:
-        abort(404)
+    task = db.get_or_404(CustomerTask, task_id)
     form = ToldForm()
     if not form.validate():
         return task_row(task, 422, form)

@@ -25,13 +25,6 @@ def _signed_in():
     """Anyone signed in reads the catalogues; leads change their own."""
 
 
-def _department(department_id: int) -> Department:
-    department = db.session.get(Department, department_id)
-    if department is None:
-        abort(404)
-    return department
-
-
 def _page(department: Department, form: PromiseForm, editing=None, status: int = 200):
     promises = db.session.scalars(
         select(StandingPromise)
@@ -61,17 +54,23 @@ def _page(department: Department, form: PromiseForm, editing=None, status: int =
     )
 
 
+def _promise_of(department: Department, promise_id: int) -> StandingPromise:
+    """One of the department's standing promises, or 404 (another's is not found here)."""
+    promise = db.get_or_404(StandingPromise, promise_id)
+    if promise.department_id != department.id:
+        abort(404)
+    return promise
+
+
 @bp.get("/departments/<int:department_id>/promises")
 def catalogue(department_id: int):
     """What anyone may promise on this department's behalf without asking."""
-    department = _department(department_id)
+    department = db.get_or_404(Department, department_id)
     editing = None
     edit_id = request.args.get("edit", type=database_id)
     form = PromiseForm(formdata=None)
     if edit_id:
-        editing = db.session.get(StandingPromise, edit_id)
-        if editing is None or editing.department_id != department.id:
-            abort(404)
+        editing = _promise_of(department, edit_id)
         day = business_day_minutes(department.id)
         whole_days = editing.lead_minutes % day == 0
         form = PromiseForm(
@@ -93,12 +92,10 @@ def catalogue(department_id: int):
 @bp.post("/departments/<int:department_id>/promises/<int:promise_id>")
 def save(department_id: int, promise_id: int | None = None):
     """Publish a standing promise, or change one (leads only)."""
-    department = _department(department_id)
+    department = db.get_or_404(Department, department_id)
     promise = None
     if promise_id is not None:
-        promise = db.session.get(StandingPromise, promise_id)
-        if promise is None or promise.department_id != department.id:
-            abort(404)
+        promise = _promise_of(department, promise_id)
     if not services.may_edit_catalogue(current_user, department):
         raise NotAllowed(f"Only {department.name}'s leads can change its promises.")
     form = PromiseForm()
@@ -130,7 +127,7 @@ def save(department_id: int, promise_id: int | None = None):
 @bp.post("/departments/<int:department_id>/on-duty")
 def on_duty(department_id: int):
     """Say who answers beyond-the-limits requests quickly."""
-    department = _department(department_id)
+    department = db.get_or_404(Department, department_id)
     picked = request.form.get("person_id", "").strip()  # empty: nobody on duty
     person = None
     if picked:
