@@ -37,6 +37,7 @@ left: sent, or written while no mail server is set; withdrawn and failed ones ne
   never stuck          no reminder still waits for a moment that has passed
 """
 
+import heapq
 import random
 import threading
 from collections import Counter, defaultdict
@@ -188,9 +189,10 @@ def simulate(
             while arrivals and arrivals[0] <= now:
                 at = arrivals.pop(0)
                 _arrive(rng, at, departments, maker, customer, plans, result, due_hours)
-            plans.sort()
+            # a heap: an answer planned by an answer of this step (accepted, then done five
+            # minutes later) is still made before this step's sweep, in time order
             while plans and plans[0][0] <= now:
-                at, handoff_id, action = plans.pop(0)
+                at, handoff_id, action = heapq.heappop(plans)
                 _answer(rng, at, handoff_id, action, plans)
             if now >= rule_off_at and now - step < rule_off_at:
                 settings = OrganisationSettings.current()
@@ -264,7 +266,7 @@ def _arrive(rng, at, departments, maker, customer, plans, result, due_hours) -> 
             continue  # never answered: nagged, escalated, to the end
         delay = timedelta(minutes=int(rng.expovariate(1 / (60 * 8))))
         action = rng.choices(["accept", "counter", "decline"], [70, 15, 15])[0]
-        plans.append((at + delay, handoff.id, action))
+        heapq.heappush(plans, (at + delay, handoff.id, action))
 
 
 def _plan_telling(rng, planned: set[int], plans) -> None:
@@ -275,7 +277,7 @@ def _plan_telling(rng, planned: set[int], plans) -> None:
         planned.add(task.id)
         if rng.random() < 0.7:
             delay = timedelta(minutes=5 + int(rng.expovariate(1 / (60 * 6))))
-            plans.append((task.created_at + delay, task.id, "tell"))
+            heapq.heappush(plans, (task.created_at + delay, task.id, "tell"))
     db.session.rollback()
 
 
@@ -295,13 +297,13 @@ def _answer(rng, at, handoff_id, action, plans) -> None:
         services.accept(handoff, person, at)
         if rng.random() < 0.7:
             finish = handoff.due_at + timedelta(hours=rng.randint(-30, 10))
-            plans.append((max(finish, at + timedelta(minutes=5)), handoff_id, "complete"))
+            heapq.heappush(plans, (max(finish, at + timedelta(minutes=5)), handoff_id, "complete"))
     elif action == "counter" and state == State.PENDING:
         offer = handoff.due_at + timedelta(days=1)
         services.counter(handoff, person, at, due_at=offer, terms="")
         if rng.random() < 0.6:
             settle = at + timedelta(hours=rng.randint(1, 40))
-            plans.append((settle, handoff_id, rng.choice(["take", "reject"])))
+            heapq.heappush(plans, (settle, handoff_id, rng.choice(["take", "reject"])))
     elif action == "decline" and state == State.PENDING:
         services.decline(handoff, person, at, "Simulated reason")
     elif action == "complete" and state == State.ACCEPTED:

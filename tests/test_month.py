@@ -137,3 +137,56 @@ def working_hours() -> dict:
     """The business hours of the departments that close at night."""
     rows = db.session.scalars(select(WorkingHours).where(WorkingHours.department_id.is_not(None)))
     return {h.department_id: h.business_hours(2026) for h in rows if not h.always_open}
+
+
+@pytest.fixture
+def recorded_stretch(app):
+    """Two simulated days, checked clean, to plant faults into."""
+    start = datetime(2026, 3, 9, tzinfo=UTC)
+    result = simulate(days=2, start=start, seed=5, per_day=24, due_hours=(3, 30))
+    assert dict(result.violations) == {}
+    return start, start + timedelta(days=2)
+
+
+def acks() -> list[Nag]:
+    return list(db.session.scalars(select(Nag).where(Nag.kind == "ack").order_by(Nag.id)))
+
+
+def test_the_reminder_checks_report_each_fault_planted_into_a_recorded_stretch(recorded_stretch):
+    office = working_hours()
+
+    # a reminder outside the chased department's hours
+    nag = next(n for n in acks() if n.via_department_id in office)
+    moment = nag.created_at
+    while office[nag.via_department_id].is_open(moment):
+        moment += timedelta(minutes=15)
+    nag.created_at = moment
+    assert "in hours" in recheck(recorded_stretch)
+
+    # a reminder after the handoff was answered
+    nag = next(n for n in acks() if db.session.get(Handoff, n.handoff_id).state != "pending")
+    nag.created_at = db.session.get(Handoff, nag.handoff_id).changed_at + timedelta(minutes=1)
+    assert "right state" in recheck(recorded_stretch)
+
+    # the same reminder twice to one person at one moment
+    nag = acks()[0]
+    db.session.add(
+        Nag(
+            handoff_id=nag.handoff_id,
+            series=nag.series,
+            number=nag.number + 100,
+            kind=nag.kind,
+            level=nag.level,
+            recipient_email=nag.recipient_email,
+            via_department_id=nag.via_department_id,
+            created_at=nag.created_at,
+        )
+    )
+    assert "once" in recheck(recorded_stretch)
+
+    # a reminder that should have gone to the leads and did not
+    nag = next(n for n in acks() if n.level > 0)
+    nag.level = 0
+    assert "escalation" in recheck(recorded_stretch)
+
+    assert dict(recheck(recorded_stretch)) == {}  # every plant rolled back: all is well
