@@ -20,6 +20,7 @@ from handoff.extensions import csrf, htmx, login_manager, migrate
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db
+from handoff.metrics import busy_answer
 from handoff.web import (
     DatabaseIdConverter,
     format_when,
@@ -159,7 +160,7 @@ def _register_errors(app: Flask) -> None:
         # connection or cut off an idle transaction, a pool with no connection to spare:
         # nothing was changed, and the next try will most likely work.
         app.logger.warning("busy or unreachable database: %s", error)
-        observability.busy_answer(error)
+        busy_answer(error)
         try:
             db.session.rollback()
         except SQLAlchemyError:

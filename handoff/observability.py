@@ -12,7 +12,6 @@ import ipaddress
 import logging
 import os
 import re
-import socket
 import sys
 import time
 import uuid
@@ -23,8 +22,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
-    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -35,44 +32,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from handoff.extensions import csrf
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.metrics import BUSY, REQUEST_SECONDS, REQUESTS
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("handoff.access")
 bp = Blueprint("observability", __name__)
-
-REQUEST_SECONDS = Histogram(
-    "handoff_request_duration_seconds",
-    "Time to answer a request, by route",
-    ["endpoint", "method"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-REQUESTS = Counter(
-    "handoff_requests", "Requests answered, by route and status", ["endpoint", "method", "status"]
-)
-BUSY = Counter(
-    "handoff_busy_answers",
-    "Requests answered 503 'try again': a row someone else held past the lock timeout "
-    "(lock_wait), or the database out of reach (database)",
-    ["reason"],
-)
-ROUND_SECONDS = Histogram(
-    "handoff_round_duration_seconds",
-    "Time one round of nagging took (record reminders, write digests, send the outbox)",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
-)
-ROUND_REMINDERS = Histogram(
-    "handoff_round_reminders",
-    "Reminders recorded per round",
-    buckets=(0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000),
-)
-ROUND_FAILURES = Counter("handoff_round_failures", "Steps of a round that failed", ["step"])
-MAIL = Counter(
-    "handoff_mail",
-    "Messages the sender handled, by outcome: sent, retried (back to pending after a "
-    "passing error), failed (for good), withdrawn (no longer true when about to leave), "
-    "stalled (left to the claim: this process stood still after its last check)",
-    ["outcome"],
-)
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -161,36 +125,6 @@ def install(app: Flask) -> None:
     app.after_request(_finish_request)
     csrf.exempt(bp)
     app.register_blueprint(bp)
-
-
-def busy_answer(error: BaseException) -> None:
-    """Count a 503 'try again', by whether a lock wait or the database was the cause."""
-    text = str(getattr(error, "orig", error)).lower()
-    held = "lock" in text and ("timeout" in text or "locked" in text or "not available" in text)
-    BUSY.labels("lock_wait" if held else "database").inc()
-
-
-# --- rounds of nagging ------------------------------------------------------------------------
-
-
-def process_name() -> str:
-    """This process, as the nagger table names it: host:pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:120]
-
-
-def observe_round(seconds: float, reminders: int, mail) -> None:
-    """Count one round in this process's metrics."""
-    ROUND_SECONDS.observe(seconds)
-    ROUND_REMINDERS.observe(reminders)
-    for outcome, count in (
-        ("sent", mail.sent),
-        ("retried", mail.retrying),
-        ("failed", mail.gave_up),
-        ("withdrawn", mail.withdrawn),
-        ("stalled", mail.stalled),
-    ):
-        if count:
-            MAIL.labels(outcome).inc(count)
 
 
 # --- what the database says -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from handoff.accounts import models as accounts_models
 from handoff.accounts.models import SignInFailure
-from handoff.accounts.throttle import forget_old_failures
+from handoff.accounts.services import forget_old_failures
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 

@@ -1,8 +1,12 @@
 """Setting up people: one account per email; nobody takes away their own admin rights."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from handoff.accounts.models import Person
+from flask import current_app
+from sqlalchemy import delete
+
+from handoff.accounts.models import Person, SignInFailure
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput
 
@@ -51,3 +55,14 @@ def _apply(person: Person, given: PersonInput) -> None:
     person.active = given.active
     if given.password:
         person.set_password(given.password)  # a reset ends every session of theirs
+
+
+def sign_in_window() -> timedelta:
+    """How long a failed sign-in counts against its account and address."""
+    return timedelta(minutes=current_app.config["SIGN_IN_WINDOW_MINUTES"])
+
+
+def forget_old_failures(now: datetime) -> int:
+    """Failed sign-ins older than the window count for nothing: delete them (each round does)."""
+    old = delete(SignInFailure).where(SignInFailure.at <= now - sign_in_window())
+    return db.session.execute(old).rowcount or 0

@@ -24,6 +24,7 @@ from flask import current_app, request
 from sqlalchemy import delete, select
 
 from handoff.accounts.models import Person, SignInFailure
+from handoff.accounts.services import sign_in_window as _window
 from handoff.kernel.db import db
 
 AFTER_A_RACE = timedelta(seconds=2)  # the wait when parallel attempts refused each other
@@ -65,10 +66,6 @@ def client_address() -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
-
-
-def _window() -> timedelta:
-    return timedelta(minutes=current_app.config["SIGN_IN_WINDOW_MINUTES"])
 
 
 def _limits(account: str, address: str) -> list[tuple[list, int]]:
@@ -134,9 +131,3 @@ def succeeded(email: str) -> None:
             SignInFailure.account == account, SignInFailure.address == address
         )
     )
-
-
-def forget_old_failures(now: datetime) -> int:
-    """Failures older than the window count for nothing: delete them (each round does)."""
-    result = db.session.execute(delete(SignInFailure).where(SignInFailure.at <= now - _window()))
-    return result.rowcount or 0

@@ -10,14 +10,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import delete, event
 
-from handoff.accounts.throttle import forget_old_failures
+from handoff.accounts.services import forget_old_failures
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db, writing
 from handoff.mail import DispatchReport, dispatch
+from handoff.metrics import ROUND_FAILURES, observe_round, process_name
 from handoff.nagging.mailing import vet_message
 from handoff.nagging.models import NaggerProcess
 from handoff.nagging.sweep import SweepReport, sweep
-from handoff.observability import ROUND_FAILURES, observe_round, process_name
 
 log = logging.getLogger(__name__)
 _background: BackgroundScheduler | None = None
