@@ -11,7 +11,8 @@ from werkzeug.routing import IntegerConverter
 from handoff.extensions import htmx
 from handoff.kernel import dates
 from handoff.kernel.dates import is_valid_zone
-from handoff.kernel.db import MAX_INT
+from handoff.kernel.db import MAX_INT, db
+from handoff.kernel.errors import InvalidInput
 
 
 def wants_fragment() -> bool:
@@ -98,3 +99,20 @@ class DatabaseIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_INT)
         super().__init__(map, *args, **kwargs)
+
+
+def attempt(form, call, *args, **kwargs) -> tuple[bool, object]:
+    """Run a service call for a validated form and commit; answer (True, what it returned).
+    A rule's refusal (InvalidInput) is rolled back and shown beside the field it names, or
+    above the form; answer (False, None)."""
+    try:
+        result = call(*args, **kwargs)
+    except InvalidInput as error:
+        db.session.rollback()
+        if error.field and error.field in form:
+            form[error.field].errors = [*form[error.field].errors, str(error)]
+        else:
+            form.form_errors.append(str(error))
+        return False, None
+    db.session.commit()
+    return True, result

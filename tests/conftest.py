@@ -36,20 +36,26 @@ def database_template(tmp_path_factory):
     """A migrated database made once per session: a SQLite file to copy, or a PostgreSQL URL."""
     pg_url = os.environ.get(PG_ENV)
     if pg_url:
-        url = sa.make_url(pg_url)
-        name = f"handoff_test_{_worker()}"
-        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        admin.dispose()
-        target = url.set(database=name).render_as_string(hide_password=False)
+        target = empty_pg_database(pg_url, f"handoff_test_{_worker()}")
         _migrate(target)
         yield {"kind": "postgresql", "url": target}
         return
     path = tmp_path_factory.mktemp("template") / "template.db"
     _migrate(f"sqlite:///{path}")
     yield {"kind": "sqlite", "path": path}
+
+
+def empty_pg_database(server_url: str, name: str, drop: bool = False) -> str:
+    """A PostgreSQL database called `name` on that server, made anew and empty (or, with
+    `drop`, gone); answer its URL."""
+    url = sa.make_url(server_url)
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def _migrate(url: str) -> None:

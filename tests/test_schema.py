@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from handoff import create_app
 from handoff.kernel.db import db
 
-from conftest import PG_ENV
+from conftest import PG_ENV, empty_pg_database
 
 
 def test_the_migrations_create_exactly_what_the_models_describe(app):
@@ -51,16 +51,9 @@ def empty_database_url(tmp_path):
     if not pg_url:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    url = sa.make_url(pg_url)
     name = f"handoff_empty_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    yield empty_pg_database(pg_url, name)
+    empty_pg_database(pg_url, name, drop=True)
 
 
 def test_upgrading_keeps_departments_whose_names_fold_alike_apart_and_ends_old_sessions(

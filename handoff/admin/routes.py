@@ -10,8 +10,8 @@ from handoff.admin.forms import DepartmentForm, MembershipForm, PersonForm
 from handoff.departments.models import Department, Membership
 from handoff.departments.services import add_department, change_department
 from handoff.kernel.db import db
-from handoff.kernel.errors import InvalidInput
 from handoff.kernel.forms import choices
+from handoff.web import attempt
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -39,12 +39,8 @@ def departments():
 def new_department():
     form = DepartmentForm()
     if form.validate():
-        try:
-            department = add_department(form.name.data, form.description.data)
-        except InvalidInput as error:
-            form[error.field].errors.append(str(error))
-        else:
-            db.session.commit()
+        done, department = attempt(form, add_department, form.name.data, form.description.data)
+        if done:
             flash(f"{department.name} was added.")
             return redirect(url_for("admin.department", department_id=department.id), 303)
     rows = db.session.scalars(select(Department).order_by(Department.name)).all()
@@ -59,12 +55,9 @@ def department(department_id: int):
     if request.method == "GET":
         return _department_page(department, form, _membership_form(department))
     if form.validate():
-        try:
-            change_department(department, form.name.data, form.description.data)
-        except InvalidInput as error:
-            form[error.field].errors.append(str(error))
-        else:
-            db.session.commit()
+        given = (form.name.data, form.description.data)
+        done, _ = attempt(form, change_department, department, *given)
+        if done:
             flash("Saved.")
             return redirect(url_for("admin.department", department_id=department.id), 303)
     return _department_page(department, form, _membership_form(department), 422)
@@ -139,12 +132,8 @@ def new_person():
     if request.method == "GET":
         return render_template("admin/person.html", form=form, person=None)
     if form.validate():
-        try:
-            person = add_person(_given(form))
-        except InvalidInput as error:
-            form[error.field].errors.append(str(error))
-        else:
-            db.session.commit()
+        done, person = attempt(form, add_person, _given(form))
+        if done:
             flash(f"{person.name} was added. Now add them to a department.")
             return redirect(url_for("admin.person", person_id=person.id), 303)
     return render_template("admin/person.html", form=form, person=None), 422
@@ -157,12 +146,8 @@ def person(person_id: int):
     if request.method == "GET":
         return render_template("admin/person.html", form=form, person=person)
     if form.validate():
-        try:
-            change_person(current_user, person, _given(form))
-        except InvalidInput as error:
-            form[error.field].errors.append(str(error))
-        else:
-            db.session.commit()
+        done, _ = attempt(form, change_person, current_user, person, _given(form))
+        if done:
             if person.id == current_user.id:
                 login_user(person)  # a new password of one's own keeps this session
             flash("Saved.")

@@ -33,7 +33,7 @@ from handoff.ownership.forms import ToldForm
 from handoff.ownership.routes import tasks_context
 from handoff.ownership.services import tasks_of
 from handoff.promises import services as promise_services
-from handoff.web import from_local, render, render_fragment, wants_fragment
+from handoff.web import attempt, from_local, render, render_fragment, wants_fragment
 
 bp = Blueprint("commitments", __name__)
 
@@ -347,20 +347,17 @@ def edit(reference: str):
         else None
     )
     if request.method == "POST" and form.validate():
-        try:
-            services.edit_commitment(
-                commitment,
-                current_user,
-                utcnow(),
-                title=form.title.data,
-                details=form.details.data or "",
-                promised_at=from_local(form.promised_at.data),
-            )
-        except InvalidInput as error:
-            db.session.rollback()
-            _show_in_place(form, error)
-        else:
-            db.session.commit()
+        done, _ = attempt(
+            form,
+            services.edit_commitment,
+            commitment,
+            current_user,
+            utcnow(),
+            title=form.title.data,
+            details=form.details.data or "",
+            promised_at=from_local(form.promised_at.data),
+        )
+        if done:
             return redirect(url_for("commitments.show", reference=reference), 303)
     status = 422 if request.method == "POST" else 200
     return render("commitments/edit.html", status=status, form=form, commitment=commitment)
@@ -372,13 +369,11 @@ def cancel(reference: str):
     commitment = get_commitment(reference)
     form = ReasonForm()
     if form.validate():
-        try:
-            services.cancel_commitment(commitment, current_user, utcnow(), form.reason.data)
-        except InvalidInput as error:
-            db.session.rollback()
-            _show_in_place(form, error)
-        else:
-            db.session.commit()
+        reason = form.reason.data
+        done, _ = attempt(
+            form, services.cancel_commitment, commitment, current_user, utcnow(), reason
+        )
+        if done:
             return _back_to(commitment)
     return _refused(commitment, "commitments/_owner_actions.html", cancel_form=form)
 
@@ -395,24 +390,11 @@ def add_step(reference: str):
             form.department_id.errors = ["Pick a department from the list."]
     if department is not None:
         step = services.RouteStep(department, form.ask.data, from_local(form.due_at.data))
-        try:
-            services.add_step(commitment, current_user, utcnow(), step)
-        except InvalidInput as error:
-            db.session.rollback()
-            _show_in_place(form, error)
-        else:
-            db.session.commit()
+        done, _ = attempt(form, services.add_step, commitment, current_user, utcnow(), step)
+        if done:
             return _back_to(commitment)
     commitment = get_commitment(reference)
     return _refused(commitment, "commitments/_owner_actions.html", step_form=form)
-
-
-def _show_in_place(form, error: InvalidInput) -> None:
-    """Put a rule's refusal beside the field it is about, or above the form."""
-    if error.field and error.field in form:
-        form[error.field].errors = [*form[error.field].errors, str(error)]
-    else:
-        form.form_errors.append(str(error))
 
 
 def _back_to(commitment: Commitment):
