@@ -8,9 +8,10 @@ however many processes serve sign-in. Three limits, each over the same window:
 - one account from all addresses together (50): guessing from many places stops too;
 - one client address over all accounts (20): trying many accounts from one place stops.
 
-An attempt is written down before its password is read (and committed, so that every
-process sees it), then counted: parallel guesses see each other and only as many as the
-limits allow go through, on PostgreSQL as on SQLite. A failure stays counted; a success
+An attempt is counted and written down in one transaction that holds its account and its
+address (committed before its password is read, so that every process sees it): parallel
+guesses take turns, and exactly as many as the limits allow go through, on PostgreSQL as on
+SQLite. A failure stays counted; a success
 takes away what its account failed from this address, never what the address failed at
 other accounts, nor what others failed at this account elsewhere.
 """
@@ -25,9 +26,7 @@ from sqlalchemy import delete, select
 
 from handoff.accounts.models import Person, SignInFailure
 from handoff.accounts.services import sign_in_window as _window
-from handoff.kernel.db import db
-
-AFTER_A_RACE = timedelta(seconds=2)  # the wait when parallel attempts refused each other
+from handoff.kernel.db import db, hold_keys, transaction
 
 
 @dataclass(frozen=True)
@@ -109,18 +108,12 @@ def admit(email: str, now: datetime) -> Refusal | None:
     """Let one sign-in attempt for `email` from this client go ahead, or say how long it must
     wait. An admitted attempt is counted as a failure (committed) until `succeeded`."""
     account, address = _keys(email)
-    wait = _wait(account, address, now)
-    if wait:
-        return wait
-    attempt = SignInFailure(at=now, account=account, address=address)
-    db.session.add(attempt)
-    db.session.commit()  # seen by every parallel attempt before any password is read
-    if _wait(account, address, now, more=1):  # parallel attempts filled a limit meanwhile
-        db.session.delete(attempt)
-        db.session.commit()
-        return _wait(account, address, now) or Refusal(AFTER_A_RACE)
-    db.session.commit()  # hold nothing while the password is hashed
-    return None
+    with transaction():
+        hold_keys(f"sign-in account {account}", f"sign-in address {address}")
+        wait = _wait(account, address, now)
+        if wait is None:
+            db.session.add(SignInFailure(at=now, account=account, address=address))
+    return wait  # committed: seen by every parallel attempt before any password is read
 
 
 def succeeded(email: str) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, select
+from sqlalchemy import DateTime, MetaData, event, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -144,6 +144,18 @@ def locked(thing):
     lock_row(type(thing), thing.id)
     db.session.refresh(thing)
     return thing
+
+
+def hold_keys(*keys: str) -> None:
+    """Take a lock on each named key until the transaction ends, so that transactions about
+    the same key take turns (PostgreSQL: advisory locks, taken in one order so two holders
+    never wait for each other; SQLite: the write transaction holds the database already)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
 
 
 def insert_ignore(model, rows: list[dict], key: list[str]) -> int:
