@@ -19,7 +19,7 @@ from handoff.config import Config
 from handoff.extensions import csrf, htmx, login_manager, migrate
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
-from handoff.kernel.db import db
+from handoff.kernel.db import db, end_session
 from handoff.metrics import busy_answer
 from handoff.web import (
     DatabaseIdConverter,
@@ -47,6 +47,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
+    app.teardown_appcontext(end_session)  # runs before Flask-SQLAlchemy's own, which then has
+    # nothing left to close
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -146,7 +148,7 @@ def _register_errors(app: Flask) -> None:
         try:
             db.session.rollback()  # whatever the failed request had begun is thrown away
         except SQLAlchemyError:
-            db.session.remove()  # the connection itself is gone: the pool gives a fresh one
+            end_session()  # the connection itself is gone: the pool gives a fresh one
         template = "errors/_problem.html" if wants_fragment() else "errors/problem.html"
         body = render_template(template, status=status, title=title, message=message)
         return body, status, {"Vary": "HX-Request", **(headers or {})}
@@ -164,7 +166,7 @@ def _register_errors(app: Flask) -> None:
         try:
             db.session.rollback()
         except SQLAlchemyError:
-            db.session.remove()
+            end_session()
         # rendered without the database (no signed-in person, no menu): it may be the cause
         template = "errors/_problem.html" if wants_fragment() else "errors/busy.html"
         # (the template alone: the context processors would load the signed-in person)

@@ -174,3 +174,34 @@ def test_connections_cut_by_the_database_give_503_in_flight_and_the_next_request
         db.session.rollback()
     except sa.exc.DBAPIError:
         db.session.remove()
+
+
+def test_a_connection_cut_after_the_page_was_made_still_answers_the_page(
+    app_factory, database_url, org, commitment, sign_in
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("cutting other sessions' connections is PostgreSQL's (pg_terminate_backend)")
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    page = f"/commitments/{commitment.reference}"
+    web = app_factory()
+    client = sign_in(web.test_client(), org.ivo)
+
+    @web.after_request
+    def cut_all(response):  # the page is made; the database drops its connection now
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        return response
+
+    # ending the request's session on a dead connection must not turn the page into a 500
+    assert client.get("/").status_code == 200
+    assert client.get(page).status_code == 200
+    admin.dispose()
+    try:  # the test's own connection was cut too: let the pool forget it
+        db.session.rollback()
+    except sa.exc.DBAPIError:
+        db.session.remove()

@@ -31,7 +31,7 @@ from aiosmtpd.controller import Controller
 
 from handoff.accounts.models import Person
 from handoff.departments.models import Department
-from handoff.kernel.db import db
+from handoff.kernel.db import db, end_session
 
 from conftest import PASSWORD, writes
 from nagging_helpers import set_policy
@@ -114,15 +114,27 @@ def pg_url(database_url):
     return database_url
 
 
-def start(command: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """Start a process of the run; what it prints goes to its log (read when the run fails)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def tracebacks(logs: Path) -> str:
+    """The tracebacks the run's processes printed, for a failure's message."""
+    found = []
+    for log in sorted(logs.glob("*.log")):
+        text = log.read_text(errors="replace")
+        for block in re.findall(r"Traceback \(most recent call last\):.*?\n\S[^\n]*", text, re.S):
+            found.append(f"--- {log.name}\n{block[-3000:]}")
+    return "\n".join(found[:5]) or "(no traceback in the processes' logs)"
 
 
 def wait_until_up(base: str) -> None:
@@ -137,7 +149,7 @@ def wait_until_up(base: str) -> None:
 
 
 def test_answers_are_kept_and_mail_leaves_once_through_killed_stopped_and_cut_processes(
-    pg_url, org, make, now, app
+    pg_url, org, make, now, app, tmp_path
 ):
     set_policy(always_open=True, ack_window_minutes=1, cadence_minutes=1, escalate_after=1)
     with writes():
@@ -162,12 +174,13 @@ def test_answers_are_kept_and_mail_leaves_once_through_killed_stopped_and_cut_pr
         f"web{i}": start(
             [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:app"],
             env,
+            tmp_path / f"web{i}.log",
         )
         for i, port in enumerate(webs)
     }
     nagger = [sys.executable, "-m", "flask", "--app", "app", "nagger"]
-    processes["nagger-a"] = start(nagger, env)
-    processes["nagger-b"] = start(nagger, env)
+    processes["nagger-a"] = start(nagger, env, tmp_path / "nagger-a.log")
+    processes["nagger-b"] = start(nagger, env, tmp_path / "nagger-b.log")
     timings: list = []
     answers: dict[int, int] = {}  # handoff id -> the final status of answering it
     stop = threading.Event()
@@ -198,9 +211,12 @@ def test_answers_are_kept_and_mail_leaves_once_through_killed_stopped_and_cut_pr
             index = 0
             while not stop.is_set():
                 index += 1
-                promise(index)
+                try:
+                    promise(index)
+                except sa.exc.DBAPIError:  # the database cut this connection too: next one
+                    end_session()
                 stop.wait(3)
-            db.session.remove()
+            end_session()
 
     def person_at_work():
         """Ivo answers what waits in Installation's inbox and reads pages, through either
@@ -249,7 +265,7 @@ def test_answers_are_kept_and_mail_leaves_once_through_killed_stopped_and_cut_pr
         os.killpg(processes["nagger-a"].pid, signal.SIGKILL)
         processes["nagger-a"].wait()
         time.sleep(4)
-        processes["nagger-a"] = start(nagger, env)
+        processes["nagger-a"] = start(nagger, env, tmp_path / "nagger-a.log")
         time.sleep(8)
         # the other is stopped mid-round for 15 s, then goes on
         os.killpg(processes["nagger-b"].pid, signal.SIGSTOP)
@@ -306,7 +322,10 @@ def test_answers_are_kept_and_mail_leaves_once_through_killed_stopped_and_cut_pr
             process.wait(timeout=30)
         smtp.down()
 
-    figures = verdict(answers, states, outbox, smtp.received.ids, timings)
+    try:
+        figures = verdict(answers, states, outbox, smtp.received.ids, timings)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{tracebacks(tmp_path)}") from None
     print(f"\nfaults run: {figures}")  # shown with -s
 
 

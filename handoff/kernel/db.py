@@ -18,6 +18,7 @@ from sqlalchemy import DateTime, MetaData, event, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -100,6 +101,20 @@ def _configure_sqlite(dbapi_connection, connection_record):
 def _begin_sqlite(conn):
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write_lock() else "BEGIN")
+
+
+def end_session(error: BaseException | None = None) -> None:
+    """End this context's session (the app runs it when a request or command ends).
+
+    A connection the database cut after the last query, while the page was being sent or
+    after the commit, fails the closing rollback. What was done stands and nothing is left to
+    roll back: the session is forgotten (the pool has dropped the dead connection) instead of
+    turning a finished answer into a 500.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        db.session.registry.clear()
 
 
 def utc(value: datetime) -> datetime:

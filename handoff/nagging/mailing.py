@@ -194,9 +194,9 @@ def write_digests(now: datetime) -> int:
             with writing():
                 written += _digest_for(address, now, hours)
                 db.session.commit()
-        except OperationalError:
+        except OperationalError as error:
             db.session.rollback()  # a lock or the connection: the next round tries again
-            log.warning("digest to %s left for the next round", address, exc_info=True)
+            log.warning("digest to %s left for the next round: %s", address, error.orig)
         except Exception as error:
             db.session.rollback()
             log.exception("could not write the digest to %s", address)

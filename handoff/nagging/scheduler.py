@@ -12,7 +12,7 @@ from sqlalchemy import delete, event
 
 from handoff.accounts.services import forget_old_failures
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import db, writing
+from handoff.kernel.db import db, end_session, writing
 from handoff.mail import DispatchReport, dispatch
 from handoff.metrics import ROUND_FAILURES, observe_round, process_name
 from handoff.nagging.mailing import vet_message
@@ -54,7 +54,7 @@ def run_round(app: Flask, now: datetime | None = None):
             log.exception("could not write down the round at %s", now)
             db.session.rollback()
         finally:
-            db.session.remove()
+            end_session()  # (a connection the database cut meanwhile is dropped, not raised)
         if report.reminders or report.digests or sent.sent or sent.failed or sent.withdrawn:
             log.info(
                 "sweep: %s; mail: %d sent, %d to retry, %d failed, %d withdrawn",
