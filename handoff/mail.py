@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime, db, transaction, writing
+from handoff.kernel.db import UTCDateTime, db, locked_row, skip_locked, transaction, writing
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +180,12 @@ def _claim(now: datetime, until: datetime) -> _Claim | None:
     )
     with transaction():
         message = db.session.scalar(
-            select(OutboxMessage)
-            .where(due)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, key_share=True)
+            skip_locked(
+                select(OutboxMessage)
+                .where(due)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(1)
+            )
         )
         if message is None:
             return None
@@ -212,9 +213,7 @@ def _still_true(
     have used up part of it.
     """
     with writing():
-        message = db.session.get(
-            OutboxMessage, claim.id, with_for_update={"key_share": True}, populate_existing=True
-        )
+        message = locked_row(OutboxMessage, claim.id)
         if message is None or message.status != SENDING or message.claimed_until != claim.until:
             db.session.rollback()  # someone else holds it now (our claim ran out): theirs
             return "skip"

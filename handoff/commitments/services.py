@@ -19,7 +19,7 @@ from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel import events
-from handoff.kernel.db import db, locked
+from handoff.kernel.db import db, locked, skip_locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.kernel.events import (
     AcceptedByStandingPromise,
@@ -460,15 +460,16 @@ def note_late_handoffs(now: datetime) -> int:
     while True:
         ids = list(
             db.session.scalars(
-                select(Handoff.id)
-                .where(
-                    Handoff.state == State.ACCEPTED,
-                    Handoff.due_at <= now,
-                    Handoff.late_noted_at.is_(None),
+                skip_locked(
+                    select(Handoff.id)
+                    .where(
+                        Handoff.state == State.ACCEPTED,
+                        Handoff.due_at <= now,
+                        Handoff.late_noted_at.is_(None),
+                    )
+                    .order_by(Handoff.due_at, Handoff.id)
+                    .limit(LATE_BATCH)
                 )
-                .order_by(Handoff.due_at, Handoff.id)
-                .limit(LATE_BATCH)
-                .with_for_update(skip_locked=True, key_share=True)
             )
         )
         if not ids:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -142,23 +143,64 @@ def transaction() -> Iterator[None]:
             raise
 
 
-def lock_row(model, ident: int) -> None:
+def lock_row(model, ident) -> None:
     """Take the row's lock until the transaction ends (PostgreSQL: FOR NO KEY UPDATE, which
     excludes every other writer of the row but lets foreign-key checks of inserts through;
     SQLite: the write transaction holds the database already).
 
-    The lock is a bare `SELECT id … FOR UPDATE`: PostgreSQL rechecks a locked row that changed
-    meanwhile against the other tables of the query as they were, so a locking query with
-    joins can silently lose the row.
+    The lock is a bare `SELECT key … FOR UPDATE`: PostgreSQL rechecks a locked row that
+    changed meanwhile against the other tables of the query as they were, so a locking query
+    with joins can silently lose the row.
     """
-    db.session.execute(select(model.id).where(model.id == ident).with_for_update(key_share=True))
+    key = _key(model)
+    db.session.execute(select(key).where(key == ident).with_for_update(key_share=True))
 
 
 def locked(thing):
     """`thing` read again under its row lock: decided on the latest committed state."""
-    lock_row(type(thing), thing.id)
+    lock_row(type(thing), sa_inspect(thing).identity[0])
     db.session.refresh(thing)
     return thing
+
+
+def locked_row(model, ident):
+    """The row with this key read under its lock as it is now, or None if there is none."""
+    lock_row(model, ident)
+    return db.session.get(model, ident, populate_existing=True)
+
+
+def lock_rows(model, ids, *options) -> list:
+    """Rows of `model` locked in id order (so that two lockers never wait on each other in
+    a circle), then read as they are now; `options` are loader options for the read."""
+    if not ids:
+        return []
+    ordered = sorted(ids)
+    key = _key(model)
+    db.session.execute(
+        select(key).where(key.in_(ordered)).order_by(key).with_for_update(key_share=True)
+    )
+    query = (
+        select(model)
+        .where(key.in_(ordered))
+        .order_by(key)
+        .execution_options(populate_existing=True)
+    )
+    if options:
+        query = query.options(*options)
+    return list(db.session.scalars(query).unique())
+
+
+def skip_locked(query):
+    """`query` taking its rows' locks, leaving out rows another transaction holds: how
+    several sweepers and senders share work (PostgreSQL: FOR NO KEY UPDATE SKIP LOCKED;
+    SQLite: the write transaction holds the database already)."""
+    return query.with_for_update(skip_locked=True, key_share=True)
+
+
+def _key(model):
+    """The model's one-column primary key."""
+    (column,) = sa_inspect(model).primary_key
+    return getattr(model, column.key)
 
 
 def hold_keys(*keys: str) -> None:

@@ -30,8 +30,6 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -40,7 +38,7 @@ from handoff.commitments.models import Handoff
 from handoff.departments.business_time import BusinessHours
 from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
-from handoff.kernel.db import db, writing
+from handoff.kernel.db import db, insert_ignore, lock_row, lock_rows, skip_locked, writing
 from handoff.mail import FAILED, PENDING, WITHDRAWN, OutboxMessage, smtp_configured
 from handoff.nagging import rules
 from handoff.nagging.digest import write_digest
@@ -97,9 +95,9 @@ class Facts:
         # Handoffs first, then tasks: the order the answer verbs lock them in, so that the
         # digest step and an answer never wait on each other in a circle.
         self.handoffs = {
-            h.id: h for h in _locked(Handoff, handoff_ids, selectinload(Handoff.commitment))
+            h.id: h for h in lock_rows(Handoff, handoff_ids, selectinload(Handoff.commitment))
         }
-        self.tasks = {t.id: t for t in _locked(CustomerTask, task_ids)}
+        self.tasks = {t.id: t for t in lock_rows(CustomerTask, task_ids)}
 
     def stale(self, nag: Nag, now: datetime) -> str | None:
         """Why the reminder is no longer true at `now`, or None while it is."""
@@ -126,29 +124,6 @@ class Facts:
         if wanted != Kind(nag.kind):
             return "it is past its due time now" if wanted == Kind.LATE else "it changed"
         return None
-
-
-def _locked(model, ids: set[int], *options) -> list:
-    """Rows of `model` locked in id order (so that two lockers never wait on each other in
-    a circle), then read as they are now."""
-    if not ids:
-        return []
-    ordered = sorted(ids)
-    db.session.execute(
-        select(model.id)
-        .where(model.id.in_(ordered))
-        .order_by(model.id)
-        .with_for_update(key_share=True)
-    )
-    query = (
-        select(model)
-        .where(model.id.in_(ordered))
-        .order_by(model.id)
-        .execution_options(populate_existing=True)
-    )
-    if options:
-        query = query.options(*options)
-    return list(db.session.scalars(query).unique())
 
 
 def _topic(nag: Nag) -> tuple:
@@ -206,15 +181,11 @@ def write_digests(now: datetime) -> int:
 
 def _claim_mailbox(address: str) -> Mailbox | None:
     """Take the address's mailbox row for this transaction; None if another sweep has it."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(Mailbox).values(address=address).on_conflict_do_nothing(index_elements=["address"])
-    )
+    insert_ignore(Mailbox, [{"address": address}], key=["address"])
     return db.session.scalar(
-        select(Mailbox)
-        .where(Mailbox.address == address)
-        .with_for_update(skip_locked=True, key_share=True)
-        .execution_options(populate_existing=True)
+        skip_locked(select(Mailbox).where(Mailbox.address == address)).execution_options(
+            populate_existing=True
+        )
     )
 
 
@@ -298,9 +269,11 @@ def _fold_unsent(address: str, now: datetime) -> list[Nag]:
     burst. Answer those reminders, waiting again."""
     unsent = list(
         db.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.to_address == address, OutboxMessage.status == PENDING)
-            .with_for_update(skip_locked=True, key_share=True)
+            skip_locked(
+                select(OutboxMessage).where(
+                    OutboxMessage.to_address == address, OutboxMessage.status == PENDING
+                )
+            )
         )
     )
     if not unsent:
@@ -396,9 +369,7 @@ def vet_message(message: OutboxMessage, now: datetime) -> str | None:
     )
     if not nags:
         return None  # not a digest of reminders
-    db.session.scalar(
-        select(Mailbox).where(Mailbox.address == message.to_address).with_for_update(key_share=True)
-    )
+    lock_row(Mailbox, message.to_address)
     if not message.body_html:
         for nag in nags:
             nag.message_id = None

@@ -22,7 +22,7 @@ from handoff.commitments.models import Handoff
 from handoff.commitments.services import note_late_handoffs
 from handoff.departments.models import Department, Membership
 from handoff.kernel import timeline
-from handoff.kernel.db import db, writing
+from handoff.kernel.db import db, skip_locked, writing
 from handoff.kernel.events import Escalated, NagRecorded, announce
 from handoff.nagging import rules
 from handoff.nagging.mailing import write_digests
@@ -93,11 +93,12 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
     `chase`; answer whether there may be more."""
     ids = list(
         db.session.scalars(
-            select(model.id)
-            .where(model.next_nag_at <= now)
-            .order_by(model.next_nag_at, model.id)
-            .limit(BATCH)
-            .with_for_update(skip_locked=True, key_share=True)
+            skip_locked(
+                select(model.id)
+                .where(model.next_nag_at <= now)
+                .order_by(model.next_nag_at, model.id)
+                .limit(BATCH)
+            )
         )
     )
     if not ids:
