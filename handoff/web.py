@@ -1,6 +1,6 @@
 """What every page shares: page-or-fragment rendering, the reader's time zone, errors."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from handoff.extensions import htmx
 from handoff.kernel import dates
+from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.db import MAX_INT, db
 from handoff.kernel.errors import InvalidInput
@@ -75,7 +76,12 @@ def local_input(value: datetime | None) -> datetime | None:
 
 def format_when(value: datetime | None, now: datetime | None = None) -> str:
     """'Tue 12 May 10:00' in the reader's zone; the year only when it is not this year."""
-    return dates.format_when(value, reader_zone(), now or datetime.now(UTC))
+    return dates.format_when(value, reader_zone(), now or utcnow())
+
+
+def at_risk_within() -> timedelta:
+    """How soon an unanswered handoff's due time makes its commitment at risk (configured)."""
+    return timedelta(hours=current_app.config["AT_RISK_HOURS"])
 
 
 def safe_next(target: str | None) -> str | None:

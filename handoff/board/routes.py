@@ -1,8 +1,6 @@
 """The board: every open commitment, its route, its status, who owns the customer."""
 
-from datetime import timedelta
-
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -12,7 +10,7 @@ from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
-from handoff.web import render, to_local
+from handoff.web import at_risk_within, render, to_local
 
 bp = Blueprint("board", __name__)
 
@@ -41,7 +39,7 @@ def index():
         filters,
         department_ids=current_user.department_ids,
         now=now,
-        at_risk_within=timedelta(hours=current_app.config["AT_RISK_HOURS"]),
+        at_risk_within=at_risk_within(),
         day_bounds=local_day_bounds(to_local(now)),
     )
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()

@@ -21,8 +21,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from handoff.commitments.lifecycle import Action
 from handoff.commitments.models import CHANNELS
 from handoff.kernel.forms import MomentField, Rows, amount_bounds, choices, count_bounds
+from handoff.web import from_local
 
 MAX_ROUTE_STEPS = 8
 
@@ -128,6 +130,10 @@ class NoteForm(FlaskForm):
 
     note = StringField("Note", validators=[Optional(), Length(max=1000)])
 
+    def answer(self) -> dict:
+        """What the answer says, for services.give_answer."""
+        return {"note": self.note.data or ""}
+
 
 class ReasonForm(FlaskForm):
     """Decline, reject a counter, take a step off the route, cancel: a reason is required."""
@@ -135,6 +141,10 @@ class ReasonForm(FlaskForm):
     reason = StringField(
         "Reason", validators=[DataRequired("A reason is required."), Length(max=1000)]
     )
+
+    def answer(self) -> dict:
+        """What the answer says, for services.give_answer."""
+        return {"reason": self.reason.data or ""}
 
 
 class CounterForm(FlaskForm):
@@ -151,6 +161,26 @@ class CounterForm(FlaskForm):
             self.terms.errors.append("Give a date or terms you can meet.")
             return False
         return True
+
+    def answer(self) -> dict:
+        """What the answer says, for services.give_answer (the date read in the reader's zone)."""
+        return {
+            "due_at": from_local(self.due_at.data),
+            "terms": self.terms.data or "",
+            "note": self.note.data or "",
+        }
+
+
+# The form each answer is given with (the answers themselves: commitments.answers.ANSWERS).
+ANSWER_FORMS: dict[Action, type[FlaskForm]] = {
+    Action.ACCEPT: NoteForm,
+    Action.COUNTER: CounterForm,
+    Action.DECLINE: ReasonForm,
+    Action.COMPLETE: NoteForm,
+    Action.TAKE_COUNTER: NoteForm,
+    Action.REJECT_COUNTER: ReasonForm,
+    Action.CANCEL: ReasonForm,
+}
 
 
 class CommentForm(FlaskForm):

@@ -1,21 +1,18 @@
 """Recording commitments, the commitment page, and answering handoffs."""
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.commitments import services
-from handoff.commitments.answers import answers_by_handoff, may_settle
+from handoff.commitments.answers import ANSWERS, answers_by_handoff, may_settle
 from handoff.commitments.forms import (
+    ANSWER_FORMS,
     AddStepForm,
     CommentForm,
     CommitmentForm,
-    CounterForm,
     EditCommitmentForm,
     FeedbackForm,
-    NoteForm,
     ReasonForm,
 )
 from handoff.commitments.lifecycle import InvalidTransition
@@ -30,10 +27,18 @@ from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import choices, database_id
 from handoff.kernel.timeline import TimelineEvent
 from handoff.ownership.forms import ToldForm
-from handoff.ownership.routes import tasks_context
-from handoff.ownership.services import tasks_of
+from handoff.ownership.services import tasks_of, tasks_view
 from handoff.promises import services as promise_services
-from handoff.web import attempt, from_local, render, render_fragment, wants_fragment
+from handoff.web import (
+    at_risk_within,
+    attempt,
+    format_when,
+    from_local,
+    local_input,
+    render,
+    render_fragment,
+    wants_fragment,
+)
 
 bp = Blueprint("commitments", __name__)
 
@@ -56,19 +61,6 @@ def _all_departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.name)))
 
 
-def _active_promises() -> list:
-    from handoff.promises.models import StandingPromise
-
-    return list(
-        db.session.scalars(
-            select(StandingPromise)
-            .join(StandingPromise.department)
-            .where(StandingPromise.active.is_(True))
-            .order_by(Department.name, StandingPromise.name)
-        )
-    )
-
-
 def _own_departments() -> list[Department]:
     if current_user.is_admin:
         return _all_departments()
@@ -84,7 +76,7 @@ def new():
     form = CommitmentForm()
     all_departments = _all_departments()
     own = _own_departments()
-    promises = _active_promises()
+    promises = promise_services.active_promises()
     op = request.form.get("op", "save")
     if request.method == "POST" and op != "save":
         _change_route_rows(form, op)
@@ -156,7 +148,7 @@ def check_route():
     """While the form is filled in: which steps a standing promise accepts at once, and why
     the others need the department's answer (information, not a wall)."""
     form = CommitmentForm()
-    promises = _active_promises()
+    promises = promise_services.active_promises()
     form.set_department_choices(_all_departments(), _own_departments(), promises)
     for step in form.route:  # parse what is there, quietly: this is not a save
         step.form.validate()
@@ -250,8 +242,7 @@ def _refused(commitment: Commitment, fragment: str, **forms):
 
 def status_now(commitment: Commitment):
     """The commitment's status now, as every page shows it."""
-    at_risk = timedelta(hours=current_app.config["AT_RISK_HOURS"])
-    return commitment.status(utcnow(), at_risk)
+    return commitment.status(utcnow(), at_risk_within())
 
 
 @bp.get("/commitments/<reference>")
@@ -273,7 +264,8 @@ def summary(reference: str):
 
 def _tell_context(commitment: Commitment) -> dict:
     tasks = tasks_of(commitment)
-    return {"tasks": tasks, "told_form": ToldForm(formdata=None), **tasks_context(tasks)}
+    view = tasks_view(tasks, current_user, utcnow(), at_risk_within(), format_when)
+    return {"tasks": tasks, "told_form": ToldForm(formdata=None), **view}
 
 
 @bp.get("/commitments/<reference>/tell")
@@ -335,8 +327,6 @@ def edit(reference: str):
     commitment = get_commitment(reference)
     if not may_settle(current_user, commitment):
         raise NotAllowed(f"Only {commitment.owner_department.name} can edit it.")
-    from handoff.web import local_input
-
     form = EditCommitmentForm(
         data={
             "title": commitment.title,
@@ -410,46 +400,19 @@ def _back_to(commitment: Commitment):
 # --- answering a handoff -----------------------------------------------------------------
 
 
-def _note(form) -> str:
-    return form.note.data or ""
-
-
-# each answer's name (commitments.answers) → (its form, the service call with the acting person)
-ANSWER_FORMS = {
-    "accept": (NoteForm, lambda h, f, who, now: services.accept(h, who, now, _note(f))),
-    "decline": (ReasonForm, lambda h, f, who, now: services.decline(h, who, now, f.reason.data)),
-    "counter": (
-        CounterForm,
-        lambda h, f, who, now: services.counter(
-            h, who, now, due_at=from_local(f.due_at.data), terms=f.terms.data or "", note=_note(f)
-        ),
-    ),
-    "take-counter": (NoteForm, lambda h, f, who, now: services.take_counter(h, who, now)),
-    "reject-counter": (
-        ReasonForm,
-        lambda h, f, who, now: services.reject_counter(h, who, now, f.reason.data),
-    ),
-    "complete": (NoteForm, lambda h, f, who, now: services.complete(h, who, now, _note(f))),
-    "remove": (
-        ReasonForm,
-        lambda h, f, who, now: services.remove_step(h, who, now, f.reason.data),
-    ),
-}
-
-
 @bp.post("/handoffs/<int:handoff_id>/<action>")
 def answer(handoff_id: int, action: str):
     """Answer a handoff (accept, counter, decline …); htmx swaps the row in place."""
-    if action not in ANSWER_FORMS:
+    if action not in ANSWERS:
         abort(404)
     handoff = db.get_or_404(Handoff, handoff_id)
-    form_class, act = ANSWER_FORMS[action]
-    form = form_class()
+    given = ANSWERS[action].action
+    form = ANSWER_FORMS[given]()
     view = request.form.get("view", "commitment")
     if not form.validate():
         return _handoff_row(handoff, view, 422, forms={action: form})
     try:
-        outcome = act(handoff, form, current_user, utcnow())
+        outcome = services.give_answer(handoff, given, current_user, utcnow(), **form.answer())
     except InvalidTransition:
         db.session.rollback()
         handoff = db.get_or_404(Handoff, handoff_id)
@@ -470,8 +433,6 @@ def answer(handoff_id: int, action: str):
 
 def _already(handoff: Handoff) -> str:
     """'Already accepted by Ana Ruiz at Tue 12 May 10:42' — what happened first."""
-    from handoff.web import format_when
-
     at = format_when(handoff.changed_at)
     return f"Already {handoff.state} by {handoff.changed_by.name} at {at}. Nothing was changed."
 

@@ -327,6 +327,36 @@ def remove_step(handoff: Handoff, actor: Person, now: datetime, reason: str) -> 
     return _move(handoff, Action.CANCEL, actor, now, facts, kind="removed")
 
 
+def give_answer(
+    handoff: Handoff,
+    action: Action,
+    actor: Person,
+    now: datetime,
+    *,
+    note: str = "",
+    reason: str = "",
+    due_at: datetime | None = None,
+    terms: str = "",
+) -> Outcome:
+    """Give the answer `action` to the handoff by its verb: the one way in for the pages,
+    the reminder links and (later) the API."""
+    match Action(action):
+        case Action.ACCEPT:
+            return accept(handoff, actor, now, note)
+        case Action.DECLINE:
+            return decline(handoff, actor, now, reason)
+        case Action.COUNTER:
+            return counter(handoff, actor, now, due_at=due_at, terms=terms, note=note)
+        case Action.TAKE_COUNTER:
+            return take_counter(handoff, actor, now)
+        case Action.REJECT_COUNTER:
+            return reject_counter(handoff, actor, now, reason)
+        case Action.COMPLETE:
+            return complete(handoff, actor, now, note)
+        case Action.CANCEL:
+            return remove_step(handoff, actor, now, reason)
+
+
 def add_step(commitment: Commitment, actor: Person, now: datetime, step: RouteStep) -> Handoff:
     """The owner side adds a department to the route."""
     _require_owner_side(actor, commitment)

@@ -9,11 +9,11 @@ from handoff.commitments.answers import answers_by_handoff
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
+from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.ownership.forms import ToldForm
-from handoff.ownership.models import CustomerTask
-from handoff.ownership.routes import tasks_context
-from handoff.web import render
+from handoff.ownership.services import open_tasks_of_department, tasks_view
+from handoff.web import at_risk_within, format_when, render
 
 bp = Blueprint("inbox", __name__)
 
@@ -65,24 +65,13 @@ def inbox_handoffs(department_id: int) -> dict[str, list[Handoff]]:
     return lists
 
 
-def open_tasks_for(department_id: int) -> list[CustomerTask]:
-    """The customers this department must tell about a broken promise, soonest deadline first."""
-    return list(
-        db.session.scalars(
-            select(CustomerTask)
-            .where(CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None))
-            .order_by(CustomerTask.due_at, CustomerTask.id)
-        )
-    )
-
-
 @bp.get("/departments/<int:department_id>/inbox")
 @login_required
 def show(department_id: int):
     """The handoffs waiting for this department's answer, the counters it must settle, its work."""
     department = db.get_or_404(Department, department_id)
     lists = inbox_handoffs(department_id)
-    tasks = open_tasks_for(department_id)
+    tasks = open_tasks_of_department(department_id)
     switchable = (
         db.session.scalars(select(Department).order_by(Department.name)).all()
         if current_user.is_admin
@@ -95,7 +84,7 @@ def show(department_id: int):
         lists=lists,
         answers=answers_by_handoff(current_user, [h for hs in lists.values() for h in hs]),
         tasks=tasks,
-        **tasks_context(tasks),
+        **tasks_view(tasks, current_user, utcnow(), at_risk_within(), format_when),
         told_form=ToldForm(formdata=None),
         switchable=switchable,
         view="inbox",

@@ -1,8 +1,6 @@
 """The status lookup: one box, results as you type, one true sentence per commitment."""
 
-from datetime import timedelta
-
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 from flask_login import login_required
 from sqlalchemy import case, select
 from sqlalchemy.orm import selectinload
@@ -14,8 +12,8 @@ from handoff.customers.services import customer_matches
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db
-from handoff.ownership.models import CustomerTask
-from handoff.web import format_when, render
+from handoff.ownership.services import open_task_by_commitment
+from handoff.web import at_risk_within, format_when, render
 
 MAX_QUERY = 200
 bp = Blueprint("lookup", __name__)
@@ -43,30 +41,17 @@ def find_commitments(query: str) -> list[Commitment]:
     )
 
 
-def open_tasks_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
-    """The open task to tell the customer, per commitment (one query for all results)."""
-    if not ids:
-        return {}
-    rows = db.session.scalars(
-        select(CustomerTask).where(
-            CustomerTask.commitment_id.in_(ids), CustomerTask.closed_at.is_(None)
-        )
-    )
-    return {task.commitment_id: task for task in rows}
-
-
 @bp.get("/lookup")
 @login_required
 def index():
     """Look up what was promised and what is true now, while the customer is on the line."""
     query = request.args.get("q", "")[:MAX_QUERY]  # what anyone types on the phone, at most
     now = utcnow()
-    at_risk_within = timedelta(hours=current_app.config["AT_RISK_HOURS"])
     results = []
     commitments = find_commitments(query)
-    tasks = open_tasks_by_commitment([c.id for c in commitments])
+    tasks = open_task_by_commitment([c.id for c in commitments])
     for commitment in commitments:
-        status = commitment.status(now, at_risk_within)
+        status = commitment.status(now, at_risk_within())
         task = tasks.get(commitment.id)
         sentence = status_sentence(commitment, status, now, format_when, format_relative)
         to_say = customer_sentence(commitment, status, now, format_when, task)

@@ -6,10 +6,11 @@ from flask import Blueprint, g, render_template, request
 from flask_login import current_user
 
 from handoff.accounts.models import Person
-from handoff.commitments.answers import answers_for, answers_open
+from handoff.commitments import services
+from handoff.commitments.answers import ANSWERS, OWNER_SIDE, answers_for, answers_open
+from handoff.commitments.forms import ANSWER_FORMS
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import Handoff
-from handoff.commitments.routes import ANSWER_FORMS
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput
@@ -55,7 +56,14 @@ def act(token: str):
     possible = [answer.name for answer in answers_open(handoff) if answer.by_mail]
     allowed = [answer.name for answer in answers_for(acting, handoff) if answer.by_mail]
     chosen = request.values.get("do", "")
+    settles = bool(possible) and ANSWERS[possible[0]].by == OWNER_SIDE
     context = {
+        # who may give the answers open now, for a reader who may not
+        "who_answers": (
+            f"only {handoff.commitment.owner_department.name} settles a counter"
+            if settles
+            else f"only members of {handoff.department.name} answer it"
+        ),
         "handoff": handoff,
         "commitment": handoff.commitment,
         "person": person,
@@ -80,14 +88,14 @@ def act(token: str):
         context["stale"] = True
         context["allowed"] = []
         return render_template("nagging/act.html", **context), 409
-    form_class, perform = ANSWER_FORMS[action]
-    form = form_class()
+    given = ANSWERS[action].action
+    form = ANSWER_FORMS[given]()
     if not form.validate():
         context["forms"] = {action: form}
         context["chosen"] = action
         return render_template("nagging/act.html", **context), 422
     try:
-        perform(handoff, form, acting, utcnow())
+        services.give_answer(handoff, given, acting, utcnow(), **form.answer())
     except InvalidTransition:
         db.session.rollback()
         context.update(stale=True, allowed=[], handoff=db.session.get(Handoff, claim.handoff_id))

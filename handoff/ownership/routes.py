@@ -1,18 +1,15 @@
 """Marking the customer told, and the organisation's ownership settings."""
 
-from datetime import timedelta
-
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from handoff.commitments.sentences import customer_sentence
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.ownership.forms import SettingsForm, ToldForm
 from handoff.ownership.models import CustomerTask, OrganisationSettings
-from handoff.ownership.services import mark_told, may_tell, save_settings
-from handoff.web import format_when, render
+from handoff.ownership.services import mark_told, save_settings, tasks_view
+from handoff.web import at_risk_within, format_when, render
 
 bp = Blueprint("ownership", __name__)
 
@@ -24,19 +21,8 @@ def _signed_in():
 
 
 def tasks_context(tasks) -> dict:
-    """What the task partial shows for each task: what the reader could say to the customer,
-    and whether the reader may mark it told."""
-    now = utcnow()
-    at_risk = timedelta(hours=current_app.config["AT_RISK_HOURS"])
-    return {
-        "say": {
-            task.id: customer_sentence(
-                task.commitment, task.commitment.status(now, at_risk), now, format_when, task
-            )
-            for task in tasks
-        },
-        "tellable": {task.id for task in tasks if may_tell(current_user, task)},
-    }
+    """What the task partial shows for each task, for the signed-in reader."""
+    return tasks_view(tasks, current_user, utcnow(), at_risk_within(), format_when)
 
 
 def task_row(task: CustomerTask, status: int = 200, form: ToldForm | None = None, trigger=None):

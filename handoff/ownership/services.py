@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.sentences import customer_sentence
 from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
@@ -114,6 +115,43 @@ def open_tasks(commitment: Commitment, but: CustomerTask | None = None) -> list[
     if but is not None:
         query = query.where(CustomerTask.id != but.id)
     return list(db.session.scalars(query.order_by(CustomerTask.id)))
+
+
+def open_tasks_of_department(department_id: int) -> list[CustomerTask]:
+    """The customers this department must tell about a broken promise, soonest deadline first."""
+    return list(
+        db.session.scalars(
+            select(CustomerTask)
+            .where(CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None))
+            .order_by(CustomerTask.due_at, CustomerTask.id)
+        )
+    )
+
+
+def open_task_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
+    """The open task to tell the customer, per commitment (one query for a page of them)."""
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(CustomerTask).where(
+            CustomerTask.commitment_id.in_(ids), CustomerTask.closed_at.is_(None)
+        )
+    )
+    return {task.commitment_id: task for task in rows}
+
+
+def tasks_view(tasks, reader: Person, now: datetime, at_risk_within, when) -> dict:
+    """What a page shows of each task: what the reader could say to the customer (moments
+    written by `when`), and which tasks the reader may mark told."""
+    return {
+        "say": {
+            task.id: customer_sentence(
+                task.commitment, task.commitment.status(now, at_risk_within), now, when, task
+            )
+            for task in tasks
+        },
+        "tellable": {task.id for task in tasks if may_tell(reader, task)},
+    }
 
 
 def tasks_of(commitment: Commitment) -> list[CustomerTask]:

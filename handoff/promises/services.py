@@ -82,6 +82,18 @@ def accept_within_standing_promise(event: HandoffRequested) -> None:
 # --- the catalogue -------------------------------------------------------------------------
 
 
+def active_promises() -> list[StandingPromise]:
+    """Every standing promise anyone may make now, by department and name."""
+    return list(
+        db.session.scalars(
+            select(StandingPromise)
+            .join(StandingPromise.department)
+            .where(StandingPromise.active.is_(True))
+            .order_by(Department.name, StandingPromise.name)
+        )
+    )
+
+
 def may_edit_catalogue(person: Person, department: Department) -> bool:
     """A department's leads (and admins) keep its catalogue and say who is on duty."""
     return person.is_admin or person.is_lead_of(department.id)
