@@ -33,7 +33,16 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime, db, locked_row, skip_locked, transaction, writing
+from handoff.kernel.db import (
+    UTCDateTime,
+    db,
+    locked,
+    locked_row,
+    skip_locked,
+    transaction,
+    writing,
+)
+from handoff.kernel.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -413,8 +422,9 @@ def _give_back(message_id: int, now: datetime, error: str) -> bool:
 
 def retry(message: OutboxMessage, now: datetime) -> None:
     """Give a failed message a fresh start: pending now, attempts counted from zero."""
+    message = locked(message)  # two admins retrying at once: the second is told
     if message.status != FAILED:
-        raise ValueError(f"the message is {message.status}, not failed")
+        raise Conflict(f"This message is {message.status}; only a failed message is retried.")
     message.status = PENDING
     message.attempts = 0
     message.failed_at = None

@@ -7,7 +7,7 @@ from handoff.accounts.models import Person
 from handoff.departments.models import Department, Membership
 from handoff.kernel.db import db
 
-from conftest import fresh
+from conftest import fresh, writes
 
 
 @pytest.mark.parametrize("url", ["/admin/departments", "/admin/people", "/admin/people/new"])
@@ -138,3 +138,27 @@ def test_unknown_admin_records_are_404(client, org, sign_in):
     assert client.get("/admin/departments/999").status_code == 404
     assert client.get("/admin/people/999").status_code == 404
     assert client.post("/admin/memberships/999/delete").status_code == 404
+
+
+def test_taking_the_person_on_duty_out_of_a_department_leaves_nobody_on_duty(
+    client, org, sign_in
+):
+    with writes():
+        org.installation.on_duty_person_id = org.ivo.id
+    membership = db.session.scalar(
+        select(Membership).filter_by(person_id=org.ivo.id, department_id=org.installation.id)
+    )
+    sign_in(client, org.admin)
+    response = client.post(f"/admin/memberships/{membership.id}/delete")
+    assert response.status_code == 303
+    assert fresh(org.installation).on_duty_person_id is None
+
+
+def test_a_role_that_is_not_one_is_refused_and_changes_nothing(client, org, sign_in):
+    membership = db.session.scalar(select(Membership).filter_by(person_id=org.ivo.id))
+    role = membership.role
+    sign_in(client, org.admin)
+    response = client.post(f"/admin/memberships/{membership.id}/role", data={"role": "owner"})
+    assert response.status_code == 422
+    assert "A role is one of: member, lead" in response.get_data(as_text=True)
+    assert fresh(membership).role == role

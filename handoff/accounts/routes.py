@@ -131,18 +131,18 @@ def password():
     """Change my password: this session goes on, every other one (and remember-me) ends."""
     form = PasswordForm()
     person = db.session.get(Person, current_user.id)
-    wait = throttle.admit(person.email, utcnow()) if form.validate() else None
-    if wait:  # guessing the current password is throttled like signing in
-        form.current.errors.append(wait.message)
-        page, _ = _me_page(ReminderForm(digest_mode=person.digest_mode), form, 429)
-        return page, 429, {"Retry-After": str(wait.seconds)}
-    if form.validate() and not person.check_password(form.current.data):
+    if form.validate():
+        wait = throttle.admit(person.email, utcnow())
+        if wait:  # guessing the current password is throttled like signing in
+            form.current.errors.append(wait.message)
+            page, _ = _me_page(ReminderForm(digest_mode=person.digest_mode), form, 429)
+            return page, 429, {"Retry-After": str(wait.seconds)}
+        if person.check_password(form.current.data):
+            throttle.succeeded(person.email)
+            person.set_password(form.new.data)
+            db.session.commit()
+            login_user(person)  # this session carries the new token; the others are over
+            flash("Your password is changed. You were signed out everywhere else.")
+            return redirect(url_for("accounts.me"), 303)
         form.current.errors.append("That is not your current password.")  # (counted by admit)
-    elif form.validate():
-        throttle.succeeded(person.email)
-        person.set_password(form.new.data)
-        db.session.commit()
-        login_user(person)  # this session carries the new token; the others are over
-        flash("Your password is changed. You were signed out everywhere else.")
-        return redirect(url_for("accounts.me"), 303)
     return _me_page(ReminderForm(digest_mode=person.digest_mode), form, 422)

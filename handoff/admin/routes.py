@@ -7,8 +7,8 @@ from sqlalchemy import select
 from handoff.accounts.models import Person
 from handoff.accounts.services import PersonInput, add_person, change_person
 from handoff.admin.forms import DepartmentForm, MembershipForm, PersonForm
+from handoff.departments import services as department_services
 from handoff.departments.models import Department, Membership
-from handoff.departments.services import add_department, change_department
 from handoff.kernel.db import db
 from handoff.kernel.forms import choices
 from handoff.web import attempt
@@ -39,7 +39,9 @@ def departments():
 def new_department():
     form = DepartmentForm()
     if form.validate():
-        done, department = attempt(form, add_department, form.name.data, form.description.data)
+        done, department = attempt(
+            form, department_services.add_department, form.name.data, form.description.data
+        )
         if done:
             flash(f"{department.name} was added.")
             return redirect(url_for("admin.department", department_id=department.id), 303)
@@ -56,7 +58,7 @@ def department(department_id: int):
         return _department_page(department, form, _membership_form(department))
     if form.validate():
         given = (form.name.data, form.description.data)
-        done, _ = attempt(form, change_department, department, *given)
+        done, _ = attempt(form, department_services.change_department, department, *given)
         if done:
             flash("Saved.")
             return redirect(url_for("admin.department", department_id=department.id), 303)
@@ -93,20 +95,18 @@ def add_member(department_id: int):
     form = _membership_form(department, request.form)
     if not form.validate():
         return _department_page(department, DepartmentForm(obj=department), form, 422)
-    db.session.add(
-        Membership(person_id=form.person_id.data, department=department, role=form.role.data)
+    done, _ = attempt(
+        form, department_services.add_member, department, form.person_id.data, form.role.data
     )
-    db.session.commit()
+    if not done:
+        return _department_page(department, DepartmentForm(obj=department), form, 422)
     return redirect(url_for("admin.department", department_id=department.id), 303)
 
 
 @bp.post("/memberships/<int:membership_id>/role")
 def change_role(membership_id: int):
     membership = db.get_or_404(Membership, membership_id)
-    role = request.form.get("role")
-    if role not in ("member", "lead"):
-        abort(422)
-    membership.role = role
+    department_services.set_role(membership, request.form.get("role", ""))
     db.session.commit()
     return redirect(url_for("admin.department", department_id=membership.department_id), 303)
 
@@ -115,7 +115,7 @@ def change_role(membership_id: int):
 def remove_member(membership_id: int):
     membership = db.get_or_404(Membership, membership_id)
     department_id = membership.department_id
-    db.session.delete(membership)
+    department_services.remove_member(membership)
     db.session.commit()
     return redirect(url_for("admin.department", department_id=department_id), 303)
 

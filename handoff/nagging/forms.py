@@ -1,6 +1,6 @@
 """The nag policy form."""
 
-from datetime import date
+from datetime import date, time
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -87,6 +87,57 @@ class PolicyForm(FlaskForm):
         filters=[_stripped],  # a pasted address often carries a space; it is no mistake
     )
     escalation_name = StringField("Their name or role", validators=[Optional(), Length(max=120)])
+
+    @classmethod
+    def of(cls, hours, policy) -> "PolicyForm":
+        """The form filled in with working hours and a nag policy as they are."""
+        return cls(
+            formdata=None,
+            data={
+                "time_zone": hours.time_zone,
+                "always_open": hours.always_open,
+                "work_days": sorted(hours.work_day_numbers),
+                "day_start": time.fromisoformat(hours.day_start),
+                "day_end": time.fromisoformat(hours.day_end),
+                "holidays": hours.holidays,
+                "holiday_country": hours.holiday_country,
+                "ack_window_minutes": policy.ack_window_minutes,
+                "cadence_minutes": policy.cadence_minutes,
+                "escalate_after": policy.escalate_after,
+                "org_escalate_after": policy.org_escalate_after,
+                "due_soon_minutes": policy.due_soon_minutes,
+                "escalation_email": policy.escalation_email,
+                "escalation_name": policy.escalation_name,
+            },
+        )
+
+    def settings(self, organisation: bool) -> dict:
+        """What the form says, as settings for save_policy. Round the clock the hours may be
+        left empty: the department keeps the ones it had, so that unticking 24/7 later
+        brings them back; the escalation contact is the organisation's alone."""
+        settings = {
+            "time_zone": self.time_zone.data,
+            "always_open": self.always_open.data,
+            "holidays": "\n".join(
+                line.strip() for line in (self.holidays.data or "").splitlines() if line.strip()
+            ),
+            "holiday_country": (self.holiday_country.data or "").strip().upper(),
+            "ack_window_minutes": self.ack_window_minutes.data,
+            "cadence_minutes": self.cadence_minutes.data,
+            "escalate_after": self.escalate_after.data,
+            "org_escalate_after": self.org_escalate_after.data,
+            "due_soon_minutes": self.due_soon_minutes.data,
+        }
+        if self.work_days.data:
+            settings["work_days"] = ",".join(str(d) for d in sorted(self.work_days.data))
+        if self.day_start.data is not None:
+            settings["day_start"] = self.day_start.data.strftime("%H:%M")
+        if self.day_end.data is not None:
+            settings["day_end"] = self.day_end.data.strftime("%H:%M")
+        if organisation:
+            settings["escalation_email"] = (self.escalation_email.data or "").strip().lower()
+            settings["escalation_name"] = (self.escalation_name.data or "").strip()
+        return settings
 
     def validate_time_zone(self, field):
         if not is_valid_zone(field.data):

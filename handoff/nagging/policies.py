@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from handoff.departments.hours import DEFAULT_HOURS, WorkingHours
+from handoff.departments.services import follow_organisation_hours, set_hours
 from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS, NagPolicy
 from handoff.nagging.schedule import reschedule_open_work
@@ -43,35 +44,28 @@ def save_policy(department_id: int | None, now: datetime, **settings) -> int:
     unknown = set(settings) - set(HOURS_FIELDS) - set(POLICY_FIELDS)
     if unknown:
         raise TypeError(f"no such setting: {', '.join(sorted(unknown))}")
-    current = shown_for(department_id)
-    hours = WorkingHours.own(department_id) if department_id is not None else None
-    if department_id is None:
-        hours = db.session.scalar(select(WorkingHours).where(WorkingHours.department_id.is_(None)))
-    if hours is None:
-        hours = WorkingHours(
-            department_id=department_id,
-            **{f: getattr(current.hours, f) for f in HOURS_FIELDS},
-        )
-        db.session.add(hours)
+    set_hours(department_id, **{k: v for k, v in settings.items() if k in HOURS_FIELDS})
     policy = _own_policy(department_id)
     if policy is None:
+        current = shown_for(department_id).policy
         policy = NagPolicy(
-            department_id=department_id,
-            **{f: getattr(current.policy, f) for f in POLICY_FIELDS},
+            department_id=department_id, **{f: getattr(current, f) for f in POLICY_FIELDS}
         )
         db.session.add(policy)
     for name, value in settings.items():
-        setattr(hours if name in HOURS_FIELDS else policy, name, value)
+        if name in POLICY_FIELDS:
+            setattr(policy, name, value)
     db.session.flush()
     return reschedule_open_work(now, department_id)
 
 
 def follow_the_organisation(department_id: int, now: datetime) -> int:
     """The department gives up its own hours and policy and follows the organisation's."""
-    for row in (WorkingHours.own(department_id), _own_policy(department_id)):
-        if row is not None:
-            db.session.delete(row)
-    db.session.flush()
+    follow_organisation_hours(department_id)
+    own = _own_policy(department_id)
+    if own is not None:
+        db.session.delete(own)
+        db.session.flush()
     return reschedule_open_work(now, department_id)
 
 

@@ -44,11 +44,11 @@ class Policy:
     """A department's nag policy, in business minutes."""
 
     hours: BusinessHours
-    ack_window: int = 120
-    cadence: int = 240
-    escalate_after: int = 2
-    org_escalate_after: int | None = 4
-    due_soon: int = 240
+    ack_window: int
+    cadence: int
+    escalate_after: int
+    org_escalate_after: int | None
+    due_soon: int
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from handoff.departments.hours import business_day_minutes, hours_of
 from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
-from handoff.kernel.errors import InvalidInput, NotAllowed
+from handoff.kernel.errors import NotAllowed
 from handoff.kernel.forms import database_id
 from handoff.promises import services
-from handoff.promises.forms import PromiseForm
+from handoff.promises.forms import OnDutyForm, PromiseForm
 from handoff.promises.models import DepartmentEvent, StandingPromise
 from handoff.promises.rules import describe_lead
+from handoff.web import attempt
 
 bp = Blueprint("promises", __name__)
 
@@ -25,7 +26,11 @@ def _signed_in():
     """Anyone signed in reads the catalogues; leads change their own."""
 
 
-def _page(department: Department, form: PromiseForm, editing=None, status: int = 200):
+def _people(department: Department) -> list[Person]:
+    return sorted((m.person for m in department.memberships), key=lambda p: p.name)
+
+
+def _page(department, form, editing=None, status: int = 200, duty_form=None):
     promises = db.session.scalars(
         select(StandingPromise)
         .where(StandingPromise.department_id == department.id)
@@ -37,7 +42,9 @@ def _page(department: Department, form: PromiseForm, editing=None, status: int =
         .order_by(DepartmentEvent.created_at.desc(), DepartmentEvent.id.desc())
     ).all()
     hours = hours_of(department.id)
-    people = sorted((m.person for m in department.memberships), key=lambda p: p.name)
+    if duty_form is None:
+        duty_form = OnDutyForm(formdata=None, person_id=department.on_duty_person_id)
+        duty_form.offer(_people(department))
     return (
         render_template(
             "promises/catalogue.html",
@@ -45,8 +52,8 @@ def _page(department: Department, form: PromiseForm, editing=None, status: int =
             promises=promises,
             events=events,
             form=form,
+            duty_form=duty_form,
             editing=editing,
-            people=people,
             lead_of=lambda p: describe_lead(p.lead_minutes, hours),
             may_edit=services.may_edit_catalogue(current_user, department),
         ),
@@ -71,20 +78,7 @@ def catalogue(department_id: int):
     form = PromiseForm(formdata=None)
     if edit_id:
         editing = _promise_of(department, edit_id)
-        day = business_day_minutes(department.id)
-        whole_days = editing.lead_minutes % day == 0
-        form = PromiseForm(
-            formdata=None,
-            data={
-                "name": editing.name,
-                "covers": editing.covers,
-                "lead": editing.lead_minutes // (day if whole_days else 60),
-                "lead_unit": "days" if whole_days else "hours",
-                "max_amount": editing.max_amount,
-                "max_quantity": editing.max_quantity,
-                "active": editing.active,
-            },
-        )
+        form = PromiseForm.of(editing, business_day_minutes(department.id))
     return _page(department, form, editing)
 
 
@@ -101,25 +95,12 @@ def save(department_id: int, promise_id: int | None = None):
     form = PromiseForm()
     if not form.validate():
         return _page(department, form, promise, 422)
-    unit = business_day_minutes(department.id) if form.lead_unit.data == "days" else 60
-    try:
-        services.save_promise(
-            department,
-            current_user,
-            utcnow(),
-            promise=promise,
-            name=form.name.data,
-            covers=form.covers.data or "",
-            lead_minutes=form.lead.data * unit,
-            max_amount=form.max_amount.data,
-            max_quantity=form.max_quantity.data,
-            active=form.active.data,
-        )
-    except InvalidInput as error:
-        db.session.rollback()
-        form.name.errors.append(str(error))
+    given = form.promise(business_day_minutes(department.id))
+    done, _ = attempt(
+        form, services.save_promise, department, current_user, utcnow(), promise=promise, **given
+    )
+    if not done:
         return _page(department, form, promise, 422)
-    db.session.commit()
     flash("Saved. The department timeline says so.")
     return redirect(url_for("promises.catalogue", department_id=department.id), 303)
 
@@ -128,16 +109,12 @@ def save(department_id: int, promise_id: int | None = None):
 def on_duty(department_id: int):
     """Say who answers beyond-the-limits requests quickly."""
     department = db.get_or_404(Department, department_id)
-    picked = request.form.get("person_id", "").strip()  # empty: nobody on duty
-    person = None
-    if picked:
-        try:
-            person = db.session.get(Person, database_id(picked))
-        except ValueError:
-            person = None
-        if person is None:
-            raise InvalidInput("Pick someone from the list, or nobody.")
-    services.set_on_duty(department, current_user, utcnow(), person)
-    db.session.commit()
+    form = OnDutyForm().offer(_people(department))
+    if not form.validate():
+        return _page(department, PromiseForm(formdata=None), status=422, duty_form=form)
+    person = db.session.get(Person, form.person_id.data) if form.person_id.data else None
+    done, _ = attempt(form, services.set_on_duty, department, current_user, utcnow(), person)
+    if not done:
+        return _page(department, PromiseForm(formdata=None), status=422, duty_form=form)
     flash(f"On duty in {department.name}: {person.name if person else 'nobody'}.")
     return redirect(url_for("promises.catalogue", department_id=department.id), 303)

@@ -136,9 +136,11 @@ def save_promise(
         )
     )
     if clash:
-        raise InvalidInput(f"{department.name} already has a standing promise called '{name}'.")
+        raise InvalidInput(
+            f"{department.name} already has a standing promise called '{name}'.", field="name"
+        )
     if lead_minutes < 0:
-        raise InvalidInput("The lead time cannot be negative.")
+        raise InvalidInput("The lead time cannot be negative.", field="lead")
     created = promise is None
     if created:
         promise = StandingPromise(
@@ -179,7 +181,7 @@ def set_on_duty(
     """Say who answers beyond-the-limits requests quickly (a lead, or anyone in it)."""
     _require_lead(actor, department)
     if person is not None and not any(m.department_id == department.id for m in person.memberships):
-        raise InvalidInput(f"{person.name} is not in {department.name}.")
+        raise InvalidInput(f"{person.name} is not in {department.name}.", field="person_id")
     if department.on_duty_person_id == (person.id if person else None):
         return
     department.on_duty_person_id = person.id if person else None
