@@ -124,16 +124,13 @@ def _register_blueprints(app: Flask) -> None:
 def _register_templating(app: Flask) -> None:
     """Filters and names every template may use: how moments are written, and the domain's
     constants. What a page shows is computed by its route, never asked for by a template."""
-    from handoff.commitments.lifecycle import State
     from handoff.commitments.models import CHANNELS
     from handoff.commitments.status import Status
 
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["local"] = to_local
     app.jinja_env.filters["local_input"] = local_input
-    app.jinja_env.globals.update(
-        relative=format_relative, State=State, Status=Status, CHANNELS=CHANNELS
-    )
+    app.jinja_env.globals.update(relative=format_relative, Status=Status, CHANNELS=CHANNELS)
 
     @app.context_processor
     def _now():

@@ -14,6 +14,9 @@ from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.nagging.policies import save_policy
 from handoff.nagging.sweep import sweep
+from handoff.ownership.models import CustomerTask
+from handoff.ownership.services import mark_told
+from handoff.promises.services import save_promise, set_on_duty
 
 DEMO_PASSWORD = "handoff-demo"
 HISTORY_DAYS = 3
@@ -346,8 +349,6 @@ CATALOGUE = {
 
 def _catalogues(departments, people_by_department, now) -> dict:
     """Each department's standing promises, published by its lead, who is also on duty."""
-    from handoff.promises.services import save_promise, set_on_duty
-
     promises = {}
     for name, (title, covers, lead, amount, quantity) in CATALOGUE.items():
         lead_person = next(
@@ -405,9 +406,6 @@ def _nag_history(rng, now, people_by_department, progress) -> int:
 
 def _tell_customers(rng, moment, plans, people_by_department) -> None:
     """Mark told the tasks whose planned moment has come."""
-    from handoff.ownership.models import CustomerTask
-    from handoff.ownership.services import mark_told
-
     for task in db.session.scalars(
         db.select(CustomerTask).where(CustomerTask.closed_at.is_(None)).order_by(CustomerTask.id)
     ).all():

@@ -32,7 +32,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from handoff.extensions import csrf
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.mail import OutboxMessage
 from handoff.metrics import BUSY, REQUEST_SECONDS, REQUESTS
+from handoff.nagging.models import NaggerProcess
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("handoff.access")
@@ -140,9 +142,6 @@ def stale_after() -> timedelta:
 
 def _snapshot(now: datetime) -> dict:
     """The shared state worth watching, read in one short transaction."""
-    from handoff.mail import OutboxMessage
-    from handoff.nagging.models import NaggerProcess
-
     outbox = dict(
         db.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)

@@ -140,9 +140,7 @@ def test_unknown_admin_records_are_404(client, org, sign_in):
     assert client.post("/admin/memberships/999/delete").status_code == 404
 
 
-def test_taking_the_person_on_duty_out_of_a_department_leaves_nobody_on_duty(
-    client, org, sign_in
-):
+def test_taking_the_person_on_duty_out_of_a_department_leaves_nobody_on_duty(client, org, sign_in):
     with writes():
         org.installation.on_duty_person_id = org.ivo.id
     membership = db.session.scalar(

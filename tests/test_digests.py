@@ -137,14 +137,14 @@ def test_a_digest_that_cannot_be_written_is_kept_as_failed_and_the_others_go_out
     org, make, policy, monkeypatch
 ):
     waiting_since(org, make, MONDAY_9, route=[org.installation, org.billing])
-    real = mailing.write_digest
+    real = mailing.compose_digest
 
     def write_or_fail(address, *args):
         if address == org.ivo.email:
             raise ValueError("a planted fault")
         return real(address, *args)
 
-    monkeypatch.setattr(mailing, "write_digest", write_or_fail)
+    monkeypatch.setattr(mailing, "compose_digest", write_or_fail)
     report = sweep(berlin(2026, 5, 11, 11, 0))
     assert report.digests == 1
     [failed] = messages(org.ivo.email)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from handoff.commitments.models import Handoff
 from handoff.departments.hours import WorkingHours
+from handoff.departments.models import Membership
 from handoff.kernel.db import db
 from handoff.mail import OutboxMessage
 from handoff.nagging.models import Nag
@@ -182,11 +183,25 @@ def test_the_reminder_checks_report_each_fault_planted_into_a_recorded_stretch(r
             created_at=nag.created_at,
         )
     )
-    assert "once" in recheck(recorded_stretch)
+    assert any("twice to" in problem for problem in recheck(recorded_stretch)["once"])
 
-    # a reminder that should have gone to the leads and did not
+    # a reminder numbered out of its series
+    nag = acks()[0]
+    nag.number += 100
+    assert any("numbers" in problem for problem in recheck(recorded_stretch)["once"])
+
+    # a reminder that should have escalated and did not
     nag = next(n for n in acks() if n.level > 0)
     nag.level = 0
-    assert "escalation" in recheck(recorded_stretch)
+    assert any("at level 0, not" in p for p in recheck(recorded_stretch)["escalation"])
+
+    # an escalated reminder that reached the members and not the leads
+    leads = {
+        m.person.email
+        for m in db.session.scalars(select(Membership).where(Membership.role == "lead"))
+    }
+    nag = next(n for n in acks() if n.level > 0 and n.recipient_email in leads)
+    db.session.delete(nag)
+    assert any("missed leads" in p for p in recheck(recorded_stretch)["escalation"])
 
     assert dict(recheck(recorded_stretch)) == {}  # every plant rolled back: all is well

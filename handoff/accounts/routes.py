@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from handoff.accounts import throttle
 from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm
 from handoff.accounts.models import Person
-from handoff.extensions import login_manager
+from handoff.extensions import htmx, login_manager
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.db import db
@@ -42,8 +42,6 @@ def _load_person(cookie_id: str) -> Person | None:
 
 @login_manager.unauthorized_handler
 def _unauthorized():
-    from handoff.extensions import htmx
-
     if htmx:
         # A fragment request from an expired session: send the whole window to sign in.
         response = redirect(url_for("accounts.login"))

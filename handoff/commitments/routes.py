@@ -91,8 +91,17 @@ def new():
     if not form.validate():
         return _render_form(form, None, 422)
 
-    now = utcnow()
-    customer, problem = find_or_create_customer(
+    route = _route_from(form, all_departments, promises)
+    owner = next(d for d in all_departments if d.id == form.owner_department_id.data)
+    done, commitment = attempt(form, _record, form, owner, route, utcnow())
+    if not done:
+        return _render_form(form, None, 422)
+    return _back_to(commitment)
+
+
+def _record(form: CommitmentForm, owner: Department, route, now) -> Commitment:
+    """The customer the form names (picked, or new), and the commitment made to them."""
+    customer = find_or_create_customer(
         form.customer_id.data,
         CustomerInput(
             name=form.new_customer_name.data or "",
@@ -101,28 +110,17 @@ def new():
             account_ref=form.new_customer_account_ref.data or "",
         ),
     )
-    if problem:
-        form.customer_id.errors = [problem]
-        return _render_form(form, None, 422)
-    route = _route_from(form, all_departments, promises)
-    owner = next(d for d in all_departments if d.id == form.owner_department_id.data)
-    try:
-        commitment = services.record_commitment(
-            actor=current_user,
-            customer=customer,
-            title=form.title.data,
-            details=form.details.data or "",
-            channel=form.channel.data,
-            promised_at=from_local(form.promised_at.data),
-            owner_department=owner,
-            route=route,
-            now=now,
-        )
-    except InvalidInput as error:
-        db.session.rollback()
-        return _render_form(form, str(error), 422)
-    db.session.commit()
-    return _back_to(commitment)
+    return services.record_commitment(
+        actor=current_user,
+        customer=customer,
+        title=form.title.data,
+        details=form.details.data or "",
+        channel=form.channel.data,
+        promised_at=from_local(form.promised_at.data),
+        owner_department=owner,
+        route=route,
+        now=now,
+    )
 
 
 def _route_from(form: CommitmentForm, departments, promises) -> list[services.RouteStep]:

@@ -15,7 +15,7 @@ from handoff.accounts.models import Person
 from handoff.commitments.answers import may_answer, may_settle
 from handoff.commitments.lifecycle import Action, State, is_repeat, next_state
 from handoff.commitments.models import Comment, Commitment, CustomerFeedback, Handoff
-from handoff.commitments.status import HandoffFacts, Status, derive_status
+from handoff.commitments.status import Status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel import events
@@ -431,13 +431,7 @@ def record_feedback(
         raise NotAllowed(f"Only {owner}, who talks to the customer, records their feedback.")
     if not 1 <= score <= 5:
         raise InvalidInput("The score is from 1 to 5.")
-    state = derive_status(
-        cancelled=commitment.cancelled_at is not None,
-        promised_at=commitment.promised_at,
-        handoffs=[HandoffFacts(State(h.state), h.due_at) for h in commitment.handoffs],
-        now=now,
-        at_risk_within=timedelta(0),
-    )
+    state = commitment.status(now, at_risk_within=timedelta(0))
     if state != Status.FULFILLED:
         raise Conflict(
             f"Feedback comes when the commitment is fulfilled; it is {state.label.lower()}."

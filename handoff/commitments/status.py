@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from handoff.commitments.lifecycle import State
+from handoff.commitments.lifecycle import OPEN_STATES, State
 
 
 class Status(StrEnum):
@@ -61,9 +61,7 @@ def derive_status(
     route = [h for h in handoffs if h.state != State.CANCELLED]
     if not route or all(h.state == State.DONE for h in route):
         return Status.FULFILLED
-    open_handoffs = [
-        h for h in route if h.state in (State.PENDING, State.COUNTERED, State.ACCEPTED)
-    ]
+    open_handoffs = [h for h in route if h.state in OPEN_STATES]
     if now > promised_at or any(h.due_at < now for h in open_handoffs):
         return Status.OVERDUE
     if any(h.state in (State.DECLINED, State.COUNTERED) for h in route):

@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 
 from handoff.customers.models import Customer, phone_digits
 from handoff.kernel.db import db
+from handoff.kernel.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -41,24 +42,25 @@ def search_customers(query: str, limit: int = 8) -> list[Customer]:
     )
 
 
-def find_or_create_customer(
-    customer_id: int | None, new: CustomerInput
-) -> tuple[Customer | None, str | None]:
-    """The picked customer, or a new one from `new`; or None and what is wrong."""
+def find_or_create_customer(customer_id: int | None, new: CustomerInput) -> Customer:
+    """The picked customer, or a new one from `new`; InvalidInput says what is wrong."""
     if customer_id:
         customer = db.session.get(Customer, customer_id)
         if customer is None:
-            return None, "That customer no longer exists; search again."
-        return customer, None
+            raise InvalidInput("That customer no longer exists; search again.", field="customer_id")
+        return customer
     if not new.name.strip():
-        return None, "Pick a customer from the search, or enter a new customer's name."
+        raise InvalidInput(
+            "Pick a customer from the search, or enter a new customer's name.",
+            field="customer_id",
+        )
     account_ref = new.account_ref.strip() or None
     if account_ref and db.session.scalar(
         select(Customer.id).where(Customer.account_ref == account_ref)
     ):
-        return (
-            None,
+        raise InvalidInput(
             f"Account reference {account_ref} already belongs to a customer; search for it.",
+            field="new_customer_account_ref",
         )
     customer = Customer(
         name=new.name.strip(),
@@ -68,4 +70,4 @@ def find_or_create_customer(
     )
     db.session.add(customer)
     db.session.flush()
-    return customer, None
+    return customer

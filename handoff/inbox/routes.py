@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from handoff.commitments.answers import answers_by_handoff
-from handoff.commitments.lifecycle import State
+from handoff.commitments.lifecycle import OPEN_STATES, State
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
@@ -35,10 +35,7 @@ def inbox_handoffs(department_id: int) -> dict[str, list[Handoff]]:
         .join(Handoff.commitment)
         .where(
             Commitment.cancelled_at.is_(None),
-            (
-                (Handoff.department_id == department_id)
-                & Handoff.state.in_([State.PENDING, State.ACCEPTED, State.COUNTERED])
-            )
+            ((Handoff.department_id == department_id) & Handoff.state.in_(sorted(OPEN_STATES)))
             | (
                 (Commitment.owner_department_id == department_id)
                 & (Handoff.state == State.COUNTERED)

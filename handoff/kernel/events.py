@@ -122,6 +122,8 @@ HANDLERS: dict[type, list[Callable[[Any], None]]] = {}
 
 def announce(event) -> None:
     """Say what happened: every reaction to it runs now, in the caller's transaction."""
+    if not HANDLERS:
+        raise RuntimeError("no reactions installed: create the app (handoff.reactions.install)")
     for react in HANDLERS.get(type(event), ()):
         react(event)
 

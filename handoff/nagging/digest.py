@@ -150,7 +150,7 @@ def thread_id(commitment) -> str:
     return f"<commitment-{commitment.reference}@{mail_domain()}>"
 
 
-def write_digest(
+def compose_digest(
     email: str, nags: list, handoffs: dict, tasks: dict, now: datetime
 ) -> OutboxMessage:
     """Write the digest for one recipient into the outbox (the caller commits).

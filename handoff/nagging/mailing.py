@@ -41,7 +41,7 @@ from handoff.kernel import timeline
 from handoff.kernel.db import db, insert_ignore, lock_row, lock_rows, skip_locked, writing
 from handoff.mail import FAILED, PENDING, WITHDRAWN, OutboxMessage, smtp_configured
 from handoff.nagging import rules
-from handoff.nagging.digest import write_digest
+from handoff.nagging.digest import compose_digest
 from handoff.nagging.models import Mailbox, Nag
 from handoff.nagging.rules import Kind
 from handoff.nagging.schedule import PolicyBook
@@ -253,7 +253,7 @@ def _digest_for(address: str, now: datetime, hours: Hours) -> int:
         for nag in reasons:
             nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
         return 0
-    message = write_digest(address, open_now, facts.handoffs, facts.tasks, now)
+    message = compose_digest(address, open_now, facts.handoffs, facts.tasks, now)
     for nag in open_now:
         nag.message_id = message.id
         nag.mail_after = None

@@ -8,6 +8,7 @@ reached in. It then waits (`mail_after`) for the digest step, which mails it whi
 still true and the recipient is in hours, or drops it.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,19 +30,32 @@ class Recipient:
     via_department_id: int | None  # whose hours they are reached in; None: the organisation's
 
 
+class People:
+    """Who can receive a department's reminders: active members and leads, with an email."""
+
+    def __init__(self, department_id: int | None = None):
+        query = (
+            select(Membership.department_id, Membership.role, Person)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.active.is_(True), Person.email != "")
+            .order_by(Person.name)
+        )
+        if department_id is not None:  # (one department's, or everyone's)
+            query = query.where(Membership.department_id == department_id)
+        rows = db.session.execute(query).all()
+        self.members: dict[int, list[Person]] = defaultdict(list)
+        self.leads: dict[int, list[Person]] = defaultdict(list)
+        for department_id, role, person in rows:
+            (self.leads if role == "lead" else self.members)[department_id].append(person)
+
+
 def people_of(department_id: int) -> list[Recipient]:
     """Every active member and lead of a department who has an address, by name."""
-    persons = db.session.scalars(
-        select(Person)
-        .join(Membership, Membership.person_id == Person.id)
-        .where(
-            Membership.department_id == department_id,
-            Person.active.is_(True),
-            Person.email != "",
-        )
-        .order_by(Person.name)
-    ).unique()
-    return [Recipient(p.email, p.name, p.id, department_id) for p in persons]
+    people = People(department_id)
+    everyone = sorted(
+        people.members[department_id] + people.leads[department_id], key=lambda p: p.name
+    )
+    return [Recipient(p.email, p.name, p.id, department_id) for p in everyone]
 
 
 def record(

@@ -10,24 +10,22 @@ address, each in its own short transaction under that address's lock, from the r
 that are still true and whose recipient is in hours. Mail leaves later, from the outbox.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from handoff.accounts.models import Person
 from handoff.commitments.models import Handoff
 from handoff.commitments.services import note_late_handoffs
-from handoff.departments.models import Department, Membership
+from handoff.departments.models import Department
 from handoff.kernel import timeline
 from handoff.kernel.db import db, skip_locked, writing
 from handoff.kernel.events import Escalated, NagRecorded, announce
 from handoff.nagging import rules
 from handoff.nagging.mailing import write_digests
 from handoff.nagging.models import NagPolicy
-from handoff.nagging.notices import Recipient, record
+from handoff.nagging.notices import People, Recipient, record
 from handoff.nagging.rules import Kind, Level
 from handoff.nagging.schedule import PolicyBook, chased_department_id
 from handoff.ownership.models import CustomerTask
@@ -54,22 +52,6 @@ class SweepReport:
             f"newly late, {self.digests} digests written, "
             f"{self.deferred} deferred to business hours, {self.skipped} no longer due"
         )
-
-
-class People:
-    """Who can receive a department's reminders: active members and leads, with an email."""
-
-    def __init__(self):
-        rows = db.session.execute(
-            select(Membership.department_id, Membership.role, Person)
-            .join(Person, Person.id == Membership.person_id)
-            .where(Person.active.is_(True), Person.email != "")
-            .order_by(Person.name)
-        ).all()
-        self.members: dict[int, list[Person]] = defaultdict(list)
-        self.leads: dict[int, list[Person]] = defaultdict(list)
-        for department_id, role, person in rows:
-            (self.leads if role == "lead" else self.members)[department_id].append(person)
 
 
 def sweep(now: datetime) -> SweepReport:
