@@ -36,6 +36,7 @@ from handoff.commitments.models import Handoff
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.kernel.db import db
+from handoff.kernel.paging import Cursor
 from handoff.mail import OutboxMessage
 from handoff.nagging.links import make_token
 from handoff.nagging.models import NaggerProcess
@@ -172,6 +173,10 @@ SPECS: dict[str, Spec] = {
             "mine": "bool",
             "department": "department",
             "customer": "customer",
+            "sort": "choice:urgency|due|customer|department|newest",
+            "per": "page_size",
+            "after": "cursor",
+            "before": "cursor",
         }
     ),
     "commitments.new": Spec(query={"customer": "customer"}, form=COMMITMENT_FORM),
@@ -375,6 +380,8 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
         "reference": st.sampled_from(world["references"]),
         "token": st.sampled_from(world["tokens"]),
         "action": st.sampled_from(sorted(ANSWERS)),
+        "cursor": st.sampled_from(world["cursors"]),
+        "page_size": st.sampled_from(["10", "25", "50", "100", "7", "1000000"]),
     }[kind]
 
 
@@ -581,6 +588,16 @@ def world(org, make, app, now):
         ],
         "emails": [org.ana.email, org.ben.email, "nobody@example.com"],
         "lookups": [customer.name[:4], customer.email, commitments[0].reference, "C-1"],
+        "cursors": [  # keys of every list's shapes, forwards and back
+            Cursor(key, backwards).encode()
+            for key in [(0, now, 1), (3, now, 2), (now, 1), (9, now, 1), ("Ana", 2), (2**31,)]
+            for backwards in (False, True)
+        ]
+        + [
+            Cursor(key, backwards).encode()
+            for key in [("Billing", now, 1), (1,), (-1,), (now, "x"), ()]
+            for backwards in (False, True)
+        ],
     }
 
 

@@ -1,16 +1,33 @@
-"""The board's one query: open commitments, narrowed by filters that live in the URL."""
+"""The board's queries: one page of open commitments, filtered, sorted and counted in SQL.
+
+A commitment's status follows from the facts kept on its row (commitments.status.BoardFacts)
+and the moment: `status_condition` asks the database the same question `status_from` answers
+in Python. The most urgent first means by status (overdue, at risk, waiting, confirmed), then
+by the customer's date: each status is read in date order from the board index, one after the
+other, so a page costs the same at ten thousand commitments as at a million.
+"""
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, exists, false, literal, or_, select, tuple_, union_all
 
-from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
+from handoff.commitments.lifecycle import OPEN_STATES
 from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.status import Status
+from handoff.customers.models import Customer
+from handoff.departments.models import Department
 from handoff.kernel.db import db
 from handoff.kernel.forms import database_id
+from handoff.kernel.paging import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Page,
+    count_up_to,
+    fetch_after,
+    page_of,
+    page_size,
+)
 
 SHOW_CHOICES = {
     "": "All open",
@@ -19,8 +36,16 @@ SHOW_CHOICES = {
     "overdue": "Overdue",
     "due_today": "Due today",
 }
-SEVERITY = [Status.OVERDUE, Status.AT_RISK, Status.WAITING, Status.CONFIRMED, Status.FULFILLED]
-BOARD_LIMIT = 150
+SORT_CHOICES = {
+    "urgency": "Most urgent first",
+    "due": "Customer's date",
+    "customer": "Customer",
+    "department": "Promised by",
+    "newest": "Newest first",
+}
+# Most serious first: the order of the board.
+SEVERITY = [Status.OVERDUE, Status.AT_RISK, Status.WAITING, Status.CONFIRMED]
+COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,70 +54,203 @@ class BoardFilters:
     mine: bool = False
     department: int | None = None
     customer: int | None = None
+    sort: str = "urgency"
+    per: int = DEFAULT_PAGE_SIZE
 
     @classmethod
     def from_args(cls, args) -> "BoardFilters":
-        show = args.get("show", "")
+        show, sort = args.get("show", ""), args.get("sort", "urgency")
         return cls(
             show=show if show in SHOW_CHOICES else "",
             mine=args.get("mine") in ("1", "on", "true"),
             department=args.get("department", type=database_id),
             customer=args.get("customer", type=database_id),
+            sort=sort if sort in SORT_CHOICES else "urgency",
+            per=page_size(args.get("per", DEFAULT_PAGE_SIZE)),
         )
 
     def as_query(self) -> dict:
-        """The filters as URL parameters, leaving out the ones not set."""
+        """The filters as URL parameters, leaving out the ones not set (or the defaults)."""
         values = asdict(self)
         values["mine"] = "1" if self.mine else None
+        values["sort"] = None if self.sort == "urgency" else self.sort
+        values["per"] = None if self.per == DEFAULT_PAGE_SIZE else self.per
         return {k: v for k, v in values.items() if v not in (None, "", False)}
 
 
-def _has_handoff(*conditions):
-    return exists().where(Handoff.commitment_id == Commitment.id, *conditions)
+def status_condition(status: Status, now: datetime, at_risk_within: timedelta):
+    """SQL: the commitment on the board has this status at `now` (as status_from says)."""
+    overdue = Commitment.overdue_from < now
+    soon = Commitment.answer_due_at <= now + at_risk_within
+    if status == Status.OVERDUE:
+        return overdue
+    # not overdue: the customer's date has not passed either (overdue_from ≤ promised_at),
+    # which lets the board index start at `now`
+    not_overdue = and_(Commitment.overdue_from >= now, Commitment.promised_at >= now)
+    if status == Status.AT_RISK:
+        return and_(not_overdue, or_(Commitment.troubled.is_(True), soon))
+    calm = and_(not_overdue, Commitment.troubled.is_(False))
+    if status == Status.WAITING:
+        return and_(calm, Commitment.answer_due_at > now + at_risk_within)
+    return and_(calm, Commitment.answer_due_at.is_(None))
 
 
-def board_rows(
+def _involves(department_ids) -> object:
+    """SQL: the commitment was made by one of these departments or hands work to one."""
+    return or_(
+        Commitment.owner_department_id.in_(department_ids),
+        exists().where(
+            Handoff.commitment_id == Commitment.id, Handoff.department_id.in_(department_ids)
+        ),
+    )
+
+
+def _filtered(filters: BoardFilters, department_ids, day_bounds):
+    """The open commitments that pass the filters (before any status filter)."""
+    query = select(Commitment).where(Commitment.on_board.is_(True))
+    if filters.mine:
+        query = query.where(_involves(sorted(department_ids)) if department_ids else false())
+    if filters.department:
+        query = query.where(_involves([filters.department]))
+    if filters.customer:
+        query = query.where(Commitment.customer_id == filters.customer)
+    if filters.show == "waiting":
+        query = query.where(Commitment.answer_due_at.is_not(None))
+    if filters.show == "due_today":
+        start, end = day_bounds
+        due_today = exists().where(
+            Handoff.commitment_id == Commitment.id,
+            Handoff.state.in_(sorted(OPEN_STATES)),
+            Handoff.due_at.between(start, end),
+        )
+        query = query.where(or_(Commitment.promised_at.between(start, end), due_today))
+    return query
+
+
+def _shown_statuses(filters: BoardFilters) -> list[Status]:
+    if filters.show == "overdue":
+        return [Status.OVERDUE]
+    if filters.show == "at_risk":
+        return [Status.OVERDUE, Status.AT_RISK]
+    return list(SEVERITY)
+
+
+# Each sort: the columns of its key (all ascending unless descending), what a row's key is,
+# the types of a cursor's values, and what it joins.
+SORTS = {
+    "due": {
+        "keys": (Commitment.promised_at, Commitment.id),
+        "key_of": lambda c: (c.promised_at, c.id),
+        "shape": (datetime, int),
+    },
+    "newest": {
+        "keys": (Commitment.id,),
+        "key_of": lambda c: (c.id,),
+        "shape": (int,),
+        "descending": True,
+    },
+    "customer": {
+        "keys": (Customer.name, Commitment.id),
+        "key_of": lambda c: (c.customer.name, c.id),
+        "shape": (str, int),
+        "join": (Customer, Customer.id == Commitment.customer_id),
+    },
+    "department": {
+        "keys": (Department.name, Commitment.promised_at, Commitment.id),
+        "key_of": lambda c: (c.owner_department.name, c.promised_at, c.id),
+        "shape": (str, datetime, int),
+        "join": (Department, Department.id == Commitment.owner_department_id),
+    },
+}
+
+
+@dataclass
+class BoardPage:
+    page: Page
+    total: int
+    capped: bool  # there are more than `total`: "10,000+"
+
+
+def board_page(
     filters: BoardFilters,
     *,
     department_ids: frozenset[int],
     now: datetime,
     at_risk_within: timedelta,
     day_bounds: tuple[datetime, datetime],
-) -> tuple[list[tuple[Commitment, Status]], int]:
-    """The open commitments that pass the filters, most urgent first, and how many there are."""
-    query = select(Commitment).where(
-        Commitment.cancelled_at.is_(None), _has_handoff(Handoff.state.in_(sorted(UNSETTLED_STATES)))
-    )
-    if filters.mine:
-        query = query.where(
-            Commitment.owner_department_id.in_(department_ids)
-            | _has_handoff(Handoff.department_id.in_(department_ids))
-        )
-    if filters.department:
-        query = query.where(
-            (Commitment.owner_department_id == filters.department)
-            | _has_handoff(Handoff.department_id == filters.department)
-        )
-    if filters.customer:
-        query = query.where(Commitment.customer_id == filters.customer)
-    if filters.show == "waiting":
-        query = query.where(_has_handoff(Handoff.state == State.PENDING))
-    if filters.show == "due_today":
-        start, end = day_bounds
-        query = query.where(
-            Commitment.promised_at.between(start, end)
-            | _has_handoff(
-                Handoff.state.in_(sorted(OPEN_STATES)), Handoff.due_at.between(start, end)
+    after: str | None = None,
+    before: str | None = None,
+) -> BoardPage:
+    """One page of the open commitments that pass the filters, in the chosen order, and how
+    many there are in all."""
+    base = _filtered(filters, department_ids, day_bounds)
+    shown = _shown_statuses(filters)
+    if shown != SEVERITY:
+        base = base.where(or_(*(status_condition(s, now, at_risk_within) for s in shown)))
+    total, capped = count_up_to(base, COUNT_CAP)
+    if filters.sort == "urgency":
+        page = _by_urgency(base, shown, now, at_risk_within, filters.per, after, before)
+    else:
+        page = _by_sort(base, SORTS[filters.sort], filters.per, after, before)
+    return BoardPage(page, total, capped)
+
+
+def _by_sort(base, sort: dict, per: int, after, before) -> Page:
+    if "join" in sort:
+        base = base.join(*sort["join"])
+    cursor = Cursor.read(after, sort["shape"]) or Cursor.read(before, sort["shape"], backwards=True)
+    descending = sort.get("descending", False)
+    rows, more = fetch_after(base, sort["keys"], cursor, per, descending)
+    return page_of(rows, more, sort["key_of"], cursor)
+
+
+URGENCY_SHAPE = (int, datetime, int)  # (place of the status in SEVERITY, customer's date, id)
+
+
+def _by_urgency(base, shown, now, at_risk_within, per, after, before) -> Page:
+    """Status by status, most serious first, each in the customer's date order: one query,
+    each status's part read in date order from the board index, at most a page from each."""
+    cursor = Cursor.read(after, URGENCY_SHAPE) or Cursor.read(before, URGENCY_SHAPE, backwards=True)
+    backwards = bool(cursor and cursor.backwards)
+    ranks = [SEVERITY.index(s) for s in shown]
+    if cursor is not None:
+        start = cursor.key[0]
+        ranks = [r for r in ranks if (r <= start if backwards else r >= start)]
+    if not ranks:
+        return page_of([], False, None, cursor)
+
+    def in_order(columns):
+        return [c.desc() if backwards else c.asc() for c in columns]
+
+    parts = []
+    for rank in ranks:
+        part = base.where(status_condition(SEVERITY[rank], now, at_risk_within))
+        if cursor is not None and rank == cursor.key[0]:
+            row_key, given = tuple_(Commitment.promised_at, Commitment.id), tuple_(*cursor.key[1:])
+            part = part.where(row_key < given if backwards else row_key > given)
+        part = (
+            part.with_only_columns(
+                Commitment.id, Commitment.promised_at, literal(rank).label("rank")
             )
+            .order_by(*in_order([Commitment.promised_at, Commitment.id]))
+            .limit(per + 1)
         )
-    commitments = db.session.scalars(query.options(selectinload(Commitment.handoffs))).all()
-    rows = [(c, c.status(now, at_risk_within)) for c in commitments]
-    if filters.show == "at_risk":
-        rows = [r for r in rows if r[1] in (Status.AT_RISK, Status.OVERDUE)]
-    elif filters.show == "overdue":
-        rows = [r for r in rows if r[1] == Status.OVERDUE]
-    rows.sort(key=lambda r: (SEVERITY.index(r[1]), r[0].promised_at, r[0].id))
-    return rows[:BOARD_LIMIT], len(rows)
+        parts.append(select(part.subquery()))
+    found = union_all(*parts).subquery()
+    picked = db.session.execute(
+        select(found.c.id, found.c.rank)
+        .order_by(*in_order([found.c.rank, found.c.promised_at, found.c.id]))
+        .limit(per + 1)
+    ).all()
+    more = len(picked) > per
+    picked = picked[:per]
+    if backwards:
+        picked.reverse()
+    ranked = dict(picked)
+    query = select(Commitment).where(Commitment.id.in_(list(ranked)))
+    loaded = {c.id: c for c in db.session.scalars(query)}
+    commitments = [loaded[i] for i, _ in picked if i in loaded]
+    return page_of(commitments, more, lambda c: (ranked[c.id], c.promised_at, c.id), cursor)
 
 
 def local_day_bounds(now_local: datetime) -> tuple[datetime, datetime]:

@@ -1,15 +1,22 @@
 """The board: every open commitment, its route, its status, who owns the customer."""
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
-from handoff.board.queries import SHOW_CHOICES, BoardFilters, board_rows, local_day_bounds
+from handoff.board.queries import (
+    SHOW_CHOICES,
+    SORT_CHOICES,
+    BoardFilters,
+    board_page,
+    local_day_bounds,
+)
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.kernel.paging import PAGE_SIZES
 from handoff.web import at_risk_within, render, to_local
 
 bp = Blueprint("board", __name__)
@@ -29,19 +36,34 @@ def unreachable_departments() -> list[Department]:
     )
 
 
+def _links(filters: BoardFilters, page) -> dict:
+    """The addresses of this page (for its refresh), the first, the next and the previous."""
+    query = filters.as_query()
+    here = {n: request.args[n] for n in ("after", "before") if request.args.get(n)}
+    return {
+        "here": url_for("board.index", **query, **here),
+        "first": url_for("board.index", **query) if here else None,
+        "next": url_for("board.index", **query, after=page.after) if page.after else None,
+        "previous": url_for("board.index", **query, before=page.before) if page.before else None,
+    }
+
+
 @bp.get("/")
 @login_required
 def index():
     """The board; an htmx request (a filter change or the refresh) gets only the list."""
     filters = BoardFilters.from_args(request.args)
     now = utcnow()
-    rows, total = board_rows(
+    result = board_page(
         filters,
         department_ids=current_user.department_ids,
         now=now,
         at_risk_within=at_risk_within(),
         day_bounds=local_day_bounds(to_local(now)),
+        after=request.args.get("after"),
+        before=request.args.get("before"),
     )
+    rows = [(c, c.status(now, at_risk_within())) for c in result.page.rows]
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
     customer = db.session.get(Customer, filters.customer) if filters.customer else None
     return render(
@@ -49,9 +71,14 @@ def index():
         "board/_list.html",
         unreachable=unreachable_departments(),
         rows=rows,
-        total=total,
+        pages=result.page,
+        total=result.total,
+        capped=result.capped,
         filters=filters,
+        links=_links(filters, result.page),
         show_choices=SHOW_CHOICES,
+        sort_choices=SORT_CHOICES,
+        page_sizes=PAGE_SIZES,
         departments=departments,
         filter_customer=customer,
     )

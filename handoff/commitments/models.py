@@ -3,12 +3,24 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    false,
+)
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
-from handoff.commitments.status import HandoffFacts, Status, derive_status
+from handoff.commitments.status import HandoffFacts, Status, board_facts, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
@@ -29,6 +41,11 @@ class Commitment(db.Model):
     """A promise made to a customer."""
 
     __tablename__ = "commitment"
+    __table_args__ = (
+        # the board: open commitments in the customer's date order, overdue ones counted
+        Index("ix_commitment_board", "on_board", "promised_at", "id"),
+        Index("ix_commitment_board_overdue", "on_board", "overdue_from"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
@@ -46,6 +63,12 @@ class Commitment(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # What its status follows from (commitments.status.BoardFacts), kept true at each flush:
+    # the board pages, sorts and counts by these in SQL instead of deriving every status.
+    on_board: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    overdue_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    troubled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)
     owner_department: Mapped[Department] = relationship(
@@ -83,6 +106,18 @@ class Commitment(db.Model):
     @property
     def channel_label(self) -> str:
         return CHANNELS.get(self.channel, self.channel)
+
+    def refresh_board_facts(self) -> None:
+        """Keep the columns the board reads true to the handoffs (see keep_board_facts)."""
+        facts = board_facts(
+            cancelled=self.cancelled_at is not None,
+            promised_at=self.promised_at,
+            handoffs=[HandoffFacts(State(h.state), h.due_at) for h in self.handoffs],
+        )
+        self.on_board = facts.on_board
+        self.overdue_from = facts.overdue_from
+        self.answer_due_at = facts.answer_due_at
+        self.troubled = facts.troubled
 
     def status(self, now: datetime, at_risk_within: timedelta) -> Status:
         """The overall status, derived from the handoffs."""
@@ -204,3 +239,35 @@ class Comment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     author: Mapped[Person] = relationship(lazy="joined", innerjoin=True)
+
+
+# What a commitment's status follows from changes with these; nothing else moves it.
+_BOARD_INPUTS = {"Handoff": ("state", "due_at"), "Commitment": ("promised_at", "cancelled_at")}
+
+
+@event.listens_for(Session, "before_flush")
+def keep_board_facts(session: Session, flush_context, instances) -> None:
+    """Before anything is written, every commitment whose status inputs changed (a handoff
+    added, answered, moved, a date changed, a cancellation) gets its board facts anew, in the
+    same flush: whichever verb made the change, the board's columns cannot fall behind."""
+    touched: set[Commitment] = set()
+    with session.no_autoflush:
+        for thing in (*session.new, *session.dirty):
+            if not isinstance(thing, Commitment | Handoff):
+                continue
+            names = _BOARD_INPUTS[type(thing).__name__]
+            if thing not in session.new and not _changed(thing, names):
+                continue
+            if isinstance(thing, Commitment):
+                touched.add(thing)
+            elif thing.commitment is not None:
+                touched.add(thing.commitment)
+            elif thing.commitment_id is not None:
+                touched.add(session.get(Commitment, thing.commitment_id))
+        for commitment in touched:
+            commitment.refresh_board_facts()
+
+
+def _changed(thing, names) -> bool:
+    state = sa_inspect(thing)
+    return any(state.attrs[name].history.has_changes() for name in names)

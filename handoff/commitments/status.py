@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from handoff.commitments.lifecycle import OPEN_STATES, State
+from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
 
 
 class Status(StrEnum):
@@ -39,15 +39,46 @@ class HandoffFacts:
     due_at: datetime
 
 
-def derive_status(
-    *,
-    cancelled: bool,
-    promised_at: datetime,
-    handoffs: Iterable[HandoffFacts],
-    now: datetime,
-    at_risk_within: timedelta,
+@dataclass(frozen=True)
+class BoardFacts:
+    """What a commitment's status follows from at any moment, kept on its row (by the verbs,
+    through the flush) so that the board can ask the database for one page of it.
+
+    on_board       it still needs someone: not cancelled, and a handoff is open or declined
+    overdue_from   the moment it turns overdue: the customer's date, or an open handoff's
+                   due time if earlier (None when it is off the board)
+    answer_due_at  the earliest due time of a handoff still waiting for its answer
+    troubled       a handoff was declined or countered
+    """
+
+    on_board: bool
+    overdue_from: datetime | None
+    answer_due_at: datetime | None
+    troubled: bool
+
+
+def board_facts(
+    *, cancelled: bool, promised_at: datetime, handoffs: Iterable[HandoffFacts]
+) -> BoardFacts:
+    """The facts of a commitment's status, from its handoffs."""
+    handoffs = list(handoffs)
+    on_board = not cancelled and any(h.state in UNSETTLED_STATES for h in handoffs)
+    if not on_board:
+        return BoardFacts(False, None, None, False)
+    open_due = [h.due_at for h in handoffs if h.state in OPEN_STATES]
+    pending_due = [h.due_at for h in handoffs if h.state == State.PENDING]
+    return BoardFacts(
+        on_board=True,
+        overdue_from=min([promised_at, *open_due]),
+        answer_due_at=min(pending_due, default=None),
+        troubled=any(h.state in (State.DECLINED, State.COUNTERED) for h in handoffs),
+    )
+
+
+def status_from(
+    facts: BoardFacts, *, cancelled: bool, now: datetime, at_risk_within: timedelta
 ) -> Status:
-    """The commitment's status, most serious first.
+    """The status at `now`, most serious first (the board asks the same in SQL).
 
     cancelled  the commitment was cancelled
     fulfilled  every handoff still on the route is done
@@ -58,17 +89,27 @@ def derive_status(
     """
     if cancelled:
         return Status.CANCELLED
-    route = [h for h in handoffs if h.state != State.CANCELLED]
-    if not route or all(h.state == State.DONE for h in route):
+    if not facts.on_board:
         return Status.FULFILLED
-    open_handoffs = [h for h in route if h.state in OPEN_STATES]
-    if now > promised_at or any(h.due_at < now for h in open_handoffs):
+    if facts.overdue_from < now:
         return Status.OVERDUE
-    if any(h.state in (State.DECLINED, State.COUNTERED) for h in route):
+    if facts.troubled:
         return Status.AT_RISK
-    pending = [h for h in route if h.state == State.PENDING]
-    if any(h.due_at - now <= at_risk_within for h in pending):
+    if facts.answer_due_at is not None and facts.answer_due_at - now <= at_risk_within:
         return Status.AT_RISK
-    if pending:
+    if facts.answer_due_at is not None:
         return Status.WAITING
     return Status.CONFIRMED
+
+
+def derive_status(
+    *,
+    cancelled: bool,
+    promised_at: datetime,
+    handoffs: Iterable[HandoffFacts],
+    now: datetime,
+    at_risk_within: timedelta,
+) -> Status:
+    """The commitment's status at `now`, derived from its handoffs."""
+    facts = board_facts(cancelled=cancelled, promised_at=promised_at, handoffs=handoffs)
+    return status_from(facts, cancelled=cancelled, now=now, at_risk_within=at_risk_within)
