@@ -40,6 +40,14 @@ MAIL = Counter(
     "stalled (left to the claim: this process stood still after its last check)",
     ["outcome"],
 )
+# Every series is there from the start at 0, so that a dashboard or an alert on a rate sees
+# it before the first event (a counter that appears with its first increment hides it).
+for _reason in ("lock_wait", "database"):
+    BUSY.labels(_reason)
+for _step in ("sweep", "mail"):
+    ROUND_FAILURES.labels(_step)
+for _outcome in ("sent", "retried", "failed", "withdrawn", "stalled"):
+    MAIL.labels(_outcome)
 
 
 def busy_answer(error: BaseException) -> None:

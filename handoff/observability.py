@@ -233,7 +233,8 @@ def metrics():
     without one, for this machine only (they show how sign-ins go, among other things)."""
     token = current_app.config["METRICS_TOKEN"]
     if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        given = given.strip() if scheme.lower() == "bearer" else ""  # (the scheme has no case)
         if not hmac.compare_digest(given.encode(), token.encode()):
             return "A metrics token is required.\n", 401, {"WWW-Authenticate": "Bearer"}
     elif not _from_this_machine():

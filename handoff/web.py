@@ -86,7 +86,7 @@ def at_risk_within() -> timedelta:
 
 def safe_next(target: str | None) -> str | None:
     """`target` if it stays on this site (a path, no scheme or host), else None."""
-    if not target:
+    if not target or len(target) > 2000:
         return None
     target = target.strip()
     parts = urlsplit(target)

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -258,7 +259,7 @@ def sign_in():
         with client.application.app_context():  # any thread: the client's own app reads it
             token = db.session.scalar(sa.select(Person.session_token).where(Person.id == person_id))
         with client.session_transaction() as session:
-            session["_user_id"] = f"{person_id}:{token}"
+            session["_user_id"] = f"{person_id}:{token}:{int(time.time())}"
             session["_fresh"] = True
         return client
 

@@ -92,3 +92,11 @@ def test_pages_carry_a_strict_content_security_policy(client):
     policy = client.get("/login").headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
+
+
+def test_an_address_too_long_to_be_a_page_is_not_echoed_into_the_sign_in_redirect(client):
+    response = client.get("/inbox?x=" + "a" * 5000)
+    assert response.status_code == 302
+    assert len(response.headers["Location"]) < 100
+    assert "next=" not in response.headers["Location"]
+    assert "next=/inbox?x%3Daa" in client.get("/inbox?x=aa").headers["Location"]

@@ -44,7 +44,7 @@ def test_a_bad_department_name_is_refused_in_place(client, org, sign_in, name, m
     assert len(db.session.scalars(select(Department)).all()) == 3
 
 
-@pytest.mark.parametrize("second", ["Ärger", "ärger", "ÄRGER"])
+@pytest.mark.parametrize("second", ["Ärger", "ärger", "ÄRGER", "Ärger\u200b", "\u202eÄrger"])
 def test_names_that_differ_only_in_the_case_of_any_letter_are_one_name(
     client, org, sign_in, second
 ):

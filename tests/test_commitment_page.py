@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from handoff.commitments import services
 from handoff.kernel.db import db
 
@@ -168,3 +170,13 @@ def test_an_edit_to_a_past_date_is_refused_beside_the_date(client, org, make, si
     page = response.get_data(as_text=True)
     assert "The promised time is in the past." in page[page.index('id="promised_at-errors"') :]
     assert fresh(c).title != "Router"
+
+
+@pytest.mark.parametrize("written", ["C 1001", "C-1001%0d%0a", "C1001", "C-+1001", "C-1001 "])
+def test_a_commitment_has_one_address(client, org, make, sign_in, written):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    assert c.reference == "C-1001"
+    sign_in(client, org.ana)
+    assert client.get("/commitments/C-1001").status_code == 200
+    assert client.get("/commitments/c-1001").status_code == 200
+    assert client.get(f"/commitments/{written}").status_code == 404

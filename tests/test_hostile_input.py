@@ -183,6 +183,7 @@ def test_a_date_outside_this_century_is_the_fields_error_not_an_overflow(
     )
     assert response.status_code == 422
     assert "Give a date from 2000 to 2099." in response.get_data(as_text=True)
+    sign_in(client, org.ivo)  # Installation answers its handoff
     response = client.post(
         f"/handoffs/{commitment.handoffs[0].id}/counter", data={"due_at": moment}
     )
@@ -232,4 +233,26 @@ def test_a_field_sent_as_a_file_is_refused_at_the_door(
     )
     assert response.status_code == 400
     assert "takes no files" in response.get_data(as_text=True)
+    assert events() == before
+
+
+@pytest.mark.parametrize(
+    ("person", "path", "data"),
+    [
+        ("dev", "/handoffs/{handoff}/counter", {"due_at": "garbage"}),  # Billing, not Installation
+        ("ivo", "/commitments/{reference}/steps", {"department_id": "x"}),  # not the owner side
+        ("dev", "/departments/{installation}/on-duty", {"person_id": "x"}),  # not its lead
+    ],
+)
+def test_who_may_not_act_is_told_so_before_what_they_sent_is_read(
+    client, sign_in, org, commitment, person, path, data
+):
+    sign_in(client, getattr(org, person))
+    before = events()
+    url = path.format(
+        handoff=commitment.handoffs[0].id,
+        reference=commitment.reference,
+        installation=org.installation.id,
+    )
+    assert client.post(url, data=data).status_code == 403
     assert events() == before

@@ -159,3 +159,14 @@ def test_the_links_own_person_signed_in_answers_as_themselves(client, reminded, 
     assert "answering as Ivo Berg" in page and "This link was sent to" not in page
     client.post(link("accept").split("?")[0], data={"action": "accept"})
     assert fresh(reminded.handoffs[0]).answered_by_id == org.ivo.id
+
+
+@pytest.mark.parametrize("action", ["complete", "take-counter", "nonsense"])
+def test_an_answer_the_handoff_does_not_take_now_is_refused_truthfully(client, reminded, action):
+    path = link("accept").split("?")[0]
+    response = client.post(path, data={"action": action})
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "part is pending" in page and "Nothing was changed" in page
+    assert "answered since" not in page  # nobody answered it
+    assert fresh(reminded.handoffs[0]).state == "pending"

@@ -182,3 +182,17 @@ def test_with_json_logs_each_request_is_one_json_line_with_its_id(json_log, org,
     assert (access["endpoint"], access["status"], access["method"]) == ("lookup.index", 200, "GET")
     assert access["duration_ms"] >= 0
     assert response.headers["X-Request-ID"] == "req-42"
+
+
+def test_every_counter_is_there_from_the_start_and_the_bearer_scheme_has_no_case(app_factory):
+    client = app_factory(METRICS_TOKEN="s3cret").test_client()
+    response = client.get("/metrics", headers={"Authorization": "bearer s3cret"})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    for series in (
+        'handoff_mail_total{outcome="sent"}',
+        'handoff_mail_total{outcome="failed"}',
+        'handoff_busy_answers_total{reason="lock_wait"}',
+        'handoff_round_failures_total{step="sweep"}',
+    ):
+        assert series in text, series

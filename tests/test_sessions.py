@@ -159,3 +159,16 @@ def test_with_secure_cookies_both_cookies_are_https_only(app_factory, org):
     _, response = signed_in(web, org.ana, remember=True)
     assert cookie_attributes(response, "remember_token")["secure"]
     assert cookie_attributes(response, "session")["secure"]
+
+
+def test_a_kept_remember_me_cookie_stops_working_30_days_after_signing_in(
+    web_app, org, monkeypatch
+):
+    browser, _ = signed_in(web_app, org.ana, remember=True)
+    kept = only_remember_me(web_app, browser)  # the browser ignores the cookie's expiry
+    signed_at = datetime.now(UTC)
+    monkeypatch.setattr("handoff.accounts.routes.utcnow", lambda: signed_at + timedelta(days=29))
+    assert on_the_board(only_remember_me(web_app, browser))
+    monkeypatch.setattr("handoff.accounts.routes.utcnow", lambda: signed_at + timedelta(days=31))
+    assert not on_the_board(kept)
+    assert not on_the_board(browser)  # the session it restored ends with it

@@ -159,3 +159,32 @@ def test_an_unknown_or_closed_account_costs_one_password_check_like_a_wrong_pass
     assert len(checks) == 2  # the same work: one hash of the typed password
     method = checks[0].split("$")[0]
     assert checks[1].startswith(method)  # made the same way as real ones
+
+
+def test_failing_on_purpose_from_many_places_does_not_lock_a_person_out_of_their_own_browser(
+    app_factory, org
+):
+    app = app_factory(SIGN_IN_MAX_FAILURES_PER_ACCOUNT=8)
+    desk, attacker, stranger = app.test_client(), app.test_client(), app.test_client()
+    assert attempt(desk, org.ana.email, PASSWORD, address="192.0.2.10").status_code == 302
+    desk.post("/logout")
+    for index in range(8):
+        assert attempt(attacker, org.ana.email, address=f"203.0.113.{index}").status_code == 422
+    # a browser that never signed in as Ana waits at the account's limit …
+    assert attempt(stranger, org.ana.email, PASSWORD, address="198.51.100.1").status_code == 429
+    # … her own browser does not, even from another address (her laptop at home)
+    assert attempt(desk, org.ana.email, PASSWORD, address="198.51.100.2").status_code == 302
+    # and it still waits at the limits of its own address like any other
+    desk.post("/logout")
+    for _ in range(5):
+        assert attempt(desk, org.ana.email, address="198.51.100.3").status_code == 422
+    assert attempt(desk, org.ana.email, PASSWORD, address="198.51.100.3").status_code == 429
+
+
+def test_a_known_browser_cookie_that_was_tampered_with_counts_for_nothing(app_factory, org):
+    app = app_factory(SIGN_IN_MAX_FAILURES_PER_ACCOUNT=3)
+    client = app.test_client()
+    for index in range(3):
+        assert attempt(client, org.ana.email, address=f"203.0.113.{index}").status_code == 422
+    client.set_cookie("handoff_known", "WyJhbmFAZXhhbXBsZS5jb20iXQ.forged.signature")
+    assert attempt(client, org.ana.email, PASSWORD, address="198.51.100.1").status_code == 429

@@ -48,8 +48,10 @@ class Person(UserMixin, db.Model):
         return self.active
 
     def get_id(self) -> str:
-        """What a session or remember-me cookie holds: the person and their session token."""
-        return f"{self.id}:{self.session_token}"
+        """What a session or remember-me cookie holds (asked when they sign in): the person,
+        their session token, and when they signed in, which bounds the cookie's life on the
+        server however long a browser keeps it."""
+        return f"{self.id}:{self.session_token}:{int(utcnow().timestamp())}"
 
     def holds(self, token: str) -> bool:
         """Whether a cookie's token is this person's current one."""

@@ -1,6 +1,8 @@
 """Signing in and out."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -22,14 +24,23 @@ login_manager.login_message = "Sign in to see the board."
 login_manager.login_message_category = "info"
 
 
+MAX_NEXT = 2000  # characters of the address to come back to after signing in
+CLOCK_SKEW = timedelta(minutes=5)  # between the web processes that sign in and read cookies
+
+
 @login_manager.user_loader
 def _load_person(cookie_id: str) -> Person | None:
-    """The person a session or remember-me cookie names, if its token is still theirs and
-    the account is open; anyone else is signed out."""
-    person_id, _, token = cookie_id.partition(":")
+    """The person a session or remember-me cookie names, if its token is still theirs, it was
+    signed in at most REMEMBER_COOKIE_DURATION ago, and the account is open; anyone else is
+    signed out."""
+    person_id, token, signed_in = [*cookie_id.split(":", 2), "", ""][:3]
     try:
         person_id = database_id(person_id)
+        signed_in = datetime.fromtimestamp(database_id(signed_in), UTC)
     except ValueError:
+        return None
+    now = utcnow()
+    if not now - current_app.config["REMEMBER_COOKIE_DURATION"] <= signed_in <= now + CLOCK_SKEW:
         return None
     # Pages ask the signed-in person's departments often: load them with the person.
     person = db.session.scalar(
@@ -47,7 +58,9 @@ def _unauthorized():
         response = redirect(url_for("accounts.login"))
         response.headers["HX-Redirect"] = url_for("accounts.login")
         return response
-    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+    back = request.full_path.rstrip("?")
+    # (an address longer than any page's is not worth coming back to: no echo of it)
+    return redirect(url_for("accounts.login", next=back if len(back) <= MAX_NEXT else None))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -70,7 +83,8 @@ def login():
             person.time_zone = form.time_zone.data
         db.session.commit()
         login_user(person, remember=form.remember.data)
-        return redirect(safe_next(form.next.data) or url_for("board.index"))
+        response = redirect(safe_next(form.next.data) or url_for("board.index"))
+        return throttle.remember_browser(response, form.email.data)
     if person is None or not person.active:
         Person.check_no_password(form.password.data)  # as long as a real check: no hint
     error = "That email and password do not match an active account."  # (counted by admit)

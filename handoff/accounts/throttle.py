@@ -5,7 +5,9 @@ however many processes serve sign-in. Three limits, each over the same window:
 
 - one account typed from one client address (5): guessing one person's password from one
   place stops quickly, and nobody can lock a person out from everywhere by failing on purpose;
-- one account from all addresses together (50): guessing from many places stops too;
+- one account from all addresses together (50): guessing from many places stops too, except
+  in a browser where that account signed in before (a signed cookie says so), so that nobody
+  can lock a person out of their own desk by failing on purpose from elsewhere;
 - one client address over all accounts (20): trying many accounts from one place stops.
 
 An attempt is counted and written down in one transaction that holds its account and its
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 
 from handoff.accounts.models import Person, SignInFailure
@@ -67,17 +70,57 @@ def client_address() -> str:
     return str(address)
 
 
+KNOWN_COOKIE = "handoff_known"
+KNOWN_FOR = timedelta(days=365)
+KNOWN_ACCOUNTS = 5  # the accounts one browser remembers signing in to
+
+
+def _known_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="handoff known browser")
+
+
+def _known_accounts() -> list[str]:
+    """The accounts that signed in from this browser before (its signed cookie says so)."""
+    text = request.cookies.get(KNOWN_COOKIE, "")
+    if not text or len(text) > 2000:
+        return []
+    try:
+        accounts = _known_serializer().loads(text, max_age=KNOWN_FOR.total_seconds())
+    except BadSignature:
+        return []
+    return [a for a in accounts if isinstance(a, str)] if isinstance(accounts, list) else []
+
+
+def remember_browser(response, email: str):
+    """After a right password: this browser is one the account signs in from."""
+    account = Person.normalise_email(email)[:254]
+    accounts = [account, *(a for a in _known_accounts() if a != account)][:KNOWN_ACCOUNTS]
+    response.set_cookie(
+        KNOWN_COOKIE,
+        _known_serializer().dumps(accounts),
+        max_age=int(KNOWN_FOR.total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
+
+
 def _limits(account: str, address: str) -> list[tuple[list, int]]:
     """Each limit: the rows it counts, and how many failures it allows in the window."""
     config = current_app.config
-    return [
+    limits = [
         (
             [SignInFailure.account == account, SignInFailure.address == address],
             config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT_ADDRESS"],
         ),
-        ([SignInFailure.account == account], config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"]),
         ([SignInFailure.address == address], config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"]),
     ]
+    if account not in _known_accounts():  # from its own desk, an account is not locked out
+        limits.append(
+            ([SignInFailure.account == account], config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"])
+        )
+    return limits
 
 
 def _wait(account: str, address: str, now: datetime, more: int = 0) -> Refusal | None:

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 
 from handoff.departments.models import ROLES
 from handoff.kernel.dates import is_valid_zone
-from handoff.kernel.forms import choices
+from handoff.kernel.forms import choices, picked_id
 
 
 class DepartmentForm(FlaskForm):
@@ -37,5 +37,5 @@ class PersonForm(FlaskForm):
 
 
 class MembershipForm(FlaskForm):
-    person_id = SelectField("Person", coerce=int)
+    person_id = SelectField("Person", coerce=picked_id)
     role = SelectField("Role", choices=choices((r, r.capitalize()) for r in ROLES))

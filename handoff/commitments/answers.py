@@ -50,6 +50,28 @@ def may_settle(person, commitment) -> bool:
     return person.belongs_to(commitment.owner_department_id)
 
 
+def answerer_refusal(person, handoff) -> str | None:
+    """Why `person` may not answer `handoff` (None: they may)."""
+    if may_answer(person, handoff):
+        return None
+    return f"Only members of {handoff.department.name} can answer this handoff."
+
+
+def owner_refusal(person, commitment) -> str | None:
+    """Why `person` may not act for the promising side of `commitment` (None: they may)."""
+    if may_settle(person, commitment):
+        return None
+    return f"Only {commitment.owner_department.name}, who made the promise, can do this."
+
+
+def refusal(person, handoff, answer: Answer) -> str | None:
+    """Why `person` may not give `answer` to `handoff` by who they are (None: they may):
+    the pages ask before anything sent is read, the verbs again when they act."""
+    if answer.by == DEPARTMENT:
+        return answerer_refusal(person, handoff)
+    return owner_refusal(person, handoff.commitment)
+
+
 def answers_open(handoff) -> list[Answer]:
     """The answers the handoff's state allows now, whoever gives them."""
     if handoff.commitment.cancelled_at is not None:

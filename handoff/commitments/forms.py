@@ -23,30 +23,30 @@ from wtforms.validators import (
 
 from handoff.commitments.lifecycle import Action
 from handoff.commitments.models import CHANNELS
-from handoff.kernel.forms import MomentField, Rows, amount_bounds, choices, count_bounds
+from handoff.kernel.forms import (
+    MomentField,
+    Rows,
+    amount_bounds,
+    choices,
+    count_bounds,
+    picked_id,
+)
 from handoff.web import from_local
 
 MAX_ROUTE_STEPS = 8
-
-
-def _coerce_id(value):
-    """Select fields hold department ids; an unpicked one is None."""
-    if value in (None, "", "None"):
-        return None
-    return int(value)
 
 
 class RouteStepForm(Form):
     """One department of the route: what is asked of it and by when."""
 
     department_id = SelectField(
-        "Department", coerce=_coerce_id, validators=[InputRequired("Pick a department.")]
+        "Department", coerce=picked_id, validators=[InputRequired("Pick a department.")]
     )
     ask = StringField(
         "What is asked", validators=[DataRequired("Say what is asked."), Length(max=500)]
     )
     due_at = MomentField("By", validators=[InputRequired("Give a date and time.")])
-    standing_promise_id = SelectField("Standing promise", coerce=_coerce_id, validate_choice=True)
+    standing_promise_id = SelectField("Standing promise", coerce=picked_id, validate_choice=True)
     amount = DecimalField("Amount", places=2, validators=[Optional(), amount_bounds()])
     quantity = IntegerField("Quantity", validators=[Optional(), count_bounds()])
 
@@ -72,7 +72,7 @@ class CommitmentForm(FlaskForm):
     details = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
     promised_at = MomentField("Promised for", validators=[InputRequired("Give a date and time.")])
     channel = SelectField("Channel", choices=choices(CHANNELS.items()))
-    owner_department_id = SelectField("On behalf of", coerce=_coerce_id)
+    owner_department_id = SelectField("On behalf of", coerce=picked_id)
     route = Rows(FormField(RouteStepForm), min_entries=1, max_entries=MAX_ROUTE_STEPS)
 
     def set_department_choices(self, all_departments, own_departments, promises=()) -> None:
@@ -116,7 +116,7 @@ class AddStepForm(FlaskForm):
 
     department_id = SelectField(
         "Department",
-        coerce=_coerce_id,
+        coerce=picked_id,
         validators=[InputRequired("Pick a department.")],
         validate_choice=False,
     )
@@ -194,7 +194,7 @@ class FeedbackForm(FlaskForm):
 
     score = SelectField(
         "Score",
-        coerce=_coerce_id,
+        coerce=picked_id,
         choices=choices(
             [("", "How did the customer feel?")] + [(n, f"{n} / 5") for n in range(5, 0, -1)]
         ),

@@ -1,11 +1,19 @@
 """Recording commitments, the commitment page, and answering handoffs."""
 
+import re
+
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.commitments import services
-from handoff.commitments.answers import ANSWERS, answers_by_handoff, may_settle
+from handoff.commitments.answers import (
+    ANSWERS,
+    answers_by_handoff,
+    may_settle,
+    owner_refusal,
+    refusal,
+)
 from handoff.commitments.forms import (
     ANSWER_FORMS,
     AddStepForm,
@@ -41,6 +49,7 @@ from handoff.web import (
 )
 
 bp = Blueprint("commitments", __name__)
+REFERENCE_IN_URL = re.compile(r"[Cc]-[0-9]{1,10}")
 
 
 @bp.before_request
@@ -52,8 +61,8 @@ def _signed_in():
 def get_commitment(reference: str) -> Commitment:
     """The commitment behind a reference such as C-1042, or 404."""
     commitment_id = Commitment.id_from_reference(reference)
-    if commitment_id is None:
-        abort(404)
+    if commitment_id is None or not REFERENCE_IN_URL.fullmatch(reference):
+        abort(404)  # (the lookup box reads "c 1042"; an address is written one way)
     return db.get_or_404(Commitment, commitment_id)
 
 
@@ -370,6 +379,9 @@ def cancel(reference: str):
 def add_step(reference: str):
     """The owner side adds a department to the route."""
     commitment = get_commitment(reference)
+    refused = owner_refusal(current_user, commitment)
+    if refused:
+        raise NotAllowed(refused)  # before reading anything sent: who asks comes first
     form = _step_form(commitment)
     department = None
     if form.validate():
@@ -404,6 +416,9 @@ def answer(handoff_id: int, action: str):
     if action not in ANSWERS:
         abort(404)
     handoff = db.get_or_404(Handoff, handoff_id)
+    refused = refusal(current_user, handoff, ANSWERS[action])
+    if refused:
+        raise NotAllowed(refused)  # before reading anything sent: who asks comes first
     given = ANSWERS[action].action
     form = ANSWER_FORMS[given]()
     view = request.form.get("view", "commitment")

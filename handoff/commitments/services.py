@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
-from handoff.commitments.answers import may_answer, may_settle
+from handoff.commitments.answers import answerer_refusal, owner_refusal
 from handoff.commitments.lifecycle import Action, State, is_repeat, next_state
 from handoff.commitments.models import Comment, Commitment, CustomerFeedback, Handoff
 from handoff.commitments.status import Status
@@ -203,15 +203,15 @@ def _stamp_answer(handoff: Handoff, actor: Person, now: datetime, note: str) -> 
 
 
 def _require_answerer(actor: Person, handoff: Handoff) -> None:
-    if not may_answer(actor, handoff):
-        raise NotAllowed(f"Only members of {handoff.department.name} can answer this handoff.")
+    refused = answerer_refusal(actor, handoff)
+    if refused:
+        raise NotAllowed(refused)
 
 
 def _require_owner_side(actor: Person, commitment: Commitment) -> None:
-    if not may_settle(actor, commitment):
-        raise NotAllowed(
-            f"Only {commitment.owner_department.name}, who made the promise, can do this."
-        )
+    refused = owner_refusal(actor, commitment)
+    if refused:
+        raise NotAllowed(refused)
 
 
 def accept(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Outcome:

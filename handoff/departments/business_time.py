@@ -134,18 +134,27 @@ class BusinessHours:
             day -= timedelta(days=1)
         raise NoBusinessTime("no business hours within the past three years")
 
-    def minutes_between(self, earlier: datetime, later: datetime) -> float:
-        """How many business minutes lie between two moments (0 if `later` is not later)."""
+    def minutes_between(
+        self, earlier: datetime, later: datetime, enough: float | None = None
+    ) -> float:
+        """How many business minutes lie between two moments (0 if `later` is not later),
+        however far apart; with `enough`, counting stops once that many are found."""
         earlier, later = _utc(earlier), _utc(later)
         if later <= earlier:
             return 0.0
         if self.always_open:
             return (later - earlier).total_seconds() / 60
         total = timedelta(0)
-        for opens, closes in self._windows_from(earlier):
-            if opens >= later:
-                break
-            total += min(closes, later) - max(opens, earlier)
+        enough_time = timedelta(minutes=enough) if enough is not None else None
+        day = earlier.astimezone(self.zone).date() - timedelta(days=1)
+        last = later.astimezone(self.zone).date() + timedelta(days=1)
+        while day <= last and (enough_time is None or total < enough_time):
+            if self.is_work_day(day):
+                opens, closes = self.window(day)
+                overlap = min(closes, later) - max(opens, earlier)
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
         return total.total_seconds() / 60
 
 

@@ -16,8 +16,10 @@ NAME_KEY_LENGTH = 200
 
 def name_key(name: str) -> str:
     """What makes two department names the same: Unicode case and width folded, spaces
-    collapsed ("Ärger", "ärger" and " ÄRGER " are one name), in Python, so SQLite agrees."""
-    folded = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    collapsed, invisible characters left out ("Ärger", "ärger", " ÄRGER " and "Ärger" with a
+    zero-width space are one name), in Python, so SQLite agrees."""
+    visible = "".join(c for c in name if unicodedata.category(c) != "Cf")  # zero-width, bidi …
+    folded = " ".join(unicodedata.normalize("NFKC", visible).casefold().split())
     return folded[:NAME_KEY_LENGTH]  # NFKC may lengthen a name (a ligature becomes letters)
 
 

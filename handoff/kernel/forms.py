@@ -32,6 +32,14 @@ def database_id(value) -> int:
     return number
 
 
+def picked_id(value) -> int | None:
+    """What a select of ids sends: None when nothing is picked, else an id the database can
+    hold (ValueError for anything else, which the field reports as its error)."""
+    if value in (None, "", "None"):
+        return None
+    return database_id(value)
+
+
 class Bounded:
     """A number the database can hold: finite, within [low, high]."""
 

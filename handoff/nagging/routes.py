@@ -80,7 +80,15 @@ def act(token: str):
         return render_template("nagging/act.html", **context)
 
     action = request.form.get("action", "")
-    if not stale and action in possible and action not in allowed:
+    if not stale and action not in possible:
+        what = ANSWERS[action].label.lower() if action in ANSWERS else "that"
+        return _problem(
+            409,
+            "Not an answer it takes now",
+            f"{handoff.department.name}'s part is {handoff.state}: “{what}” is not an answer "
+            "it can be given now. Nothing was changed.",
+        )
+    if not stale and action not in allowed:
         context["allowed"] = []
         return render_template("nagging/act.html", **context), 403
     if stale or action not in allowed:

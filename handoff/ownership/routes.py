@@ -8,7 +8,7 @@ from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.ownership.forms import SettingsForm, ToldForm
 from handoff.ownership.models import CustomerTask, OrganisationSettings
-from handoff.ownership.services import mark_told, save_settings, tasks_view
+from handoff.ownership.services import mark_told, require_may_tell, save_settings, tasks_view
 from handoff.web import at_risk_within, format_when, render
 
 bp = Blueprint("ownership", __name__)
@@ -43,6 +43,7 @@ def task_row(task: CustomerTask, status: int = 200, form: ToldForm | None = None
 def told(task_id: int):
     """Someone in the department that talks to the customer told them; the note says what."""
     task = db.get_or_404(CustomerTask, task_id)
+    require_may_tell(current_user, task)  # before reading anything sent
     form = ToldForm()
     if not form.validate():
         return task_row(task, 422, form)

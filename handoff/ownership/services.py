@@ -170,12 +170,17 @@ def may_tell(person: Person, task: CustomerTask) -> bool:
     return person.belongs_to(task.department_id)
 
 
-def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bool:
-    """Someone told the customer; the note says what. Answer whether anything changed."""
-    if not may_tell(actor, task):
+def require_may_tell(person: Person, task: CustomerTask) -> None:
+    """NotAllowed unless `person` may mark the task told."""
+    if not may_tell(person, task):
         raise NotAllowed(
             f"Only members of {task.department.name}, who talk to the customer, can mark it told."
         )
+
+
+def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bool:
+    """Someone told the customer; the note says what. Answer whether anything changed."""
+    require_may_tell(actor, task)
     note = note.strip()
     if not note:
         raise InvalidInput("Say what the customer was told.")

@@ -18,7 +18,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from handoff.kernel.forms import amount_bounds, choices, count_bounds, database_id
+from handoff.kernel.forms import amount_bounds, choices, count_bounds, picked_id
 
 UNITS = {"days": "business days", "hours": "business hours"}
 
@@ -69,10 +69,8 @@ class PromiseForm(FlaskForm):
 
 def _picked(value):
     """A picked person's id, None for nobody, or a value no choice has (never an error)."""
-    if value in (None, "", "None"):
-        return None
     try:
-        return database_id(value)
+        return picked_id(value)
     except ValueError:
         return "not a choice"
 

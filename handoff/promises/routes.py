@@ -109,6 +109,7 @@ def save(department_id: int, promise_id: int | None = None):
 def on_duty(department_id: int):
     """Say who answers beyond-the-limits requests quickly."""
     department = db.get_or_404(Department, department_id)
+    services.require_lead(current_user, department)  # before reading anything sent
     form = OnDutyForm().offer(_people(department))
     if not form.validate():
         return _page(department, PromiseForm(formdata=None), status=422, duty_form=form)

@@ -60,7 +60,7 @@ def judge(
     reasons = []
     if not terms.active:
         reasons.append(f"{terms.department}'s '{terms.name}' is no longer offered")
-    given = hours.minutes_between(now, due_at)
+    given = hours.minutes_between(now, due_at, enough=terms.lead_minutes)
     if given < terms.lead_minutes:
         needed = describe_lead(terms.lead_minutes, hours)
         offered = describe_lead(round(given), hours) if given else "no time at all"

@@ -99,7 +99,7 @@ def may_edit_catalogue(person: Person, department: Department) -> bool:
     return person.is_admin or person.is_lead_of(department.id)
 
 
-def _require_lead(person: Person, department: Department) -> None:
+def require_lead(person: Person, department: Department) -> None:
     if not may_edit_catalogue(person, department):
         raise NotAllowed(f"Only {department.name}'s leads can change this.")
 
@@ -126,7 +126,7 @@ def save_promise(
     active: bool = True,
 ) -> StandingPromise:
     """Add a standing promise to the catalogue, or change one; the department timeline says so."""
-    _require_lead(actor, department)
+    require_lead(actor, department)
     name = name.strip()
     clash = db.session.scalar(
         select(StandingPromise.id).where(
@@ -179,7 +179,7 @@ def set_on_duty(
     department: Department, actor: Person, now: datetime, person: Person | None
 ) -> None:
     """Say who answers beyond-the-limits requests quickly (a lead, or anyone in it)."""
-    _require_lead(actor, department)
+    require_lead(actor, department)
     if person is not None and not any(m.department_id == department.id for m in person.memberships):
         raise InvalidInput(f"{person.name} is not in {department.name}.", field="person_id")
     if department.on_duty_person_id == (person.id if person else None):
