@@ -312,3 +312,44 @@ def test_putting_someone_unknown_on_duty_is_refused_not_read_as_nobody(
     assert fresh(org.installation).on_duty_person_id == org.ivo.id
     empty = client.post(f"/departments/{org.installation.id}/on-duty", data={"person_id": ""})
     assert empty.status_code == 303 and fresh(org.installation).on_duty_person_id is None
+
+
+def test_a_step_promised_years_ahead_is_judged_without_counting_every_day():
+    far = berlin(2095, 5, 11, 10, 0)
+    assert judge(INSTALL, now=MONDAY_10, due_at=far, hours=HOURS).covered
+    # counted in full, years of business time are there too (no search limit to run out of)
+    years = HOURS.minutes_between(MONDAY_10, berlin(2031, 5, 11, 10, 0))
+    assert 5 * 240 * 9 * 60 < years < 5 * 262 * 9 * 60
+
+
+def test_the_form_checks_a_step_years_ahead_without_an_error(
+    client, org, sign_in, standard_install
+):
+    sign_in(client, org.ana)
+    data = {
+        "title": "Far",
+        "channel": "phone",
+        "owner_department_id": org.sales.id,
+        "new_customer_name": "Far Away Ltd",
+        "promised_at": "2090-06-01T10:00",
+        "route-0-department_id": org.installation.id,
+        "route-0-ask": "Install",
+        "route-0-due_at": "2089-12-31T10:00",
+        "route-0-standing_promise_id": standard_install.id,
+    }
+    assert client.post("/commitments/new/check", data=data).status_code == 200
+    assert client.post("/commitments/new", data=data).status_code in (200, 303)
+
+
+@pytest.mark.parametrize("department", [str(2**63), "9" * 40, "\u0661", "-1"])
+def test_a_step_for_a_department_no_database_holds_is_the_fields_error(
+    client, org, make, sign_in, department
+):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ana)
+    response = client.post(
+        f"/commitments/{c.reference}/steps",
+        data={"department_id": department, "ask": "Bill", "due_at": "2027-01-15T10:00"},
+    )
+    assert response.status_code == 422
+    assert len(fresh(c).handoffs) == 1
