@@ -16,6 +16,8 @@ first department and `admin@bench.example` is an admin.
 
 import argparse
 import json
+import multiprocessing
+import os
 import random
 import sqlite3
 import sys
@@ -36,7 +38,9 @@ from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS
 
 PASSWORD = "bench-password"
-NOW = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)  # a Tuesday, inside office hours
+# The moment the history leads up to: now, unless --now says otherwise (set in main and in
+# each worker process).
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 HISTORY_DAYS = 3 * 365
 RETENTION_DAYS = 30
 CHUNK = 20_000
@@ -162,6 +166,27 @@ class Progress:
             sys.stderr.flush()
 
 
+def _is_moment(column: str) -> bool:
+    return column.endswith("_at") or column == "overdue_from"
+
+
+def for_sqlite(columns: list[str], rows: list[tuple]) -> list[list]:
+    """The rows as SQLAlchemy writes them to SQLite: moments as naive UTC text, facts as JSON
+    (only the columns that hold those are looked at)."""
+    moments = [i for i, name in enumerate(columns) if _is_moment(name)]
+    documents = [i for i, name in enumerate(columns) if name == "data"]
+    converted = []
+    for row in rows:
+        row = list(row)
+        for i in moments:
+            if row[i] is not None:
+                row[i] = row[i].replace(tzinfo=None).isoformat(" ", "microseconds")
+        for i in documents:
+            row[i] = json.dumps(row[i])
+        converted.append(row)
+    return converted
+
+
 class SqliteWriter:
     """Rows into a SQLite file by executemany, the journal off while it builds."""
 
@@ -173,20 +198,14 @@ class SqliteWriter:
         self.connection.execute("PRAGMA foreign_keys=OFF")
         self.connection.execute("BEGIN")
 
-    @staticmethod
-    def _value(value):
-        if isinstance(value, datetime):
-            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        if isinstance(value, dict | list):
-            return json.dumps(value)
-        return value
+    def put(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        self.write(table, columns, for_sqlite(columns, rows))
 
-    def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+    def write(self, table: str, columns: list[str], rows: list) -> None:
+        """Rows converted by `for_sqlite`."""
         marks = ", ".join("?" for _ in columns)
-        self.connection.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-            ([self._value(v) for v in row] for row in rows),
-        )
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        self.connection.executemany(statement, rows)
 
     def checkpoint(self) -> None:
         self.connection.execute("COMMIT")
@@ -207,17 +226,19 @@ class PostgresWriter:
 
         self.connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
 
-    @staticmethod
-    def _value(value):
-        if isinstance(value, dict | list):
-            return json.dumps(value)
-        return value
+    def put(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        self.write(table, columns, rows)
 
     def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        documents = [i for i, name in enumerate(columns) if name == "data"]
         statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([self._value(v) for v in row])
+                if documents:
+                    row = list(row)
+                    for i in documents:
+                        row[i] = json.dumps(row[i])
+                copy.write_row(row)
 
     def checkpoint(self) -> None:
         self.connection.commit()
@@ -307,13 +328,13 @@ class Organisation:
 def write_organisation(writer, org: Organisation, rng: random.Random) -> None:
     password = generate_password_hash(PASSWORD)
     created = NOW - timedelta(days=HISTORY_DAYS + 30)
-    writer.write(
+    writer.put(
         "department",
         ["id", "name", "name_key", "description", "created_at"],
         [(i, name, name.casefold(), f"The {name} team.", created) for i, name in org.departments],
     )
     people = [*org.people, org.admin]
-    writer.write(
+    writer.put(
         "person",
         [
             "id",
@@ -341,12 +362,12 @@ def write_organisation(writer, org: Organisation, rng: random.Random) -> None:
             for p in people
         ],
     )
-    writer.write(
+    writer.put(
         "membership",
         ["id", "person_id", "department_id", "role"],
         [(p[0], p[0], p[3], p[4]) for p in org.people],
     )
-    writer.write(
+    writer.put(
         "nag_policy",
         ["id", "department_id", *DEFAULTS],
         [(1, None, *DEFAULTS.values())],
@@ -368,7 +389,7 @@ def write_organisation(writer, org: Organisation, rng: random.Random) -> None:
                     created,
                 )
             )
-        writer.write(
+        writer.put(
             "customer",
             ["id", "name", "email", "phone", "phone_digits", "account_ref", "created_at"],
             rows,
@@ -481,29 +502,32 @@ TASK_COLUMNS = [
 ]
 
 
+# The rows a commitment brings, by table, in the order they are written.
+TABLES = {
+    "c": ("commitment", COMMITMENT_COLUMNS),
+    "h": ("handoff", HANDOFF_COLUMNS),
+    "t": ("timeline_event", TIMELINE_COLUMNS),
+    "m": ("comment", COMMENT_COLUMNS),
+    "o": ("outbox_message", OUTBOX_COLUMNS),
+    "n": ("nag", NAG_COLUMNS),
+    "k": ("customer_task", TASK_COLUMNS),
+}
+
+
 class Commitments:
     """Every commitment with its handoffs, timeline, discussion, reminders and mail."""
 
     def __init__(self, rng: random.Random, org: Organisation, total: int):
         self.rng, self.org, self.total = rng, org, total
-        self.handoff_id = self.event_id = self.comment_id = self.nag_id = 0
-        self.message_id = self.task_id = 0
+        self.handoff_id = 0
 
-    def build(self, writer) -> None:
-        progress = Progress("commitments", self.total)
-        for start in range(0, self.total, CHUNK):
-            rows = {name: [] for name in ("c", "h", "t", "m", "n", "o", "k")}
-            for commitment_id in range(start + 1, min(start + CHUNK, self.total) + 1):
-                self._one(commitment_id, rows)
-            writer.write("commitment", COMMITMENT_COLUMNS, rows["c"])
-            writer.write("handoff", HANDOFF_COLUMNS, rows["h"])
-            writer.write("timeline_event", TIMELINE_COLUMNS, rows["t"])
-            writer.write("comment", COMMENT_COLUMNS, rows["m"])
-            writer.write("outbox_message", OUTBOX_COLUMNS, rows["o"])
-            writer.write("nag", NAG_COLUMNS, rows["n"])
-            writer.write("customer_task", TASK_COLUMNS, rows["k"])
-            writer.checkpoint()
-            progress.add(len(rows["c"]))
+    def rows(self, first: int, last: int) -> dict[str, list]:
+        """Every row of commitments `first` to `last`: ids follow from the commitment's own,
+        so that chunks can be made apart (in other processes) and still fit together."""
+        rows = {name: [] for name in TABLES}
+        for commitment_id in range(first, last + 1):
+            self._one(commitment_id, rows)
+        return rows
 
     def _one(self, commitment_id: int, rows: dict) -> None:
         rng, org = self.rng, self.org
@@ -529,9 +553,9 @@ class Commitments:
             [d for d, _ in org.departments if d != owner_id], k=min(route_size, 3)
         )
         facts = []
-        first_handoff = self.handoff_id + 1
+        first_handoff = (commitment_id - 1) * 3 + 1
         for position, department_id in enumerate(departments, start=1):
-            self.handoff_id += 1
+            self.handoff_id = (commitment_id - 1) * 3 + position
             due = promised - timedelta(hours=rng.randrange(0, 48))
             if cancelled:
                 state = State.CANCELLED
@@ -603,6 +627,7 @@ class Commitments:
             )
         )
         owner_name = org.departments[owner_id - 1][1]
+        self.event_id = (commitment_id - 1) * 3
         self._event(rows, commitment_id, None, maker, "recorded", {"by": maker[1]}, created)
         name = org.departments[departments[0] - 1][1]
         self._event(
@@ -623,10 +648,9 @@ class Commitments:
             {"department": name, "note": "On it"},
             created + timedelta(hours=1),
         )
-        self.comment_id += 1
         rows["m"].append(
             (
-                self.comment_id,
+                commitment_id,
                 commitment_id,
                 maker[0],
                 f"{owner_name} told the customer we would confirm by phone.",
@@ -646,8 +670,7 @@ class Commitments:
         message = None
         sent = created + timedelta(hours=2)
         if self.rng.random() < 0.2:
-            self.message_id += 1
-            message = self.message_id
+            message = commitment_id
             kept = NOW - sent < timedelta(days=RETENTION_DAYS)
             body = (
                 f"Hello {person[1]},\n\nC-{commitment_id + 1000} waits for your answer.\n" * 8
@@ -673,10 +696,9 @@ class Commitments:
                 )
             )
         for number in (1, 2):
-            self.nag_id += 1
             rows["n"].append(
                 (
-                    self.nag_id,
+                    (commitment_id - 1) * 2 + number,
                     self.handoff_id,
                     1,
                     number,
@@ -694,10 +716,9 @@ class Commitments:
 
     def _task(self, rows, commitment_id, department_id, answerer, answered) -> None:
         """A declined step leaves its department a customer to tell."""
-        self.task_id += 1
         rows["k"].append(
             (
-                self.task_id,
+                self.handoff_id,
                 commitment_id,
                 self.handoff_id,
                 "declined",
@@ -713,24 +734,60 @@ class Commitments:
         )
 
 
+_WORKER: dict = {}
+
+
+def _start_worker(seed: int, counts: dict, total: int, sqlite: bool, now: datetime) -> None:
+    """A process that makes chunks of rows: the same organisation and moment as the main one."""
+    global NOW
+    NOW = now
+    _WORKER.update(org=Organisation(random.Random(seed), counts), total=total, sqlite=sqlite)
+    _WORKER["seed"] = seed
+
+
+def _chunk(first: int) -> tuple[int, dict]:
+    last = min(first + CHUNK - 1, _WORKER["total"])
+    rng = random.Random(f"{_WORKER['seed']}-{first}")
+    rows = Commitments(rng, _WORKER["org"], _WORKER["total"]).rows(first, last)
+    if _WORKER["sqlite"]:
+        rows = {name: for_sqlite(TABLES[name][1], found) for name, found in rows.items()}
+    return last - first + 1, rows
+
+
+def build_commitments(writer, seed: int, counts: dict, total: int, sqlite: bool) -> None:
+    """Every commitment with its handoffs, timeline, discussion, reminders and mail: made in
+    chunks by worker processes, written in order by this one."""
+    progress = Progress("commitments", total)
+    workers = max(1, min(4, os.cpu_count() or 1))
+    setup = (seed, counts, total, sqlite, NOW)
+    with multiprocessing.Pool(workers, initializer=_start_worker, initargs=setup) as pool:
+        for made, rows in pool.imap(_chunk, range(1, total + 1, CHUNK)):
+            for name, (table, columns) in TABLES.items():
+                writer.write(table, columns, rows[name])
+            writer.checkpoint()
+            progress.add(made)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commitments", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fresh", action="store_true", help="replace what the database holds")
+    parser.add_argument("--now", help="the moment the history leads up to (ISO, UTC)")
     args = parser.parse_args()
+    if args.now:
+        global NOW
+        NOW = datetime.fromisoformat(args.now).replace(tzinfo=UTC)
     url = args.database_url or f"sqlite:///{Path.cwd() / f'bench-{args.commitments}.db'}"
     started = time.perf_counter()
     prepare(url, args.fresh)
-    rng = random.Random(args.seed)
-    org = Organisation(rng, sizes(args.commitments))
-    if url.startswith("sqlite"):
-        writer = SqliteWriter(url.removeprefix("sqlite:///"))
-    else:
-        writer = PostgresWriter(url)
-    write_organisation(writer, org, rng)
-    Commitments(rng, org, args.commitments).build(writer)
+    counts = sizes(args.commitments)
+    org = Organisation(random.Random(args.seed), counts)
+    sqlite = url.startswith("sqlite")
+    writer = SqliteWriter(url.removeprefix("sqlite:///")) if sqlite else PostgresWriter(url)
+    write_organisation(writer, org, random.Random(args.seed + 1))
+    build_commitments(writer, args.seed, counts, args.commitments, sqlite)
     sys.stderr.write("analysing …\n")
     writer.finish()
     print(f"{args.commitments:,} commitments in {url} in {time.perf_counter() - started:.0f} s")

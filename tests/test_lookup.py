@@ -65,9 +65,9 @@ def test_each_result_says_the_truth_and_who_owns_the_customer(client, org, found
 
 def test_a_short_or_unmatched_query_says_so(client, org, found, sign_in):
     sign_in(client, org.dev)
-    assert "Type at least two" in client.get("/lookup?q=h").get_data(as_text=True)
+    assert "Type at least 3" in client.get("/lookup?q=ha").get_data(as_text=True)
     assert "Nothing found" in client.get("/lookup?q=zzzz").get_data(as_text=True)
-    wildcard = client.get("/lookup?q=%25%25").get_data(as_text=True)
+    wildcard = client.get("/lookup?q=%25%25%25").get_data(as_text=True)
     assert "Nothing found" in wildcard  # LIKE wildcards are searched for, not obeyed
 
 
@@ -94,6 +94,46 @@ def test_the_lookup_runs_the_same_queries_for_5_results_as_for_25(
     few = lookup_queries()
     add(40)
     assert lookup_queries() == few
+
+
+def test_a_word_of_the_promise_finds_it_whatever_its_case(client, org, make, sign_in):
+    mount = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], title="Wall mount in the lobby"
+    )
+    other = make.commitment(by=org.ana, owner=org.sales, route=[org.billing], title="Refund")
+    sign_in(client, org.dev)
+    for query in ("mount", "MOUNT", "all mou", "lobby"):
+        body = client.get("/lookup", query_string={"q": query}).get_data(as_text=True)
+        assert mount.reference in body and other.reference not in body, query
+
+
+def test_a_customer_renamed_is_found_by_the_new_name_only(client, org, found, sign_in):
+    with writes():
+        found.customer.name = "Lighthouse Bakery"
+        found.customer.email = "hello@lighthouse.example"
+    sign_in(client, org.dev)
+    get = lambda q: client.get("/lookup", query_string={"q": q}).get_data(as_text=True)  # noqa: E731
+    assert found.reference in get("Lighthouse") and found.reference in get("hello@light")
+    assert found.reference not in get("Harbor") and found.reference not in get("office@harbor")
+
+
+def test_when_many_customers_match_the_newest_are_shown_and_it_says_so(
+    client, org, make, sign_in, monkeypatch
+):
+    made = [
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], customer=make.customer(name)
+        )
+        for name in ("Berg Tools", "Bergmann & Co", "Ice Berg Ltd")
+    ]
+    monkeypatch.setattr("handoff.lookup.queries.CUSTOMER_LIMIT", 2)
+    sign_in(client, org.dev)
+    body = client.get("/lookup?q=berg").get_data(as_text=True)
+    assert "Many customers match" in body
+    assert made[2].reference in body and made[1].reference in body
+    assert made[0].reference not in body  # the oldest customer: type more to find it
+    body = client.get("/lookup?q=berg tools").get_data(as_text=True)
+    assert made[0].reference in body and "Many customers match" not in body
 
 
 # --- the sentence, for every state a commitment can be in --------------------------------

@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from handoff.customers.models import Customer, phone_digits
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput
+from handoff.kernel.search import SHORTEST, matching_ids, searchable
 
 
 @dataclass(frozen=True)
@@ -17,28 +18,26 @@ class CustomerInput:
     account_ref: str
 
 
-def customer_matches(query: str):
-    """A SQL condition: the customer's name, email, phone or account reference contains `query`."""
-    text = query.strip()
-    conditions = [
-        Customer.name.icontains(text, autoescape=True),
-        Customer.email.icontains(text, autoescape=True),
-        Customer.account_ref.icontains(text, autoescape=True),
-    ]
+def matching_customer_ids(query: str, limit: int):
+    """A select of the ids of the customers whose name, email, account reference or phone
+    number contains `query` (three characters or more), newest first, at most `limit`."""
     digits = phone_digits(query)
-    if len(digits) >= 3:
-        conditions.append(Customer.phone_digits.contains(digits, autoescape=True))
-    return or_(*conditions)
+    return matching_ids(
+        Customer,
+        [Customer.name, Customer.email, Customer.account_ref],
+        query,
+        limit,
+        digits=(Customer.phone_digits, digits) if len(digits) >= SHORTEST else None,
+    )
 
 
 def search_customers(query: str, limit: int = 8) -> list[Customer]:
-    """Customers whose name, email, phone or account reference contains `query`."""
-    if len(query.strip()) < 2:
+    """Customers whose name, email, phone or account reference contains `query`, by name."""
+    if not searchable(query):
         return []
+    ids = list(db.session.scalars(matching_customer_ids(query, limit)))
     return list(
-        db.session.scalars(
-            select(Customer).where(customer_matches(query)).order_by(Customer.name).limit(limit)
-        )
+        db.session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.name))
     )
 
 

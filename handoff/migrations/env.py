@@ -69,6 +69,13 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def _models_describe(name, type_, parent_names) -> bool:
+    """The search structures each database gets its own way are left out of autogenerate."""
+    from handoff.kernel.search import is_search_structure
+
+    return not is_search_structure(name, type_, parent_names)
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -91,6 +98,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", _models_describe)
     conf_args.setdefault("render_as_batch", True)
 
     connectable = get_engine()

@@ -1,0 +1,47 @@
+"""The lookup's query: what an agent types, found through indexes only."""
+
+from sqlalchemy import select, union_all
+from sqlalchemy.orm import selectinload
+
+from handoff.commitments.models import Commitment
+from handoff.customers.services import matching_customer_ids
+from handoff.kernel.db import db
+from handoff.kernel.search import matching_ids, searchable
+
+LOOKUP_LIMIT = 25
+CUSTOMER_LIMIT = 200  # customers a lookup looks at: more means "type more"
+
+
+def find_commitments(query: str) -> tuple[list[Commitment], bool]:
+    """Commitments whose reference, whose customer (name, email, phone, account), or whose
+    promise matches `query`, open ones first, newest first; and whether so many customers
+    match that only the newest of them were looked at. Each part is one index lookup."""
+    query = query.strip()
+    parts = []
+    reference_id = Commitment.id_from_reference(query)
+    if reference_id and query.upper().startswith("C"):
+        parts.append(select(Commitment.id).where(Commitment.id == reference_id))
+    many = False
+    if searchable(query):
+        customers = list(db.session.scalars(matching_customer_ids(query, CUSTOMER_LIMIT + 1)))
+        many = len(customers) > CUSTOMER_LIMIT
+        if customers:
+            parts.append(
+                select(Commitment.id)
+                .where(Commitment.customer_id.in_(customers[:CUSTOMER_LIMIT]))
+                .order_by(Commitment.id.desc())
+                .limit(LOOKUP_LIMIT)
+            )
+        parts.append(matching_ids(Commitment, [Commitment.title], query, LOOKUP_LIMIT))
+    if not parts:
+        return [], False
+    found = union_all(*(select(part.subquery()) for part in parts)).subquery()
+    commitments = db.session.scalars(
+        select(Commitment)
+        .where(Commitment.id.in_(select(found.c[0])))
+        .options(selectinload(Commitment.handoffs))
+    ).all()
+    commitments = sorted(
+        commitments, key=lambda c: (c.cancelled_at is not None, -c.promised_at.timestamp(), -c.id)
+    )
+    return commitments[:LOOKUP_LIMIT], many
