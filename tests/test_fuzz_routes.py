@@ -132,6 +132,16 @@ PROMISE_FORM = {
     "active": "bool",
 }
 
+INBOX_QUERY = {
+    "sort": "choice:due|newest",
+    "per": "page_size",
+    **{
+        f"{s}_{way}": "cursor"
+        for s in ("waiting", "settle", "accepted")
+        for way in ("after", "before")
+    },
+}
+
 SPECS: dict[str, Spec] = {
     "static": Spec(path={"filename": "filename"}),
     "accounts.login": Spec(
@@ -203,7 +213,11 @@ SPECS: dict[str, Spec] = {
     ),
     "customers.search": Spec(query={"customer_query": "text"}),
     "inbox.mine": Spec(),
-    "inbox.show": Spec(path={"department_id": "department"}),
+    "inbox.show": Spec(path={"department_id": "department"}, query=INBOX_QUERY),
+    "inbox.section": Spec(
+        path={"department_id": "department", "section": "section"}, query=INBOX_QUERY
+    ),
+    "inbox.counts": Spec(path={"department_id": "department"}),
     "lookup.index": Spec(query={"q": "lookup"}),
     "nagging.act": Spec(
         path={"token": "token"},
@@ -382,6 +396,7 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
         "action": st.sampled_from(sorted(ANSWERS)),
         "cursor": st.sampled_from(world["cursors"]),
         "page_size": st.sampled_from(["10", "25", "50", "100", "7", "1000000"]),
+        "section": st.sampled_from(["waiting", "settle", "countered", "accepted", "tell"]),
     }[kind]
 
 

@@ -1,5 +1,6 @@
 """A department's inbox: what waits for its answer, most urgent first."""
 
+import re
 from datetime import timedelta
 
 from handoff.commitments import services
@@ -69,7 +70,7 @@ def test_an_unknown_department_inbox_is_404(client, org, sign_in):
 def test_the_inbox_as_a_fragment_is_only_its_lists(client, org, sign_in):
     sign_in(client, org.ivo)
     response = client.get(f"/departments/{org.installation.id}/inbox", headers=htmx_headers())
-    assert response.get_data(as_text=True).lstrip().startswith('<div id="inbox-lists">')
+    assert response.get_data(as_text=True).lstrip().startswith('<div id="inbox-lists"')
     assert "HX-Request" in response.headers["Vary"]
 
 
@@ -111,3 +112,68 @@ def test_a_handoff_past_its_due_time_is_marked_late(client, org, make, sign_in, 
     }
     assert 'class="late"' in rows[late.reference]
     assert 'class="late"' not in rows[on_time.reference]
+
+
+def refs_in(body: str, section: str) -> list[str]:
+    part = body.split(f'id="inbox-{section}"')[1].split("</section>")[0]
+    return re.findall(r'class="ref" href="/commitments/(C-\d+)"', part)
+
+
+def test_each_section_pages_through_all_its_handoffs_once_and_back(client, org, make, sign_in):
+    made = [
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], due_in=timedelta(hours=20 + i)
+        )
+        for i in range(23)
+    ]
+    sign_in(client, org.ivo)
+    url = f"/departments/{org.installation.id}/inbox?per=10"
+    pages, body = [], client.get(url).get_data(as_text=True)
+    while True:
+        pages.append(refs_in(body, "waiting"))
+        found = re.search(r'href="([^"]+)"[^>]*rel="next"', body.split('id="inbox-waiting"')[1])
+        if not found:
+            break
+        body = client.get(found.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert [len(p) for p in pages] == [10, 10, 3]
+    assert [r for p in pages for r in p] == [c.reference for c in made]  # soonest due first
+    assert 'id="count-waiting">23<' in body
+    # the section alone, for htmx, goes back a page
+    back = re.search(r'hx-get="([^"]+)"[^>]*rel="prev"', body).group(1).replace("&amp;", "&")
+    part = client.get(back, headers=htmx_headers()).get_data(as_text=True)
+    assert part.lstrip().startswith('<section class="inbox-section" id="inbox-waiting">')
+    assert refs_in(part, "waiting") == pages[1]
+
+
+def test_a_page_of_10_and_of_50_run_the_same_queries_and_answering_updates_the_counts(
+    client, org, make, sign_in, count_queries, now
+):
+    for index in range(30):
+        c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+        if index % 4 == 0:
+            with writes():
+                services.accept(c.handoffs[0], org.ivo, now)
+    sign_in(client, org.ivo)
+    inbox = f"/departments/{org.installation.id}/inbox"
+
+    def queries(url):
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+        return len(statements)
+
+    assert queries(f"{inbox}?per=10") == queries(f"{inbox}?per=50")
+    assert queries(f"{inbox}?per=10&sort=newest") == queries(f"{inbox}?per=50&sort=newest")
+    counts = client.get(f"{inbox}/counts", headers=htmx_headers()).get_data(as_text=True)
+    assert 'id="count-waiting" hx-swap-oob="true">22<' in counts
+    assert 'id="count-accepted" hx-swap-oob="true">8<' in counts
+
+
+def test_newest_first_shows_the_last_asked_first(client, org, make, sign_in):
+    first = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    last = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ivo)
+    body = client.get(f"/departments/{org.installation.id}/inbox?sort=newest").get_data(
+        as_text=True
+    )
+    assert refs_in(body, "waiting") == [last.reference, first.reference]
+    assert client.get(f"/departments/{org.installation.id}/inbox/nothing").status_code == 404

@@ -45,6 +45,8 @@ class Commitment(db.Model):
         # the board: open commitments in the customer's date order, overdue ones counted
         Index("ix_commitment_board", "on_board", "promised_at", "id"),
         Index("ix_commitment_board_overdue", "on_board", "overdue_from"),
+        # a department's own open promises (its board filter, the counters it must settle)
+        Index("ix_commitment_owner_board", "owner_department_id", "on_board", "promised_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

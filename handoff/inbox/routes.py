@@ -1,19 +1,19 @@
-"""A department's inbox: what waits for its answer, most urgent first."""
+"""A department's inbox: what waits for its answer, what it must settle and deliver, each
+section a page at a time, soonest due first."""
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 
 from handoff.commitments.answers import answers_by_handoff
-from handoff.commitments.lifecycle import OPEN_STATES, State
-from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
+from handoff.inbox.queries import HINTS, SECTIONS, SORTS, section_counts, section_page
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.kernel.paging import DEFAULT_PAGE_SIZE, PAGE_SIZES, page_size
 from handoff.ownership.forms import ToldForm
 from handoff.ownership.services import open_tasks_of_department, tasks_view
-from handoff.web import at_risk_within, format_when, render
+from handoff.web import at_risk_within, format_when, render, render_fragment
 
 bp = Blueprint("inbox", __name__)
 
@@ -28,47 +28,100 @@ def mine():
     return redirect(url_for("inbox.show", department_id=departments[0].id))
 
 
-def inbox_handoffs(department_id: int) -> dict[str, list[Handoff]]:
-    """The department's open work in three lists, each most urgent first."""
-    rows = db.session.scalars(
-        select(Handoff)
-        .join(Handoff.commitment)
-        .where(
-            Commitment.cancelled_at.is_(None),
-            ((Handoff.department_id == department_id) & Handoff.state.in_(sorted(OPEN_STATES)))
-            | (
-                (Commitment.owner_department_id == department_id)
-                & (Handoff.state == State.COUNTERED)
-            ),
-        )
-        .options(contains_eager(Handoff.commitment).selectinload(Commitment.handoffs))
-        .order_by(Handoff.due_at, Handoff.id)
-    ).unique()
-    lists: dict[str, list[Handoff]] = {"waiting": [], "settle": [], "countered": [], "accepted": []}
-    for handoff in rows:
-        if (
-            handoff.state == State.COUNTERED
-            and handoff.commitment.owner_department_id == department_id
-        ):
-            lists["settle"].append(handoff)
-        elif handoff.department_id != department_id:
-            continue
-        elif handoff.state == State.PENDING:
-            lists["waiting"].append(handoff)
-        elif handoff.state == State.COUNTERED:
-            lists["countered"].append(handoff)
-        else:
-            lists["accepted"].append(handoff)
-    return lists
+def _choices() -> dict:
+    """Order and page size as the URL says (the defaults otherwise)."""
+    sort = request.args.get("sort", "due")
+    return {
+        "sort": sort if sort in SORTS else "due",
+        "per": page_size(request.args.get("per", DEFAULT_PAGE_SIZE)),
+    }
+
+
+def _kept(choices: dict) -> dict:
+    """The URL parameters that are not the defaults."""
+    kept = {}
+    if choices["sort"] != "due":
+        kept["sort"] = choices["sort"]
+    if choices["per"] != DEFAULT_PAGE_SIZE:
+        kept["per"] = choices["per"]
+    return kept
+
+
+def _positions() -> dict[str, dict]:
+    """Where in each section the page is, as the URL says: {section: {after|before: cursor}}."""
+    positions = {}
+    for name in SECTIONS:
+        for way in ("after", "before"):
+            value = request.args.get(f"{name}_{way}")
+            if value:
+                positions[name] = {way: value}
+    return positions
+
+
+def _section(department: Department, name: str, choices: dict, positions: dict, count: int):
+    """One section: its page, its count, and the addresses of the pages beside it."""
+    here = positions.get(name, {})
+    page = section_page(name, department.id, choices["per"], choices["sort"], **here)
+    kept = _kept(choices)
+
+    def page_url(endpoint: str, position: dict) -> str:
+        # the whole page keeps the other sections where they are; a section's own address
+        # is the section alone
+        mine = {f"{name}_{way}": cursor for way, cursor in position.items()}
+        if endpoint == "inbox.show":
+            others = {
+                f"{n}_{way}": cursor
+                for n, spot in positions.items()
+                if n != name
+                for way, cursor in spot.items()
+            }
+            return url_for(endpoint, department_id=department.id, **kept, **others, **mine)
+        return url_for(endpoint, department_id=department.id, section=name, **kept, **mine)
+
+    links = {}
+    for label, position in (
+        ("previous", {"before": page.before} if page.before else None),
+        ("first", {} if here else None),
+        ("next", {"after": page.after} if page.after else None),
+    ):
+        if position is not None:
+            links[label] = {
+                "page": page_url("inbox.show", position),
+                "section": page_url("inbox.section", position),
+            }
+    return {
+        "name": name,
+        "title": SECTIONS[name].format(department=department.name),
+        "hint": HINTS[name].format(department=department.name),
+        "rows": page.rows,
+        "count": count,
+        "links": links,
+    }
+
+
+def _context(department: Department, names) -> dict:
+    choices = _choices()
+    positions = _positions()
+    counts = section_counts(department.id)
+    sections = [_section(department, n, choices, positions, counts[n]) for n in names]
+    handoffs = [h for s in sections for h in s["rows"]]
+    return {
+        "department": department,
+        "sections": sections,
+        "answers": answers_by_handoff(current_user, handoffs),
+        "choices": choices,
+        "sorts": SORTS,
+        "page_sizes": PAGE_SIZES,
+        "view": "inbox",
+    }
 
 
 @bp.get("/departments/<int:department_id>/inbox")
 @login_required
 def show(department_id: int):
-    """The handoffs waiting for this department's answer, the counters it must settle, its work."""
+    """What waits for this department's answer, the counters it must settle, its work."""
     department = db.get_or_404(Department, department_id)
-    lists = inbox_handoffs(department_id)
-    tasks = open_tasks_of_department(department_id)
+    tasks, tasks_total = open_tasks_of_department(department_id)
     switchable = (
         db.session.scalars(select(Department).order_by(Department.name)).all()
         if current_user.is_admin
@@ -77,12 +130,29 @@ def show(department_id: int):
     return render(
         "inbox/show.html",
         "inbox/_lists.html",
-        department=department,
-        lists=lists,
-        answers=answers_by_handoff(current_user, [h for hs in lists.values() for h in hs]),
+        **_context(department, SECTIONS),
         tasks=tasks,
+        tasks_total=tasks_total,
         **tasks_view(tasks, current_user, utcnow(), at_risk_within(), format_when),
         told_form=ToldForm(formdata=None),
         switchable=switchable,
-        view="inbox",
     )
+
+
+@bp.get("/departments/<int:department_id>/inbox/<section>")
+@login_required
+def section(department_id: int, section: str):
+    """One section of the inbox, another page of it (htmx swaps the section alone)."""
+    if section not in SECTIONS:
+        abort(404)
+    department = db.get_or_404(Department, department_id)
+    context = _context(department, [section])
+    return render_fragment("inbox/_section.html", section=context["sections"][0], **context)
+
+
+@bp.get("/departments/<int:department_id>/inbox/counts")
+@login_required
+def counts(department_id: int):
+    """Each section's count, swapped into its badge after an answer changed one."""
+    department = db.get_or_404(Department, department_id)
+    return render_fragment("inbox/_counts.html", counts=section_counts(department.id))

@@ -10,7 +10,8 @@ deadline in business time, and the sweep nags it until someone marks it told.
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
@@ -117,15 +118,19 @@ def open_tasks(commitment: Commitment, but: CustomerTask | None = None) -> list[
     return list(db.session.scalars(query.order_by(CustomerTask.id)))
 
 
-def open_tasks_of_department(department_id: int) -> list[CustomerTask]:
-    """The customers this department must tell about a broken promise, soonest deadline first."""
-    return list(
-        db.session.scalars(
-            select(CustomerTask)
-            .where(CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None))
-            .order_by(CustomerTask.due_at, CustomerTask.id)
-        )
+def open_tasks_of_department(department_id: int, limit: int = 25) -> tuple[list, int]:
+    """The customers this department must tell about a broken promise, soonest deadline
+    first (at most `limit`), and how many there are in all."""
+    mine = [CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None)]
+    tasks = db.session.scalars(
+        select(CustomerTask)
+        .where(*mine)
+        .options(selectinload(CustomerTask.commitment))
+        .order_by(CustomerTask.due_at, CustomerTask.id)
+        .limit(limit)
     )
+    total = db.session.scalar(select(func.count()).select_from(CustomerTask).where(*mine))
+    return list(tasks), total
 
 
 def open_task_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:

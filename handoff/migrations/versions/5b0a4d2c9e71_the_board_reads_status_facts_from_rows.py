@@ -30,6 +30,7 @@ def upgrade():
         batch_op.add_column(sa.Column('troubled', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index('ix_commitment_board', ['on_board', 'promised_at', 'id'], unique=False)
         batch_op.create_index('ix_commitment_board_overdue', ['on_board', 'overdue_from'], unique=False)
+        batch_op.create_index('ix_commitment_owner_board', ['owner_department_id', 'on_board', 'promised_at'], unique=False)
 
     # the same facts as commitments.status.board_facts, for the commitments there are
     op.execute(
@@ -53,6 +54,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('commitment', schema=None) as batch_op:
+        batch_op.drop_index('ix_commitment_owner_board')
         batch_op.drop_index('ix_commitment_board_overdue')
         batch_op.drop_index('ix_commitment_board')
         batch_op.drop_column('troubled')
