@@ -12,7 +12,7 @@ from handoff.extensions import htmx
 from handoff.kernel import dates
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import is_valid_zone
-from handoff.kernel.db import MAX_INT, db
+from handoff.kernel.db import MAX_INT, commit_writes, db
 from handoff.kernel.errors import InvalidInput
 
 
@@ -47,12 +47,15 @@ def render_fragment(fragment: str, status: int = 200, trigger: str | None = None
 
 def reader_zone() -> ZoneInfo:
     """The time zone of the person reading the page (or the one a mail link was written for)."""
-    name = g.get("reader_time_zone") if has_app_context() else None
-    if not name and current_user and current_user.is_authenticated:
-        name = current_user.time_zone
-    if not is_valid_zone(name):
-        name = current_app.config["DEFAULT_TIME_ZONE"]
-    return ZoneInfo(name)
+    if not has_app_context():
+        return ZoneInfo(current_app.config["DEFAULT_TIME_ZONE"])
+    name = g.get("reader_time_zone")
+    if name and is_valid_zone(name):
+        return ZoneInfo(name)
+    if "_signed_in_zone" not in g:  # asked for every moment on a page: looked up once
+        zone = current_user.time_zone if current_user and current_user.is_authenticated else None
+        g._signed_in_zone = zone if is_valid_zone(zone) else current_app.config["DEFAULT_TIME_ZONE"]
+    return ZoneInfo(g._signed_in_zone)
 
 
 def to_local(value: datetime) -> datetime:
@@ -120,5 +123,5 @@ def attempt(form, call, *args, **kwargs) -> tuple[bool, object]:
         else:
             form.form_errors.append(str(error))
         return False, None
-    db.session.commit()
+    commit_writes()
     return True, result

@@ -30,7 +30,7 @@ from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
 from handoff.extensions import htmx
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import db
+from handoff.kernel.db import commit_writes, db
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import choices, database_id
 from handoff.kernel.timeline import TimelineEvent
@@ -434,7 +434,7 @@ def answer(handoff_id: int, action: str):
         db.session.rollback()
         form.form_errors.append(str(error))
         return _handoff_row(db.get_or_404(Handoff, handoff_id), view, 422, forms={action: form})
-    db.session.commit()
+    commit_writes()
     if not outcome.changed:
         return _handoff_row(outcome.handoff, view, 200, notice=_already(outcome.handoff))
     if not wants_fragment():

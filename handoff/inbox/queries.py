@@ -48,8 +48,10 @@ def _where(section: str, department_id: int):
 
 def _query(section: str, department_id: int) -> Select:
     # what each row shows, loaded for the whole page at once
+    # (not the commitment's other handoffs: a row shows its own)
     query = select(Handoff).options(
-        selectinload(Handoff.commitment), selectinload(Handoff.requested_by)
+        selectinload(Handoff.commitment).lazyload(Commitment.handoffs),
+        selectinload(Handoff.requested_by),
     )
     if section == "settle":
         query = query.join(Commitment, Commitment.id == Handoff.commitment_id)

@@ -10,12 +10,13 @@ from handoff.departments.models import Department
 from handoff.inbox.queries import HINTS, SECTIONS, SORTS, section_counts, section_page
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
-from handoff.kernel.paging import DEFAULT_PAGE_SIZE, PAGE_SIZES, page_size
+from handoff.kernel.paging import PAGE_SIZES, page_size
 from handoff.ownership.forms import ToldForm
 from handoff.ownership.services import open_tasks_of_department, tasks_view
 from handoff.web import at_risk_within, format_when, render, render_fragment
 
 bp = Blueprint("inbox", __name__)
+PER_SECTION = 10  # four sections of a page each: the most urgent of each at a glance
 
 
 @bp.get("/inbox")
@@ -33,7 +34,7 @@ def _choices() -> dict:
     sort = request.args.get("sort", "due")
     return {
         "sort": sort if sort in SORTS else "due",
-        "per": page_size(request.args.get("per", DEFAULT_PAGE_SIZE)),
+        "per": page_size(request.args.get("per", PER_SECTION), default=PER_SECTION),
     }
 
 
@@ -42,7 +43,7 @@ def _kept(choices: dict) -> dict:
     kept = {}
     if choices["sort"] != "due":
         kept["sort"] = choices["sort"]
-    if choices["per"] != DEFAULT_PAGE_SIZE:
+    if choices["per"] != PER_SECTION:
         kept["per"] = choices["per"]
     return kept
 

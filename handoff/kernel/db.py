@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with foreign keys on and a busy timeout. A transaction that will
 write (any request that is not GET/HEAD/OPTIONS, or code inside `writing()`) starts with
 BEGIN IMMEDIATE, so two writers queue for the lock up front instead of one failing with
-"database is locked" half-way through. Reads begin deferred and never block writers.
+"database is locked" half-way through. Reads begin deferred and never block writers; so
+does what a request reads after `commit_writes()`, to show what it did.
 """
 
 import sqlite3
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event, select, text
 from sqlalchemy import inspect as sa_inspect
@@ -81,7 +82,17 @@ def writing() -> Iterator[None]:
 def _wants_write_lock() -> bool:
     if _writing.get():
         return True
-    return has_request_context() and request.method not in SAFE_METHODS
+    if not has_request_context() or g.get("_written"):
+        return False
+    return request.method not in SAFE_METHODS
+
+
+def commit_writes() -> None:
+    """Commit what the request changed. What it reads afterwards to show the result begins
+    as a reader (on SQLite: no write lock held while the answer is rendered)."""
+    db.session.commit()
+    if has_request_context():
+        g._written = True
 
 
 @event.listens_for(Engine, "connect")
