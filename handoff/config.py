@@ -62,6 +62,9 @@ class Config:
             raise ValueError("HANDOFF_MAIL_CLAIM_SECONDS must be larger than HANDOFF_SMTP_TIMEOUT")
         # Passing troubles (4xx, timeouts, server down) are retried this often, then failed.
         self.MAIL_MAX_ATTEMPTS = int(env.get("HANDOFF_MAIL_MAX_ATTEMPTS", "8"))
+        # The words of mail sent or withdrawn this long ago are removed; who, what (the
+        # subject), when and where it stands are kept.
+        self.MAIL_RETENTION_DAYS = int(env.get("HANDOFF_MAIL_RETENTION_DAYS", "30"))
         # Links in mail start with this; it must be where people reach the app.
         self.PUBLIC_BASE_URL = env.get("HANDOFF_PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.LINK_MAX_AGE_DAYS = int(env.get("HANDOFF_LINK_MAX_AGE_DAYS", "7"))

@@ -28,7 +28,18 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from flask import current_app
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, or_, select
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,7 +72,18 @@ _BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
 class OutboxMessage(db.Model):
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # the outbox page: newest first, of one status
+        Index("ix_outbox_status_id", "status", "id"),
+        # messages whose words are still kept, oldest first: what pruning looks through
+        Index(
+            "ix_outbox_words_kept",
+            "created_at",
+            sqlite_where=text("body_html != ''"),
+            postgresql_where=text("body_html != ''"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -418,6 +440,35 @@ def _give_back(message_id: int, now: datetime, error: str) -> bool:
     else:
         log.info("mail: message %s to be tried again: %s", message_id, error)
     return gave_up
+
+
+# (written as the index's condition is, so that SQLite sees the index serves the query)
+KEPT_WORDS = OutboxMessage.body_html != literal_column("''")
+PRUNE_BATCH = 500  # messages a round clears at most: a short transaction, however far behind
+
+
+def prune_old_bodies(now: datetime, keep: timedelta) -> int:
+    """Remove the words of mail sent or withdrawn before `keep` ago (who, what, when and
+    state stay); answer how many. Bounded per call: the nagger does a batch each round."""
+    old = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status.in_([SENT, WITHDRAWN]),
+            OutboxMessage.created_at < now - keep,
+            KEPT_WORDS,
+        )
+        .order_by(OutboxMessage.created_at)
+        .limit(PRUNE_BATCH)
+    )
+    with transaction():
+        ids = list(db.session.scalars(old))
+        if ids:
+            db.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(body_text="", body_html="")
+            )
+    return len(ids)
 
 
 def retry(message: OutboxMessage, now: datetime) -> None:

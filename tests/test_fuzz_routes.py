@@ -224,7 +224,15 @@ SPECS: dict[str, Spec] = {
         query={"do": "action"},
         form={**ANSWER_FORM, "action": "action"},
     ),
-    "nagging_admin.outbox": Spec(query={"status": "choice:pending|sending|sent|failed|withdrawn"}),
+    "nagging_admin.outbox": Spec(
+        query={
+            "status": "choice:pending|sending|sent|failed|withdrawn",
+            "q": "lookup",
+            "per": "page_size",
+            "after": "cursor",
+            "before": "cursor",
+        }
+    ),
     "nagging_admin.message": Spec(path={"message_id": "message"}),
     "nagging_admin.message_html": Spec(path={"message_id": "message"}),
     "nagging_admin.retry_message": Spec(

@@ -542,7 +542,8 @@ def test_the_outbox_counts_every_status_and_shows_a_failure_with_its_reason(
     plant(status=WITHDRAWN, last_error="answered before it left")
     sign_in(client, org.admin)
     page = client.get("/admin/outbox").get_data(as_text=True)
-    assert "0 waiting · 0 sending · 1 sent · 1 failed · 1 withdrawn" in " ".join(page.split())
+    words = " ".join(re.sub(r"<[^>]+>", "", page).split())
+    assert "0 waiting · 0 sending · 1 sent · 1 failed · 1 withdrawn" in words
     assert "550 no such mailbox" in page and "answered before it left" in page
     assert page.count(">Retry</button>") == 1
     assert f'action="/admin/outbox/{failed.id}/retry"' in page
@@ -649,3 +650,40 @@ def test_after_an_outage_the_waiting_digests_leave_as_one(mail_app, smtp_server,
     [(_, digest)] = smtp_server.received
     assert "3 handoffs for you" in digest["Subject"]
     assert [m.status for m in messages(org.ivo.email)] == [WITHDRAWN, WITHDRAWN, SENT]
+
+
+# The outbox page at any size: a page at a time, found by recipient or commitment; old
+# words pruned.
+
+
+def test_the_outbox_pages_newest_first_and_finds_by_recipient_or_commitment(
+    client, org, sign_in, reminded
+):
+    for index in range(23):
+        plant(status=SENT, sent_at=DUE, to_address=f"zed{index:02}@example.com")
+    sign_in(client, org.admin)
+    first = client.get("/admin/outbox?per=10").get_data(as_text=True)
+    subjects_on = lambda page: re.findall(r"\[Handoff\] message \d+", page)  # noqa: E731
+    assert len(subjects_on(first)) == 10 and 'rel="next"' in first
+    older = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = client.get(older).get_data(as_text=True)
+    assert not set(subjects_on(first)) & set(subjects_on(second))
+    found = client.get("/admin/outbox?q=zed0").get_data(as_text=True)
+    assert len(re.findall(r"<small>zed\d+@example.com</small>", found)) == 10  # zed00 … zed09
+    about = client.get(f"/admin/outbox?q={reminded.reference}").get_data(as_text=True)
+    reminder = next(m for m in messages() if not m.to_address.startswith("zed"))
+    assert reminder.subject in about and "zed" not in about
+    assert "No message found" in client.get("/admin/outbox?q=C-99999").get_data(as_text=True)
+
+
+def test_the_words_of_old_mail_are_pruned_and_its_facts_kept(app, client, org, sign_in):
+    old = plant(status=SENT, sent_at=DUE, created_at=DUE - timedelta(days=40))
+    recent = plant(status=SENT, sent_at=DUE, created_at=DUE - timedelta(days=2))
+    waiting = plant(status=PENDING, created_at=DUE - timedelta(days=40))
+    assert mail.prune_old_bodies(DUE, timedelta(days=30)) == 1
+    assert mail.prune_old_bodies(DUE, timedelta(days=30)) == 0  # nothing twice
+    assert fresh(old).body_html == "" and fresh(old).subject and fresh(old).to_address
+    assert fresh(recent).body_html and fresh(waiting).body_html  # unsent mail keeps its words
+    sign_in(client, org.admin)
+    page = client.get(f"/admin/outbox/{old.id}").get_data(as_text=True)
+    assert "words of this message were removed" in page and "mail-preview" not in page

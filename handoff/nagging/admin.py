@@ -5,6 +5,7 @@ import re
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -13,17 +14,19 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.kernel.paging import DEFAULT_PAGE_SIZE, PAGE_SIZES, page_size
 from handoff.mail import FAILED, STATUSES, OutboxMessage, retry, smtp_configured
 from handoff.nagging.forms import PolicyForm
+from handoff.nagging.outbox import outbox_page, status_counts
 from handoff.nagging.policies import follow_the_organisation, save_policy, shown_for
 
 bp = Blueprint("nagging_admin", __name__, url_prefix="/admin")
-OUTBOX_PAGE = 100
+MAX_SEARCH = 254  # an address at most
 
 
 @bp.before_request
@@ -35,23 +38,38 @@ def _admins_only():
 
 @bp.get("/outbox")
 def outbox():
-    """Every message written, newest first, with where it stands; ?status=failed for one kind."""
+    """Every message written, newest first, with where it stands: a page at a time, of one
+    status (?status=failed) or all, found by recipient or commitment (?q=)."""
     status = request.args.get("status")
     status = status if status in STATUSES else None
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(OUTBOX_PAGE)
-    if status:
-        query = query.where(OutboxMessage.status == status)
-    counts = dict(
-        db.session.execute(
-            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        ).all()
+    search = request.args.get("q", "")[:MAX_SEARCH]
+    per = page_size(request.args.get("per", DEFAULT_PAGE_SIZE))
+    page = outbox_page(
+        status, search, per, after=request.args.get("after"), before=request.args.get("before")
     )
+    kept = {k: v for k, v in (("status", status), ("q", search.strip()), ("per", per)) if v}
+    if per == DEFAULT_PAGE_SIZE:
+        kept.pop("per")
+    links = {
+        "first": url_for("nagging_admin.outbox", **kept)
+        if request.args.get("after") or request.args.get("before")
+        else None,
+        "next": url_for("nagging_admin.outbox", **kept, after=page.after) if page.after else None,
+        "previous": url_for("nagging_admin.outbox", **kept, before=page.before)
+        if page.before
+        else None,
+    }
     return render_template(
         "nagging/outbox.html",
-        messages=db.session.scalars(query).all(),
-        counts=counts,
+        messages=page.rows,
+        counts=status_counts(),
         status=status,
+        search=search,
+        per=per,
+        page_sizes=PAGE_SIZES,
+        links=links,
         smtp=smtp_configured(),
+        retention_days=current_app.config["MAIL_RETENTION_DAYS"],
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, event
 from handoff.accounts.services import forget_old_failures
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db, end_session, writing
-from handoff.mail import DispatchReport, dispatch
+from handoff.mail import DispatchReport, dispatch, prune_old_bodies
 from handoff.metrics import ROUND_FAILURES, observe_round, process_name
 from handoff.nagging.mailing import vet_message
 from handoff.nagging.models import NaggerProcess
@@ -45,6 +45,12 @@ def run_round(app: Flask, now: datetime | None = None):
             log.exception("sending the outbox at %s failed; the next round tries again", now)
             errors.append(f"mail: {error}")
             ROUND_FAILURES.labels("mail").inc()
+            db.session.rollback()
+        try:  # history does not pile up: a batch of old mail loses its words each round
+            keep = timedelta(days=app.config["MAIL_RETENTION_DAYS"])
+            prune_old_bodies(now, keep)
+        except Exception:
+            log.exception("pruning old mail at %s failed; the next round tries again", now)
             db.session.rollback()
         seconds = time.perf_counter() - started
         observe_round(seconds, report.reminders, sent)
