@@ -1,5 +1,6 @@
 """The board: one row per open commitment, filters in the URL, the list alone for htmx."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from handoff.commitments import services
 from handoff.kernel.db import db
 
-from conftest import htmx_headers
+from conftest import htmx_headers, writes
 
 
 def test_the_board_shows_each_open_commitment_with_its_route_and_owner(client, org, make, sign_in):
@@ -117,3 +118,23 @@ def test_the_board_runs_the_same_queries_for_5_rows_as_for_200(
             services.accept(c.handoffs[0], org.ivo, now)
     db.session.commit()
     assert board_queries() == few
+
+
+def test_a_refresh_of_a_board_that_has_not_changed_gets_nothing_and_a_change_gets_the_list(
+    client, org, make, sign_in, now
+):
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ivo)
+    body = client.get("/", headers=htmx_headers()).get_data(as_text=True)
+    seen = re.search(r'hx-vals=\'\{"seen": "([^"]+)"\}\'', body).group(1)
+    unchanged = client.get(f"/?seen={seen}", headers=htmx_headers())
+    assert unchanged.status_code == 204 and unchanged.get_data() == b""
+    assert "HX-Request" in unchanged.headers["Vary"]
+    # a full page (no htmx) is always whole, whatever it says it saw
+    assert client.get(f"/?seen={seen}").status_code == 200
+    with writes():
+        services.accept(c.handoffs[0], org.ivo, now)
+    changed = client.get(f"/?seen={seen}", headers=htmx_headers())
+    assert changed.status_code == 200 and c.reference in changed.get_data(as_text=True)
+    # the pages of the list are not refreshes: they never carry what the list saw
+    assert 'hx-disinherit="hx-vals"' in body

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handoff.accounts.models import Person
 from handoff.board.queries import (
@@ -17,7 +17,8 @@ from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.paging import PAGE_SIZES
-from handoff.web import at_risk_within, render, to_local
+from handoff.kernel.timeline import TimelineEvent
+from handoff.web import at_risk_within, render, to_local, wants_fragment
 
 bp = Blueprint("board", __name__)
 
@@ -48,12 +49,23 @@ def _links(filters: BoardFilters, page) -> dict:
     }
 
 
+def board_version(now) -> str:
+    """What the board shows changes with every verb and reminder (each writes the timeline)
+    and, as its times are read relative to now, with the minute: one indexed look-up."""
+    last = db.session.scalar(select(func.max(TimelineEvent.id))) or 0
+    return f"{last}.{now.strftime('%Y%m%d%H%M')}"
+
+
 @bp.get("/")
 @login_required
 def index():
-    """The board; an htmx request (a filter change or the refresh) gets only the list."""
+    """The board; an htmx request (a filter change or the refresh) gets only the list, and a
+    refresh of a list that has not changed since it was shown gets nothing (204)."""
     filters = BoardFilters.from_args(request.args)
     now = utcnow()
+    version = board_version(now)
+    if wants_fragment() and request.args.get("seen") == version:
+        return "", 204, {"Vary": "HX-Request"}
     result = board_page(
         filters,
         department_ids=current_user.department_ids,
@@ -76,6 +88,7 @@ def index():
         capped=result.capped,
         filters=filters,
         links=_links(filters, result.page),
+        version=version,
         show_choices=SHOW_CHOICES,
         sort_choices=SORT_CHOICES,
         page_sizes=PAGE_SIZES,
