@@ -441,6 +441,7 @@ HANDOFF_COLUMNS = [
     "nags_total",
     "first_nagged_at",
     "last_nagged_at",
+    "late_noted_at",
 ]
 TIMELINE_COLUMNS = [
     "id",
@@ -598,6 +599,8 @@ class Commitments:
                     2 if nagged else 0,
                     created + timedelta(hours=2) if nagged else None,
                     created + timedelta(hours=4) if nagged else None,
+                    # accepted work past its time was noted late by the sweep when it passed
+                    due if state == State.ACCEPTED and due < NOW else None,
                 )
             )
             facts.append(HandoffFacts(state, due))

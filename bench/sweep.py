@@ -1,129 +1,110 @@
-"""The sweep's cost follows the number of due reminders, not the number of commitments.
+"""Time the nagging sweep on a database made by generate.py: its cost follows what is due.
 
-    .venv/bin/python bench/sweep.py [--sizes 1000,10000,50000] [--due 20]
+    .venv/bin/python bench/sweep.py --database-url sqlite:///bench-1000000.db [--due 0,1000,10000]
 
-For each size, fills a fresh SQLite database with that many open handoffs whose next
-reminder lies in the future, makes `--due` of them due, and times sweep(now) over several
-rounds (each round the same handoffs are made due again). Prints the median time per sweep
-and the query plan of the sweep's "due at or before now" query.
+On a copy of a SQLite database (PostgreSQL is used as it is, and changed), with every
+department working round the clock (so that the hour of the run does not matter), for each
+number of due items: that many waiting handoffs are made due now, then one sweep records their
+reminders, writes the digests into the outbox (rendering each mail) and is timed, with its
+SQL statements counted, and the process's peak memory (RSS) after it. Around the round,
+a bare sweep with nothing due. Prints a table.
 """
 
 import argparse
+import resource
+import shutil
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from flask_migrate import upgrade
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import event, select, update
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from handoff import create_app
-from handoff.accounts.models import Person
-from handoff.commitments.models import Commitment, Handoff
-from handoff.customers.models import Customer
-from handoff.departments.models import Department, Membership
-from handoff.kernel.db import db
-from handoff.nagging.models import DEFAULTS, NagPolicy
+from handoff.commitments.models import Handoff
+from handoff.departments.services import set_hours
+from handoff.kernel.db import db, writing
 from handoff.nagging.sweep import sweep
 
-NOW = datetime(2026, 5, 12, 10, 0, tzinfo=UTC)  # a Tuesday, inside office hours
+
+def make_due(count: int, now: datetime) -> int:
+    """`count` waiting handoffs (newest first) due for their reminder now; answer how many."""
+    ids = list(
+        db.session.scalars(
+            select(Handoff.id)
+            .where(Handoff.state == "pending", Handoff.next_nag_at.is_not(None))
+            .order_by(Handoff.id.desc())
+            .limit(count)
+        )
+    )
+    with writing():
+        for start in range(0, len(ids), 5000):
+            db.session.execute(
+                update(Handoff)
+                .where(Handoff.id.in_(ids[start : start + 5000]))
+                .values(next_nag_at=now - timedelta(minutes=1), next_nag_kind="ack")
+            )
+        db.session.commit()
+    return len(ids)
 
 
-def fill(size: int) -> list[int]:
-    """`size` open handoffs, one per commitment, none due; answer their ids."""
-    department = Department(name="Installation")
-    owner = Department(name="Sales")
-    person = Person(name="Ivo", email="ivo@bench.example", password_hash="-")
-    customer = Customer(name="Bench customer")
-    db.session.add_all([department, owner, person, customer])
-    db.session.flush()
-    db.session.add(Membership(person=person, department=department, role="member"))
-    db.session.add(NagPolicy(department_id=None, **DEFAULTS))
-    later = NOW + timedelta(days=30)
-    commitments = [
-        {
-            "customer_id": customer.id,
-            "title": "Bench",
-            "details": "",
-            "channel": "phone",
-            "promised_at": later,
-            "owner_department_id": owner.id,
-            "made_by_id": person.id,
-            "customer_owner_department_id": owner.id,
-            "created_at": NOW - timedelta(days=1),
-            "cancel_reason": "",
-        }
-        for _ in range(size)
-    ]
-    db.session.execute(insert(Commitment), commitments)
-    ids = db.session.scalars(select(Commitment.id)).all()
-    handoffs = [
-        {
-            "commitment_id": cid,
-            "department_id": department.id,
-            "position": 1,
-            "ask": "Bench",
-            "due_at": later,
-            "state": "pending",
-            "requested_at": NOW - timedelta(days=1),
-            "requested_by_id": person.id,
-            "answer_note": "",
-            "counter_terms": "",
-            "changed_at": NOW - timedelta(days=1),
-            "changed_by_id": person.id,
-            "next_nag_at": later,
-            "next_nag_kind": "ack",
-            "nag_series": 1,
-            "nag_count": 0,
-            "nags_total": 0,
-        }
-        for cid in ids
-    ]
-    db.session.execute(insert(Handoff), handoffs)
-    db.session.commit()
-    return db.session.scalars(select(Handoff.id)).all()
+def timed_sweep(now: datetime, statements: list) -> dict:
+    statements.clear()
+    started = time.perf_counter()
+    report = sweep(now)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "queries": len(statements),
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "reminders": report.reminders,
+        "digests": report.digests,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,50000")
-    parser.add_argument("--due", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--due", default="0,1000,10000")
     args = parser.parse_args()
-    print(f"{'open handoffs':>14} {'due':>5} {'median ms/sweep':>16} {'reminders':>10}")
-    plan = ""
-    for size in (int(s) for s in args.sizes.split(",")):
-        folder = tempfile.mkdtemp(prefix="handoff-bench-")
-        app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/b.db", "DIGEST_MIN_MINUTES": 0}
+    url, folder = args.database_url, None
+    if url.startswith("sqlite"):
+        folder = tempfile.mkdtemp(prefix="handoff-sweep-")
+        source = Path(url.removeprefix("sqlite:///"))
+        shutil.copy(source, Path(folder) / source.name)
+        url = f"sqlite:///{Path(folder) / source.name}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    # now, where generate.py's history leads up to (its reminders are planned later than
+    # this); every department at work round the clock, so that any hour is a working one
+    now = datetime.now(UTC)
+    statements: list[str] = []
+    with app.app_context():
+        with writing():
+            set_hours(None, always_open=True)
+            db.session.commit()
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        commitments = db.session.execute(db.text("SELECT count(*) FROM commitment")).scalar()
+        print(f"the sweep, {commitments:,} commitments, {url.split(':')[0]}, at {now:%a %H:%M}")
+        print(
+            f"{'due':>8}{'seconds':>10}{'queries':>10}{'per item':>10}{'peak MB':>9}{'digests':>9}"
         )
-        with app.app_context():
-            upgrade(directory=app.root_path + "/migrations")
-            ids = fill(size)
-            due = ids[:: max(1, size // args.due)][: args.due]
-            timings, reminders = [], 0
-            for _ in range(args.rounds):
-                db.session.execute(
-                    update(Handoff)
-                    .where(Handoff.id.in_(due))
-                    .values(next_nag_at=NOW - timedelta(minutes=1))
-                )
-                db.session.commit()
-                started = time.perf_counter()
-                reminders += sweep(NOW).reminders
-                timings.append((time.perf_counter() - started) * 1000)
-            plan = db.session.execute(
-                text(
-                    "EXPLAIN QUERY PLAN SELECT id FROM handoff "
-                    "WHERE next_nag_at <= :now ORDER BY next_nag_at, id LIMIT 500"
-                ),
-                {"now": NOW.replace(tzinfo=None)},
-            ).all()
-            db.session.remove()
-            db.engine.dispose()
-        median = statistics.median(timings)
-        print(f"{size:>14} {len(due):>5} {median:>16.1f} {reminders // args.rounds:>10}")
-    print("query plan:", "; ".join(row[-1] for row in plan))
+        for count in [int(n) for n in args.due.split(",")]:
+            empty = [timed_sweep(now, statements)["seconds"] for _ in range(5)]
+            made = make_due(count, now) if count else 0
+            figures = timed_sweep(now, statements)
+            seconds = statistics.median(empty) if not made else figures["seconds"]
+            per = f"{figures['queries'] / made:.1f}" if made else "-"
+            print(
+                f"{made:>8,}{seconds:>10.3f}{figures['queries']:>10,}{per:>10}"
+                f"{figures['peak_mb']:>9.1f}{figures['digests']:>9,}"
+            )
+            now += timedelta(minutes=5)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def test_an_answer_that_commits_first_is_never_followed_by_a_reminder(
 
 def test_a_sweep_that_loses_the_insert_race_leaves_the_schedule_alone(many_waiting, monkeypatch):
     # Simulate another sweep having recorded the reminder between our lock and our insert.
-    monkeypatch.setattr(sweep_module, "record", lambda *args: 0)
+    monkeypatch.setattr(sweep_module, "insert_new", lambda *args: set())
     report = sweep(DUE)
     assert report.reminders == 0 and report.skipped > 0
     assert fresh(many_waiting[0].handoffs[0]).nag_count == 0

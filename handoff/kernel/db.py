@@ -229,8 +229,18 @@ def hold_keys(*keys: str) -> None:
 def insert_ignore(model, rows: list[dict], key: list[str]) -> int:
     """Insert the rows; one whose `key` is there already is left out, not an error. Answer how
     many were new (0: someone else wrote these first)."""
+    return len(insert_new(model, rows, key))
+
+
+def insert_new(model, rows: list[dict], key: list[str]) -> set[tuple]:
+    """Insert the rows, leaving out those whose `key` is there already (not an error); answer
+    the keys of the rows written."""
     if not rows:
-        return 0
+        return set()
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(rows).on_conflict_do_nothing(index_elements=key)
-    return db.session.execute(statement).rowcount
+    # One statement with the rows as parameters, compiled once for every call (a VALUES list
+    # written into it would be a new statement each time); the keys of what was written come
+    # back, which both databases give for many rows at once (a row count does not).
+    columns = [getattr(model, name) for name in key]
+    statement = insert(model).on_conflict_do_nothing(index_elements=key).returning(*columns)
+    return {tuple(row) for row in db.session.connection().execute(statement, rows)}

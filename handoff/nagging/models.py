@@ -68,8 +68,13 @@ class NagPolicy(db.Model):
 def rules_for(department_id: int | None, now: datetime) -> Policy:
     """The department's policy and working hours as the pure nag rules take them."""
     policy = NagPolicy.for_department(department_id) if department_id else NagPolicy.organisation()
+    return policy_of(policy, hours_of(department_id, now.year))
+
+
+def policy_of(policy: "NagPolicy", hours) -> Policy:
+    """A policy row and the business hours it counts in, as the pure nag rules take them."""
     return Policy(
-        hours=hours_of(department_id, now.year),
+        hours=hours,
         ack_window=policy.ack_window_minutes,
         cadence=policy.cadence_minutes,
         escalate_after=policy.escalate_after,

@@ -71,7 +71,27 @@ def record(
     `about` is `{"handoff_id": …, "series": …}` or `{"task_id": …}`. Answer how many rows
     were new: 0 means another sweep recorded this very reminder first.
     """
-    rows = [
+    rows = rows_for(about, kind, number, level, recipients, now)
+    return insert_ignore(Nag, rows, key_of(about))
+
+
+def key_of(about: dict) -> list[str]:
+    """The columns that make a reminder unique: of a handoff's series, or of a task."""
+    if "handoff_id" in about:
+        return ["handoff_id", "series", "number", "recipient_email"]
+    return ["task_id", "kind", "number", "recipient_email"]
+
+
+def rows_for(
+    about: dict,
+    kind: Kind,
+    number: int,
+    level: Level | int,
+    recipients: list[Recipient],
+    now: datetime,
+) -> list[dict]:
+    """The nag rows of one reminder, one per recipient."""
+    return [
         {
             "series": 0,
             **about,
@@ -87,12 +107,6 @@ def record(
         }
         for r in recipients
     ]
-    key = (
-        ["handoff_id", "series", "number", "recipient_email"]
-        if "handoff_id" in about
-        else ["task_id", "kind", "number", "recipient_email"]
-    )
-    return insert_ignore(Nag, rows, key)
 
 
 def tell_of_acceptance(event: AcceptedByStandingPromise) -> None:

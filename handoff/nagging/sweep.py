@@ -10,6 +10,7 @@ address, each in its own short transaction under that address's lock, from the r
 that are still true and whose recipient is in hours. Mail leaves later, from the outbox.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,12 +21,12 @@ from handoff.commitments.models import Handoff
 from handoff.commitments.services import note_late_handoffs
 from handoff.departments.models import Department
 from handoff.kernel import timeline
-from handoff.kernel.db import db, skip_locked, writing
+from handoff.kernel.db import db, insert_new, skip_locked, writing
 from handoff.kernel.events import Escalated, NagRecorded, announce
 from handoff.nagging import rules
 from handoff.nagging.mailing import write_digests
-from handoff.nagging.models import NagPolicy
-from handoff.nagging.notices import People, Recipient, record
+from handoff.nagging.models import Nag, NagPolicy
+from handoff.nagging.notices import People, Recipient, key_of, rows_for
 from handoff.nagging.rules import Kind, Level
 from handoff.nagging.schedule import PolicyBook, chased_department_id
 from handoff.ownership.models import CustomerTask
@@ -94,15 +95,43 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
     if model is Handoff:
         query = query.options(selectinload(Handoff.commitment))
     rows = db.session.scalars(query).all()
-    book = PolicyBook(now)
+    book = PolicyBook(now, everyone=True)
     people = People()
     departments = {d.id: d for d in db.session.scalars(select(Department))}
     organisation = NagPolicy.organisation()
     progressed = False
-    for row in rows:
-        progressed |= chase(row, now, book, people, departments, organisation, report)
+    reminders: list[Reminder] = []
+    with db.session.no_autoflush:  # (what the batch changes is written once, at its end)
+        for row in rows:
+            decided = chase(row, now, book, people, departments, organisation, report)
+            if isinstance(decided, Reminder):
+                reminders.append(decided)
+            else:
+                progressed |= decided
+        # every reminder of the batch in one insert; what a reminder sets off happens only
+        # if its rows were new (none was: another sweep recorded this very reminder)
+        rows_written = [r for reminder in reminders for r in reminder.rows]
+        written = insert_new(Nag, rows_written, reminders[0].key) if rows_written else set()
+        for reminder in reminders:
+            if all(reminder.row_key(r) in written for r in reminder.rows):
+                reminder.then()
+                progressed = True
+            else:
+                report.skipped += 1
     db.session.flush()
     return progressed and len(ids) == BATCH
+
+
+@dataclass
+class Reminder:
+    """A reminder decided for one row: its nag rows, and what recording it sets off."""
+
+    rows: list[dict]
+    key: list[str]
+    then: Callable[[], None]
+
+    def row_key(self, row: dict) -> tuple:
+        return tuple(row.get(name, 0) for name in self.key)
 
 
 def _nag_one(handoff, now, book, people, departments, organisation, report) -> bool:
@@ -139,26 +168,27 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
         book,
         now,
     )
-    key = {"handoff_id": handoff.id, "series": handoff.nag_series}
-    if recipients and record(key, kind, number, level, recipients, now) == 0:
-        report.skipped += 1  # another sweep recorded this very reminder
-        return False
-    _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now)
-    chased = chased_department_id(handoff)
-    reached = (handoff.commitment_id, handoff.id, None, chased)
-    _announce(*reached, kind, number, level, rules.level(number - 1, policy), recipients, now)
-    handoff.nag_count = number
-    handoff.nags_total = (handoff.nags_total or 0) + 1
-    handoff.first_nagged_at = handoff.first_nagged_at or now
-    handoff.last_nagged_at = now
-    if level > Level.DEPARTMENT:
-        handoff.escalated_at = handoff.escalated_at or now
-        report.escalations += 1
-    following = rules.after(kind, sent_at=now, due_at=handoff.due_at, policy=policy)
-    handoff.next_nag_at, handoff.next_nag_kind = following.at, following.kind
-    report.reminders += 1
-    report.recipients.update(r.email for r in recipients)
-    return True
+    about = {"handoff_id": handoff.id, "series": handoff.nag_series}
+
+    def recorded() -> None:
+        _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now)
+        chased = chased_department_id(handoff)
+        reached = (handoff.commitment_id, handoff.id, None, chased)
+        _announce(*reached, kind, number, level, rules.level(number - 1, policy), recipients, now)
+        handoff.nag_count = number
+        handoff.nags_total = (handoff.nags_total or 0) + 1
+        handoff.first_nagged_at = handoff.first_nagged_at or now
+        handoff.last_nagged_at = now
+        if level > Level.DEPARTMENT:
+            handoff.escalated_at = handoff.escalated_at or now
+            report.escalations += 1
+        following = rules.after(kind, sent_at=now, due_at=handoff.due_at, policy=policy)
+        handoff.next_nag_at, handoff.next_nag_kind = following.at, following.kind
+        report.reminders += 1
+        report.recipients.update(r.email for r in recipients)
+
+    rows = rows_for(about, kind, number, level, recipients, now)
+    return Reminder(rows, key_of(about), recorded)
 
 
 def _chase_task(task, now, book, people, departments, organisation, report) -> bool:
@@ -184,30 +214,31 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
         book,
         now,
     )
-    if recipients and record({"task_id": task.id}, Kind.TELL, number, level, recipients, now) == 0:
-        report.skipped += 1
-        return False
-    name = task.department.name
-    entries = [
-        {"what": "tell", "number": number, "department": name, "addresses": _emails(recipients)}
-    ]
-    if number > 0 and level > rules.level(number - 1, policy):
-        entries.append({"what": "escalated", "department": name, "level": int(level)})
-    if problem and number in (0, 1):
-        entries.append({"what": "problem", "problem": problem})
-    _put_on_timeline(task.commitment_id, task.handoff_id, entries, now)
-    earlier = rules.level(number - 1, policy) if number > 0 else level
-    reached = (task.commitment_id, task.handoff_id, task.id, task.department_id)
-    _announce(*reached, Kind.TELL, number, level, earlier, recipients, now)
-    task.nags_sent = number + 1
-    task.last_nagged_at = now
-    if level > Level.DEPARTMENT:
-        task.escalated_at = task.escalated_at or now
-        report.escalations += 1
-    task.next_nag_at = rules.after_tell(number, sent_at=now, due_at=task.due_at, policy=policy)
-    report.tasks += 1
-    report.recipients.update(r.email for r in recipients)
-    return True
+    about = {"task_id": task.id}
+
+    def recorded() -> None:
+        name = task.department.name
+        addresses = _emails(recipients)
+        entries = [{"what": "tell", "number": number, "department": name, "addresses": addresses}]
+        if number > 0 and level > rules.level(number - 1, policy):
+            entries.append({"what": "escalated", "department": name, "level": int(level)})
+        if problem and number in (0, 1):
+            entries.append({"what": "problem", "problem": problem})
+        _put_on_timeline(task.commitment_id, task.handoff_id, entries, now)
+        earlier = rules.level(number - 1, policy) if number > 0 else level
+        reached = (task.commitment_id, task.handoff_id, task.id, task.department_id)
+        _announce(*reached, Kind.TELL, number, level, earlier, recipients, now)
+        task.nags_sent = number + 1
+        task.last_nagged_at = now
+        if level > Level.DEPARTMENT:
+            task.escalated_at = task.escalated_at or now
+            report.escalations += 1
+        task.next_nag_at = rules.after_tell(number, sent_at=now, due_at=task.due_at, policy=policy)
+        report.tasks += 1
+        report.recipients.update(r.email for r in recipients)
+
+    rows = rows_for(about, Kind.TELL, number, level, recipients, now)
+    return Reminder(rows, key_of(about), recorded)
 
 
 def _targets(handoff, kind: Kind) -> list[int]:
