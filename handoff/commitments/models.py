@@ -145,6 +145,9 @@ class Handoff(db.Model):
         UniqueConstraint("commitment_id", "department_id"),
         Index("ix_handoff_department_state_due", "department_id", "state", "due_at"),
         Index("ix_handoff_state_due", "state", "due_at"),
+        # accepted work past its time and not yet noted late: what the sweep looks for, a
+        # range however much late work was noted before
+        Index("ix_handoff_late", "state", "late_noted_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
