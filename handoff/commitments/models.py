@@ -148,11 +148,15 @@ class Handoff(db.Model):
         # accepted work past its time and not yet noted late: what the sweep looks for, a
         # range however much late work was noted before
         Index("ix_handoff_late", "state", "late_noted_at", "due_at"),
+        Index("ix_handoff_owner_state_due", "owner_department_id", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     commitment_id: Mapped[int] = mapped_column(ForeignKey("commitment.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    # The promising side (the commitment's owner, which never changes), who settles a
+    # counter: kept here so that "counters waiting for this department" is one index range.
+    owner_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     position: Mapped[int] = mapped_column(Integer)
     ask: Mapped[str] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -187,7 +191,9 @@ class Handoff(db.Model):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     commitment: Mapped[Commitment] = relationship(back_populates="handoffs")
-    department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
+    department: Mapped[Department] = relationship(
+        foreign_keys=[department_id], lazy="joined", innerjoin=True
+    )
     answered_by: Mapped[Person | None] = relationship(foreign_keys=[answered_by_id], lazy="joined")
     changed_by: Mapped[Person] = relationship(
         foreign_keys=[changed_by_id], lazy="joined", innerjoin=True

@@ -119,6 +119,7 @@ def _append_step(commitment: Commitment, step: RouteStep, actor: Person, now: da
     handoff = Handoff(
         commitment=commitment,
         department=step.department,
+        owner_department_id=commitment.owner_department_id,
         position=position,
         ask=step.ask.strip(),
         due_at=step.due_at,

@@ -30,7 +30,7 @@ SHAPES = {"due": (datetime, int), "newest": (int,)}
 
 
 def _where(section: str, department_id: int):
-    """The conditions of a section's handoffs (the settle section joins the commitment)."""
+    """The conditions of a section's handoffs, each an index range."""
     own = Handoff.department_id == department_id
     if section == "waiting":
         return [own, Handoff.state == State.PENDING]
@@ -38,12 +38,8 @@ def _where(section: str, department_id: int):
         return [own, Handoff.state == State.COUNTERED]
     if section == "accepted":
         return [own, Handoff.state == State.ACCEPTED]
-    # counters on this department's own open promises (a countered step keeps them open)
-    return [
-        Commitment.owner_department_id == department_id,
-        Commitment.on_board.is_(True),
-        Handoff.state == State.COUNTERED,
-    ]
+    # counters on this department's own promises
+    return [Handoff.owner_department_id == department_id, Handoff.state == State.COUNTERED]
 
 
 def _query(section: str, department_id: int) -> Select:
@@ -53,8 +49,6 @@ def _query(section: str, department_id: int) -> Select:
         selectinload(Handoff.commitment).lazyload(Commitment.handoffs),
         selectinload(Handoff.requested_by),
     )
-    if section == "settle":
-        query = query.join(Commitment, Commitment.id == Handoff.commitment_id)
     return query.where(*_where(section, department_id))
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from handoff.commitments.lifecycle import State
-from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.models import Handoff
 from handoff.departments.hours import WorkingHours
 from handoff.kernel.db import db
 from handoff.kernel.events import HandoffAnswered, HandoffRequested
@@ -45,8 +45,8 @@ class PolicyBook:
 def chased_department_id(handoff) -> int:
     """Whose business hours and cadence apply: the owner side's while a counter waits."""
     if handoff.state == State.COUNTERED:
-        return handoff.commitment.owner_department.id
-    return handoff.department.id
+        return handoff.owner_department_id
+    return handoff.department_id
 
 
 def plan_reminders(event: HandoffRequested | HandoffAnswered) -> None:
@@ -84,9 +84,9 @@ def reschedule_open_work(now: datetime, department_id: int | None) -> int:
         CustomerTask.next_nag_at.is_not(None), CustomerTask.nags_sent > 0
     )
     if department_id is not None:
-        owned = select(Commitment.id).where(Commitment.owner_department_id == department_id)
         handoffs = handoffs.where(
-            (Handoff.department_id == department_id) | Handoff.commitment_id.in_(owned)
+            (Handoff.department_id == department_id)
+            | (Handoff.owner_department_id == department_id)
         )
         tasks = tasks.where(CustomerTask.department_id == department_id)
     moved = 0
