@@ -40,6 +40,7 @@ left: sent, or written while no mail server is set; withdrawn and failed ones ne
 import heapq
 import random
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,17 @@ class SimulationResult:
     mails_by_address: Counter = field(default_factory=Counter)
     days: int = 0
     violations: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # how long each round of racing sweeps took, by week of the month (history must not
+    # make the present slower)
+    sweep_seconds: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def sweep_ms_by_week(self) -> dict[int, float]:
+        """The mean round, in ms, week by week."""
+        return {
+            week + 1: round(1000 * sum(s) / len(s), 1)
+            for week, s in sorted(self.sweep_seconds.items())
+            if s
+        }
 
     def violation_count(self) -> int:
         return sum(len(v) for v in self.violations.values())
@@ -199,7 +211,9 @@ def simulate(
                 settings.owner_moves = False
                 db.session.add(settings)
             db.session.commit()
+        began = time.perf_counter()
         reports = sweep_together(now, sweepers)
+        result.sweep_seconds[(now - start).days // 7].append(time.perf_counter() - began)
         _plan_telling(rng, planned_tasks, plans)
         result.sweeps += 1
         result.reminders += sum(r.reminders for r in reports)
@@ -656,7 +670,6 @@ def main(argv: list[str] | None = None) -> int:
     check every reminder, and every mail that left, against the rules."""
     import argparse
     import tempfile
-    import time
 
     from flask_migrate import upgrade
     from sqlalchemy import func
@@ -698,6 +711,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Mail per person per week: {mean:.1f} on average, {most} at most, "
         f"over {len(result.mails_by_address)} addresses"
     )
+    weeks = ", ".join(f"week {w}: {ms} ms" for w, ms in result.sweep_ms_by_week().items())
+    print(f"Mean round of sweeps by week: {weeks}")
     for rule, problems in result.violations.items():
         print(f"VIOLATED {rule}: {len(problems)}, e.g. {problems[:3]}")
     if result.violation_count():
