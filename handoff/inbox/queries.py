@@ -86,16 +86,8 @@ def section_page(
 def section_counts(department_id: int) -> dict[str, int]:
     """How many handoffs each section holds, in one query (each count an index range)."""
     counts = [
-        select(func.count())
-        .select_from(Handoff)
-        .join(Commitment, Commitment.id == Handoff.commitment_id)
-        .where(*_where(name, department_id))
-        .scalar_subquery()
-        if name == "settle"
-        else select(func.count())
-        .select_from(Handoff)
-        .where(*_where(name, department_id))
-        .scalar_subquery()
+        select(func.count()).select_from(Handoff).where(*_where(name, department_id))
         for name in SECTIONS
     ]
+    counts = [count.scalar_subquery() for count in counts]
     return dict(zip(SECTIONS, db.session.execute(select(*counts)).one(), strict=True))

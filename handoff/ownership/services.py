@@ -118,7 +118,7 @@ def open_tasks(commitment: Commitment, but: CustomerTask | None = None) -> list[
     return list(db.session.scalars(query.order_by(CustomerTask.id)))
 
 
-def open_tasks_of_department(department_id: int, limit: int = 25) -> tuple[list, int]:
+def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list, int]:
     """The customers this department must tell about a broken promise, soonest deadline
     first (at most `limit`), and how many there are in all."""
     mine = [CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None)]
