@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from handoff import create_app
 from handoff.commitments.lifecycle import State
 from handoff.commitments.status import HandoffFacts, board_facts
+from handoff.demo import FIRST, LAST
 from handoff.kernel.db import db
 from handoff.nagging.models import DEFAULTS
 
@@ -62,53 +63,6 @@ WORK = [
     ("Loan device", "Lend a device until the repair is done"),
     ("Price match", "Match the competitor's price"),
     ("Callback", "Call the customer back with the answer"),
-]
-FIRST = [
-    "Ava",
-    "Liam",
-    "Mia",
-    "Noah",
-    "Zoe",
-    "Omar",
-    "Ivy",
-    "Leo",
-    "Nina",
-    "Hugo",
-    "Lena",
-    "Theo",
-    "Ella",
-    "Max",
-    "Sara",
-    "Finn",
-    "Rosa",
-]
-LAST = [
-    "Berg",
-    "Costa",
-    "Dubois",
-    "Evans",
-    "Fischer",
-    "Garcia",
-    "Hansen",
-    "Ito",
-    "Jensen",
-    "Klein",
-    "Lopez",
-    "Moreau",
-]
-LAST += [
-    "Olsen",
-    "Petrov",
-    "Quinn",
-    "Rossi",
-    "Silva",
-    "Tanaka",
-    "Ueda",
-    "Vidal",
-    "Weber",
-    "Young",
-    "Zimmer",
-    "Ahmed",
 ]
 DEPARTMENT_WORDS = [
     "Sales",
@@ -225,6 +179,15 @@ class PostgresWriter:
         import psycopg
 
         self.connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        # the search indexes are built once at the end, not kept up row by row
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'search\\_%'"
+            )
+            self.search_indexes = cursor.fetchall()
+            for name, _ in self.search_indexes:
+                cursor.execute(f"DROP INDEX {name}")
+        self.connection.commit()
 
     def put(self, table: str, columns: list[str], rows: list[tuple]) -> None:
         self.write(table, columns, rows)
@@ -246,6 +209,9 @@ class PostgresWriter:
     def finish(self) -> None:
         self.connection.commit()
         with self.connection.cursor() as cursor:
+            for _, definition in self.search_indexes:
+                sys.stderr.write(f"{definition[:70]} …\n")
+                cursor.execute(definition)
             for table in ("customer", "commitment", "handoff", "timeline_event", "nag"):
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -708,7 +674,7 @@ class Commitments:
                     1,
                     number,
                     "ack",
-                    1,
+                    0,  # the first two reminders reach the department, as the policy says
                     person[2],
                     person[1],
                     person[0],
