@@ -132,34 +132,29 @@ def test_the_database_reads_the_same_status_as_the_python_rule(org, make, now):
 
 def walk(filters: BoardFilters, now, backwards_from_end: bool = False) -> list[list[int]]:
     """Every page of the board from the first (or, going back, from the last)."""
-    pages, after = [], None
-    while True:
-        result = board_page(
+
+    def page(**position):
+        return board_page(
             filters,
             department_ids=frozenset(),
             now=now,
             at_risk_within=AT_RISK,
             day_bounds=(now, now + timedelta(days=1)),
-            after=after,
-        )
-        pages.append([c.id for c in result.page.rows])
-        if not result.page.after:
+            **position,
+        ).page
+
+    pages, current = [], page()
+    while True:
+        pages.append([c.id for c in current.rows])
+        if not current.after:
             break
-        after = result.page.after
+        current = page(after=current.after)
     if not backwards_from_end:
         return pages
-    back, before = [pages[-1]], result.page.before
-    while before:
-        result = board_page(
-            filters,
-            department_ids=frozenset(),
-            now=now,
-            at_risk_within=AT_RISK,
-            day_bounds=(now, now + timedelta(days=1)),
-            before=before,
-        )
-        back.insert(0, [c.id for c in result.page.rows])
-        before = result.page.before
+    back = [pages[-1]]
+    while current.before:
+        current = page(before=current.before)
+        back.insert(0, [c.id for c in current.rows])
     return back
 
 

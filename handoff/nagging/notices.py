@@ -58,21 +58,14 @@ def people_of(department_id: int) -> list[Recipient]:
     return [Recipient(p.email, p.name, p.id, department_id) for p in everyone]
 
 
-def record(
-    about: dict,
-    kind: Kind,
-    number: int,
-    level: Level | int,
-    recipients: list[Recipient],
-    now: datetime,
-) -> int:
-    """Insert one nag row per recipient; a row whose key exists already is not inserted.
+def record(about: dict, *reminder) -> int:
+    """Insert the rows of a reminder (`about`, then what `rows_for` takes), one per recipient;
+    a row whose key exists already is not inserted.
 
     `about` is `{"handoff_id": …, "series": …}` or `{"task_id": …}`. Answer how many rows
     were new: 0 means another sweep recorded this very reminder first.
     """
-    rows = rows_for(about, kind, number, level, recipients, now)
-    return insert_ignore(Nag, rows, key_of(about))
+    return insert_ignore(Nag, rows_for(about, *reminder), key_of(about))
 
 
 def key_of(about: dict) -> list[str]:
