@@ -19,10 +19,11 @@ def find_commitments(query: str) -> tuple[list[Commitment], bool]:
     query = query.strip()
     parts = []
     reference_id = Commitment.id_from_reference(query)
-    if reference_id and query.upper().startswith("C"):
+    is_reference = reference_id is not None and query.upper().startswith("C")
+    if is_reference:  # (a reference is looked up as one, not as text)
         parts.append(select(Commitment.id).where(Commitment.id == reference_id))
     many = False
-    if searchable(query):
+    if searchable(query) and not is_reference:
         customers = list(db.session.scalars(matching_customer_ids(query, CUSTOMER_LIMIT + 1)))
         many = len(customers) > CUSTOMER_LIMIT
         if customers:

@@ -55,11 +55,9 @@ def upgrade():
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for table, columns in SEARCHED.items():
         for column in columns:
-            # phone digits are matched as they are; text in any case (lower, as the query is)
-            expression = column if column == "phone_digits" else f"lower({column})"
+            # (a trigram index serves LIKE and ILIKE, which is how text is searched)
             op.execute(
-                f"CREATE INDEX search_{table}_{column} ON {table} "
-                f"USING gin ({expression} gin_trgm_ops)"
+                f"CREATE INDEX search_{table}_{column} ON {table} USING gin ({column} gin_trgm_ops)"
             )
 
 
