@@ -37,12 +37,13 @@ def unreachable_departments() -> list[Department]:
     )
 
 
-def _links(filters: BoardFilters, page) -> dict:
-    """The addresses of this page (for its refresh), the first, the next and the previous."""
+def _links(filters: BoardFilters, page, version: str) -> dict:
+    """The addresses of this page's refresh (saying what it shows now, so that an unchanged
+    list gets nothing), of the first, the next and the previous page."""
     query = filters.as_query()
     here = {n: request.args[n] for n in ("after", "before") if request.args.get(n)}
     return {
-        "here": url_for("board.index", **query, **here),
+        "refresh": url_for("board.index", **query, **here, seen=version),
         "first": url_for("board.index", **query) if here else None,
         "next": url_for("board.index", **query, after=page.after) if page.after else None,
         "previous": url_for("board.index", **query, before=page.before) if page.before else None,
@@ -87,8 +88,7 @@ def index():
         total=result.total,
         capped=result.capped,
         filters=filters,
-        links=_links(filters, result.page),
-        version=version,
+        links=_links(filters, result.page, version),
         show_choices=SHOW_CHOICES,
         sort_choices=SORT_CHOICES,
         page_sizes=PAGE_SIZES,
