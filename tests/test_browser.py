@@ -326,3 +326,35 @@ def test_standing_promise_then_a_decline_moves_who_talks_to_the_customer(page, o
     expect(page.locator("#timeline")).to_contain_text("told the customer: Called; Friday")
     assert not_reloaded(page)
     shot(page, "11-customer-told")
+
+
+def test_page_through_the_board_and_an_inbox_section_and_come_back(page, org, make):
+    made = [
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], due_in=timedelta(days=3 + i)
+        )
+        for i in range(23)
+    ]
+    sign_in(page, org.ivo)
+    page.goto("/?per=10&sort=due")
+    mark_page(page)
+    first = page.locator("#board a.ref").first
+    assert first.inner_text() == made[0].reference
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_url("**after=*")
+    assert page.locator("#board a.ref").first.inner_text() == made[10].reference
+    assert page.locator("#board a.ref").count() == 10 and not_reloaded(page)
+    page.get_by_role("link", name="← Previous").click()
+    page.wait_for_url("**before=*")
+    assert page.locator("#board a.ref").first.inner_text() == made[0].reference
+    # the inbox: a section pages on its own, the others stay where they are
+    page.goto(f"/departments/{org.installation.id}/inbox")
+    waiting = page.locator("#inbox-waiting")
+    assert waiting.locator("a.ref").count() == 10
+    assert "23" in page.locator("#count-waiting").inner_text()
+    waiting.get_by_role("link", name="Next →").click()
+    page.wait_for_function(
+        "ref => document.querySelector('#inbox-waiting a.ref').textContent.trim() === ref",
+        arg=made[10].reference,
+    )
+    shot(page, "inbox-second-page")
