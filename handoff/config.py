@@ -73,6 +73,10 @@ class Config:
         self.DIGEST_MIN_MINUTES = int(env.get("HANDOFF_DIGEST_MIN_MINUTES", "15"))
         # At most this many digests a person a day (0: no cap); the rest wait for the morning.
         self.DIGEST_DAILY_CAP = int(env.get("HANDOFF_DIGEST_DAILY_CAP", "12"))
+        # A digest tells its most urgent items in full, with their answer buttons, lists the
+        # next ones a line each, and counts the rest with a link to where they wait.
+        self.DIGEST_ITEMS_IN_FULL = int(env.get("HANDOFF_DIGEST_ITEMS_IN_FULL", "10"))
+        self.DIGEST_ITEMS_LISTED = int(env.get("HANDOFF_DIGEST_ITEMS_LISTED", "30"))
         # /healthz answers 503 when no nagger finished a round for this long (0: five sweep
         # intervals, at least 5 minutes).
         self.SWEEP_STALE_SECONDS = int(env.get("HANDOFF_SWEEP_STALE_SECONDS", "0"))

@@ -226,3 +226,39 @@ def test_a_person_chooses_one_morning_digest_on_their_page(client, sign_in, org)
     refused = client.post("/me/reminders", data={"digest_mode": "hourly"})
     assert refused.status_code == 422 and "Not a valid choice" in refused.get_data(as_text=True)
     assert fresh(org.ivo).digest_mode == "morning"
+
+
+def test_a_long_digest_tells_the_most_urgent_in_full_lists_the_next_and_counts_the_rest(
+    org, make, policy, app
+):
+    app.config["DIGEST_ITEMS_IN_FULL"] = 2
+    app.config["DIGEST_ITEMS_LISTED"] = 5
+    waiting = [
+        make.commitment(
+            by=org.ana,
+            owner=org.sales,
+            route=[org.installation],
+            at=MONDAY_9,
+            due_in=timedelta(days=9 + n),
+        )
+        for n in range(8)
+    ]
+    sweep(berlin(2026, 5, 11, 11, 0))
+    [mail] = messages(org.ivo.email)
+    text, html = mail.body_text, mail.body_html
+    # soonest due first: two with their answer buttons, three a line each, three counted
+    in_full, listed, counted = waiting[:2], waiting[2:5], waiting[5:]
+    for c in in_full:
+        assert f"{c.reference} " in text
+    assert text.count("Accept: http") == 2 and html.count(">Accept</a>") == 2
+    assert "Also waiting, less urgent:" in text and "Also waiting, less urgent:" in html
+    for c in listed:
+        assert f"- {c.reference} " in text and f"/commitments/{c.reference}" in html
+    for c in counted:
+        assert c.reference not in text and c.reference not in html
+    inbox = f"/departments/{org.installation.id}/inbox"
+    assert f"3 more wait for you in Handoff: http://127.0.0.1:5000{inbox}" in text
+    assert f'href="http://127.0.0.1:5000{inbox}"' in html
+    assert mail.subject.startswith("[Handoff] 8 handoffs for you")
+    # every reminder was mailed, counted ones too: none waits to be mailed again
+    assert all(n.message_id == mail.id for n in nags() if n.recipient_email == org.ivo.email)

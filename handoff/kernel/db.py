@@ -180,6 +180,18 @@ def locked_row(model, ident):
     return db.session.get(model, ident, populate_existing=True)
 
 
+def lock_keys(model, ids) -> None:
+    """Lock the rows of `model` with these keys, in key order (so that two lockers never wait
+    on each other in a circle)."""
+    key = _key(model)
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):  # bounded IN lists, still in key order
+        chunk = ordered[start : start + 500]
+        db.session.execute(
+            select(key).where(key.in_(chunk)).order_by(key).with_for_update(key_share=True)
+        )
+
+
 def lock_rows(model, ids, *options) -> list:
     """Rows of `model` locked in id order (so that two lockers never wait on each other in
     a circle), then read as they are now; `options` are loader options for the read."""
@@ -187,9 +199,7 @@ def lock_rows(model, ids, *options) -> list:
         return []
     ordered = sorted(ids)
     key = _key(model)
-    db.session.execute(
-        select(key).where(key.in_(ordered)).order_by(key).with_for_update(key_share=True)
-    )
+    lock_keys(model, ordered)
     query = (
         select(model)
         .where(key.in_(ordered))

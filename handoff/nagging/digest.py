@@ -4,18 +4,22 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.answers import answers_for
+from handoff.commitments.models import Commitment, Handoff
 from handoff.kernel.dates import format_when, is_valid_zone
 from handoff.kernel.db import db
 from handoff.mail import OutboxMessage, mail_domain, one_line
 from handoff.nagging.links import make_token
 from handoff.nagging.rules import Kind
+from handoff.ownership.models import CustomerTask
 
 # Most urgent first: the further escalated, then late work, then what waits for an answer.
 KIND_ORDER = {
@@ -30,6 +34,18 @@ KIND_ORDER = {
 # The reminders that ask for an answer carry one-click links to the answers the recipient
 # may give (commitments.answers); news and notices carry none.
 ASKS_AN_ANSWER = frozenset({Kind.ACK, Kind.SETTLE, Kind.DUE_SOON, Kind.LATE})
+
+
+def lean_handoff() -> tuple:
+    """What a digest reads of a handoff: its commitment (with the customer and departments
+    it joins), not the people who last touched either nor every sibling handoff."""
+    return (
+        selectinload(Handoff.commitment).options(
+            lazyload(Commitment.handoffs), lazyload(Commitment.made_by)
+        ),
+        lazyload(Handoff.answered_by),
+        lazyload(Handoff.changed_by),
+    )
 
 
 @dataclass
@@ -60,11 +76,11 @@ class DigestItem:
         return self.task.due_at if self.task is not None else self.handoff.due_at
 
 
-def opening(items: list[DigestItem]) -> str:
+def opening(kinds: list[Kind]) -> str:
     """The digest's first sentence: what waits, then the news."""
     counts = Counter(
-        {Kind.TELL: "tell", Kind.FYI: "fyi", Kind.HANDOVER: "handover"}.get(i.kind, "wait")
-        for i in items
+        {Kind.TELL: "tell", Kind.FYI: "fyi", Kind.HANDOVER: "handover"}.get(kind, "wait")
+        for kind in kinds
     )
     parts = []
     if counts["wait"]:
@@ -150,13 +166,14 @@ def thread_id(commitment) -> str:
     return f"<commitment-{commitment.reference}@{mail_domain()}>"
 
 
-def compose_digest(
-    email: str, nags: list, handoffs: dict, tasks: dict, now: datetime
-) -> OutboxMessage:
+def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessage:
     """Write the digest for one recipient into the outbox (the caller commits).
 
     Several reminders about one thing (a repeat held back, then a new level) make one item:
-    the latest of them.
+    the latest of them. The most urgent items are told in full with their answer buttons
+    (DIGEST_ITEMS_IN_FULL); the next ones a line each, up to DIGEST_ITEMS_LISTED; the rest
+    are counted with a link to where they wait. A mail stays readable, and its cost bounded,
+    however much waits for one person.
     """
     latest: dict[tuple, object] = {}
     for nag in sorted(nags, key=lambda n: (n.level, n.number, n.id)):
@@ -165,54 +182,60 @@ def compose_digest(
     person = db.session.get(Person, nags[0].person_id) if nags[0].person_id else None
     zone_name = person.time_zone if person and is_valid_zone(person.time_zone) else None
     zone = ZoneInfo(zone_name or current_app.config["DEFAULT_TIME_ZONE"])
+    in_full = current_app.config["DIGEST_ITEMS_IN_FULL"]
+    listed = max(in_full, current_app.config["DIGEST_ITEMS_LISTED"])
+    # most urgent first, from the facts read under lock; only what is shown is loaded whole
+    nags.sort(key=lambda n: (-n.level, KIND_ORDER[Kind(n.kind)], facts.about(n).due_at, n.id))
+    handoffs, tasks = _load([n for n in nags[:listed]], facts)
+    shown = []
+    for nag in nags[:listed]:
+        kind = Kind(nag.kind)
+        if nag.task_id is not None:
+            task = tasks[nag.task_id]
+            shown.append(DigestItem(nag, task.handoff, kind, [], "", task))
+        else:
+            shown.append(DigestItem(nag, handoffs[nag.handoff_id], kind, [], ""))
+    rest = nags[listed:]
     base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
     with current_app.test_request_context(
         "/", base_url=f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}"
     ):
-        items = []
-        for nag in nags:
-            kind = Kind(nag.kind)
-            if nag.task_id is not None:
-                task = tasks[nag.task_id]
-                reference = task.commitment.reference
-                open_url = url_for("commitments.show", reference=reference, _external=True)
-                anchor = "" if kind == Kind.HANDOVER else "#tell"
-                items.append(DigestItem(nag, task.handoff, kind, [], open_url + anchor, task))
-                continue
-            handoff = handoffs[nag.handoff_id]
-            links = []
-            if person is not None and kind in ASKS_AN_ANSWER:
-                token = make_token(handoff, person.id)
-                links = [
-                    (
-                        answer.label,
-                        url_for("nagging.act", token=token, do=answer.name, _external=True),
-                    )
-                    for answer in answers_for(person, handoff)
+        show = UrlPattern("commitments.show", "reference")
+        act = UrlPattern("nagging.act", "token", "do")
+        for number, item in enumerate(shown):
+            item.open_url = show.url(reference=item.commitment.reference)
+            if item.task is not None:
+                item.open_url += "" if item.kind == Kind.HANDOVER else "#tell"
+            elif number < in_full and person is not None and item.kind in ASKS_AN_ANSWER:
+                token = make_token(item.handoff, person.id)
+                item.links = [
+                    (answer.label, act.url(token=token, do=answer.name))
+                    for answer in answers_for(person, item.handoff)
                     if answer.by_mail
                 ]
-            reference = handoff.commitment.reference
-            open_url = url_for("commitments.show", reference=reference, _external=True)
-            items.append(DigestItem(nag, handoff, kind, links, open_url))
-        items.sort(key=lambda i: (-i.nag.level, KIND_ORDER[i.kind], i.due_at))
-        commitments = {item.commitment.id: item.commitment for item in items}
+        more_url = _where_the_rest_wait(rest)
         context = {
-            "items": items,
+            "items": shown[:in_full],
+            "listed": shown[in_full:],
+            "more": len(rest),
+            "more_url": more_url,
             "recipient": nags[0].recipient_name,
             "zone": zone,
             "now": now,
             "headline": headline,
-            "opening": opening(items),
+            "when": lambda moment: format_when(moment, zone, now),
+            "opening": opening([Kind(n.kind) for n in nags]),
         }
         text = render_template("email/digest.txt", **context)
         html = render_template("email/digest.html", **context)
-    first = items[0].commitment
+    commitments = {facts.about(nag).commitment_id for nag in nags}
+    first = shown[0].commitment
     if len(commitments) == 1:
         subject = f"[Handoff] {first.reference} {first.customer.name}: {first.title}"
         thread = thread_id(first)
     else:
-        noun = "items" if any(i.task is not None for i in items) else "handoffs"
-        subject = f"[Handoff] {len(items)} {noun} for you — most urgent {first.reference}"
+        noun = "items" if any(n.task_id is not None for n in nags) else "handoffs"
+        subject = f"[Handoff] {len(nags)} {noun} for you — most urgent {first.reference}"
         thread = None
     message = OutboxMessage(
         message_id=make_msgid(domain=mail_domain()),
@@ -229,3 +252,41 @@ def compose_digest(
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def _load(nags: list, facts) -> tuple[dict, dict]:
+    """The handoffs and tasks these reminders are about, as objects (already locked)."""
+    task_ids = sorted({n.task_id for n in nags if n.task_id is not None})
+    handoff_ids = {n.handoff_id for n in nags if n.handoff_id is not None}
+    handoff_ids |= {facts.tasks[i].handoff_id for i in task_ids}
+    handoffs = db.session.scalars(
+        select(Handoff).where(Handoff.id.in_(sorted(handoff_ids))).options(*lean_handoff())
+    )
+    tasks = db.session.scalars(select(CustomerTask).where(CustomerTask.id.in_(task_ids)))
+    return {h.id: h for h in handoffs.unique()}, {t.id: t for t in tasks.unique()}
+
+
+def _where_the_rest_wait(rest: list) -> str:
+    """Where the items a digest only counts can be read: the inbox of the department they
+    are heard as, or the board when they are heard as several (or as the organisation)."""
+    if not rest:
+        return ""
+    departments = {nag.via_department_id for nag in rest}
+    if len(departments) == 1 and None not in departments:
+        return url_for("inbox.show", department_id=departments.pop(), _external=True)
+    return url_for("board.index", _external=True)
+
+
+class UrlPattern:
+    """An endpoint's external address built once, then filled in per item: building each
+    link with url_for cost more than all the rest of a digest's item."""
+
+    def __init__(self, endpoint: str, *names: str):
+        self.marks = {name: f"__{name}_{id(self)}__" for name in names}
+        self.pattern = url_for(endpoint, _external=True, **self.marks)
+
+    def url(self, **values: str) -> str:
+        url = self.pattern
+        for name, value in values.items():
+            url = url.replace(self.marks[name], quote(str(value), safe=""))
+        return url

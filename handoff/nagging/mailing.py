@@ -31,14 +31,13 @@ from datetime import UTC, datetime, time, timedelta
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
-from handoff.commitments.models import Handoff
+from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.business_time import BusinessHours
 from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
-from handoff.kernel.db import db, insert_ignore, lock_row, lock_rows, skip_locked, writing
+from handoff.kernel.db import db, insert_ignore, lock_keys, lock_row, skip_locked, writing
 from handoff.mail import FAILED, PENDING, WITHDRAWN, OutboxMessage, smtp_configured
 from handoff.nagging import rules
 from handoff.nagging.digest import compose_digest
@@ -81,40 +80,68 @@ def next_morning(hours: BusinessHours, moment: datetime) -> datetime:
 
 
 class Facts:
-    """What waiting reminders are about, read again under row locks (handoffs, then tasks)."""
+    """What waiting reminders are about, read again under row locks (handoffs, then tasks):
+    the few columns that decide whether each is still true, as plain rows, so that a person
+    with hundreds of reminders waiting costs two reads, not hundreds of objects."""
 
     def __init__(self, nags: list[Nag]):
-        task_ids = {n.task_id for n in nags if n.task_id}
+        task_ids = sorted({n.task_id for n in nags if n.task_id})
         handoff_ids = {n.handoff_id for n in nags if n.handoff_id}
+        tasks = []
         if task_ids:  # the handoff a task is about never changes: read it without a lock
             handoff_ids |= set(
                 db.session.scalars(
-                    select(CustomerTask.handoff_id).where(CustomerTask.id.in_(sorted(task_ids)))
+                    select(CustomerTask.handoff_id).where(CustomerTask.id.in_(task_ids))
                 )
             )
         # Handoffs first, then tasks: the order the answer verbs lock them in, so that the
         # digest step and an answer never wait on each other in a circle.
-        self.handoffs = {
-            h.id: h for h in lock_rows(Handoff, handoff_ids, selectinload(Handoff.commitment))
-        }
-        self.tasks = {t.id: t for t in lock_rows(CustomerTask, task_ids)}
+        lock_keys(Handoff, handoff_ids)
+        self.handoffs = _rows_by_id(
+            select(
+                Handoff.id,
+                Handoff.commitment_id,
+                Handoff.state,
+                Handoff.nag_series,
+                Handoff.due_at,
+                Commitment.cancelled_at,
+            ).join(Commitment, Commitment.id == Handoff.commitment_id),
+            Handoff.id,
+            handoff_ids,
+        )
+        if task_ids:
+            lock_keys(CustomerTask, task_ids)
+            tasks = select(
+                CustomerTask.id,
+                CustomerTask.commitment_id,
+                CustomerTask.handoff_id,
+                CustomerTask.closed_at,
+                CustomerTask.outcome,
+                CustomerTask.due_at,
+                Commitment.cancelled_at,
+                Commitment.customer_owner_department_id,
+            ).join(Commitment, Commitment.id == CustomerTask.commitment_id)
+        self.tasks = _rows_by_id(tasks, CustomerTask.id, task_ids) if task_ids else {}
+
+    def about(self, nag: Nag):
+        """The row a reminder is about: its task's, or its handoff's."""
+        return self.tasks[nag.task_id] if nag.task_id is not None else self.handoffs[nag.handoff_id]
 
     def stale(self, nag: Nag, now: datetime) -> str | None:
         """Why the reminder is no longer true at `now`, or None while it is."""
         if nag.task_id is not None:
             task = self.tasks[nag.task_id]
-            commitment = task.commitment
             if nag.kind == Kind.HANDOVER:
-                if commitment.cancelled_at is not None:
+                if task.cancelled_at is not None:
                     return "the commitment was cancelled"
-                if commitment.customer_owner_department_id == nag.via_department_id:
+                if task.customer_owner_department_id == nag.via_department_id:
                     return "it talks to the customer again"
                 return None
             if task.closed_at is not None:
                 return "the customer was told" if task.outcome == "told" else "it was passed on"
             return None
         handoff = self.handoffs[nag.handoff_id]
-        if handoff.commitment.cancelled_at is not None:
+        if handoff.cancelled_at is not None:
             return "the commitment was cancelled"
         if handoff.nag_series != nag.series:
             return f"it is {handoff.state} now"
@@ -124,6 +151,15 @@ class Facts:
         if wanted != Kind(nag.kind):
             return "it is past its due time now" if wanted == Kind.LATE else "it changed"
         return None
+
+
+def _rows_by_id(query, key, ids) -> dict:
+    rows = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):  # bounded IN lists
+        chunk = ordered[start : start + 500]
+        rows.update((row.id, row) for row in db.session.execute(query.where(key.in_(chunk))))
+    return rows
 
 
 def _topic(nag: Nag) -> tuple:
@@ -253,7 +289,7 @@ def _digest_for(address: str, now: datetime, hours: Hours) -> int:
         for nag in reasons:
             nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
         return 0
-    message = compose_digest(address, open_now, facts.handoffs, facts.tasks, now)
+    message = compose_digest(address, open_now, facts, now)
     for nag in open_now:
         nag.message_id = message.id
         nag.mail_after = None

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from handoff.commitments.models import Handoff
 from handoff.commitments.services import note_late_handoffs
@@ -24,6 +23,7 @@ from handoff.kernel import timeline
 from handoff.kernel.db import db, insert_new, skip_locked, writing
 from handoff.kernel.events import Escalated, NagRecorded, announce
 from handoff.nagging import rules
+from handoff.nagging.digest import lean_handoff
 from handoff.nagging.mailing import write_digests
 from handoff.nagging.models import Nag, NagPolicy
 from handoff.nagging.notices import People, Recipient, key_of, rows_for
@@ -93,7 +93,7 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
         .execution_options(populate_existing=True)
     )
     if model is Handoff:
-        query = query.options(selectinload(Handoff.commitment))
+        query = query.options(*lean_handoff())
     rows = db.session.scalars(query).all()
     book = PolicyBook(now, everyone=True)
     people = People()
