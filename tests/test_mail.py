@@ -676,6 +676,24 @@ def test_the_outbox_pages_newest_first_and_finds_by_recipient_or_commitment(
     assert "No message found" in client.get("/admin/outbox?q=C-99999").get_data(as_text=True)
 
 
+def test_an_outbox_page_of_10_and_of_50_run_the_same_number_of_queries(
+    client, org, sign_in, reminded, count_queries
+):
+    for index in range(60):
+        plant(status=SENT, sent_at=DUE, to_address=f"zed{index:02}@example.com")
+    sign_in(client, org.admin)
+
+    def queries(url: str) -> int:
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+        return len(statements)
+
+    for search in ("", "&q=zed", f"&q={reminded.reference}", "&status=sent"):
+        assert queries(f"/admin/outbox?per=10{search}") == queries(
+            f"/admin/outbox?per=50{search}"
+        ), search
+
+
 def test_the_words_of_old_mail_are_pruned_and_its_facts_kept(app, client, org, sign_in):
     old = plant(status=SENT, sent_at=DUE, created_at=DUE - timedelta(days=40))
     recent = plant(status=SENT, sent_at=DUE, created_at=DUE - timedelta(days=2))

@@ -1,16 +1,17 @@
 """A commitment's timeline: the append-only record of everything that happened to it.
 
-One writer, `record()`: an entry is a kind and the structured facts of what happened (who,
-which department, the note, the reminder's number …), stored as they were at that moment.
-The words are made when the entry is read, by the phrase each concept registers for its
-kinds (`@phrase("accept")`), so pages, insights and exports read the same facts. Entries
-written before the facts were kept carry their words instead.
+One writer, `record()` (`record_all()` for many entries at once): an entry is a kind and
+the structured facts of what happened (who, which department, the note, the reminder's
+number …), stored as they were at that moment. The words are made when the entry is read,
+by the phrase each concept registers for its kinds (`@phrase("accept")`), so pages,
+insights and exports read the same facts. Entries written before the facts were kept carry
+their words instead.
 """
 
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event, insert
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from handoff.kernel.db import UTCDateTime, db
@@ -81,7 +82,7 @@ def _id(thing) -> int | None:
     return getattr(thing, "id", thing)
 
 
-def record(
+def entry(
     commitment,
     kind: str,
     now: datetime,
@@ -92,27 +93,39 @@ def record(
     to_state: str | None = None,
     about_at: datetime | None = None,
     **facts,
-) -> TimelineEvent:
-    """Append an entry to the commitment's timeline, in the caller's transaction.
-
-    `commitment`, `actor` and `handoff` are rows or ids; `facts` are what the words of `kind`
-    are made from (plain values: text, numbers, lists).
-    """
+) -> dict:
+    """The columns of an entry (see `record`), checked, for `record_all`."""
     if kind not in PHRASES:
         raise ValueError(f"no words for the timeline kind {kind!r}: register a phrase")
-    entry = TimelineEvent(
-        commitment_id=_id(commitment),
-        handoff_id=_id(handoff),
-        actor_id=_id(actor),
-        kind=kind,
-        from_state=from_state,
-        to_state=to_state,
-        data=facts,
-        about_at=about_at,
-        created_at=now,
-    )
-    db.session.add(entry)
-    return entry
+    return {
+        "commitment_id": _id(commitment),
+        "handoff_id": _id(handoff),
+        "actor_id": _id(actor),
+        "kind": kind,
+        "from_state": from_state,
+        "to_state": to_state,
+        "data": facts,
+        "about_at": about_at,
+        "created_at": now,
+    }
+
+
+def record(commitment, kind: str, now: datetime, **what) -> TimelineEvent:
+    """Append an entry to the commitment's timeline, in the caller's transaction.
+
+    `commitment`, `actor` and `handoff` are rows or ids; the other keywords are the facts
+    the words of `kind` are made from (plain values: text, numbers, lists).
+    """
+    added = TimelineEvent(**entry(commitment, kind, now, **what))
+    db.session.add(added)
+    return added
+
+
+def record_all(entries: list[dict]) -> None:
+    """Append many entries (made by `entry`) in one statement, in the caller's transaction:
+    what a sweep writes for a batch of reminders."""
+    if entries:
+        db.session.execute(insert(TimelineEvent), entries)
 
 
 def with_note(text: str, note: str | None) -> str:

@@ -112,12 +112,14 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
         # if its rows were new (none was: another sweep recorded this very reminder)
         rows_written = [r for reminder in reminders for r in reminder.rows]
         written = insert_new(Nag, rows_written, reminders[0].key) if rows_written else set()
+        entries = []
         for reminder in reminders:
             if all(reminder.row_key(r) in written for r in reminder.rows):
-                reminder.then()
+                entries += reminder.then()
                 progressed = True
             else:
                 report.skipped += 1
+        timeline.record_all(entries)
     db.session.flush()
     return progressed and len(ids) == BATCH
 
@@ -128,7 +130,7 @@ class Reminder:
 
     rows: list[dict]
     key: list[str]
-    then: Callable[[], None]
+    then: Callable[[], list[dict]]  # answers the timeline entries it makes
 
     def row_key(self, row: dict) -> tuple:
         return tuple(row.get(name, 0) for name in self.key)
@@ -170,8 +172,10 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
     )
     about = {"handoff_id": handoff.id, "series": handoff.nag_series}
 
-    def recorded() -> None:
-        _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now)
+    def recorded() -> list[dict]:
+        entries = _timeline(
+            handoff, kind, number, level, policy, recipients, problem, departments, now
+        )
         chased = chased_department_id(handoff)
         reached = (handoff.commitment_id, handoff.id, None, chased)
         _announce(*reached, kind, number, level, rules.level(number - 1, policy), recipients, now)
@@ -186,6 +190,7 @@ def _nag_one(handoff, now, book, people, departments, organisation, report) -> b
         handoff.next_nag_at, handoff.next_nag_kind = following.at, following.kind
         report.reminders += 1
         report.recipients.update(r.email for r in recipients)
+        return entries
 
     rows = rows_for(about, kind, number, level, recipients, now)
     return Reminder(rows, key_of(about), recorded)
@@ -216,7 +221,7 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
     )
     about = {"task_id": task.id}
 
-    def recorded() -> None:
+    def recorded() -> list[dict]:
         name = task.department.name
         addresses = _emails(recipients)
         entries = [{"what": "tell", "number": number, "department": name, "addresses": addresses}]
@@ -224,7 +229,7 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
             entries.append({"what": "escalated", "department": name, "level": int(level)})
         if problem and number in (0, 1):
             entries.append({"what": "problem", "problem": problem})
-        _put_on_timeline(task.commitment_id, task.handoff_id, entries, now)
+        written = _on_timeline(task.commitment_id, task.handoff_id, entries, now)
         earlier = rules.level(number - 1, policy) if number > 0 else level
         reached = (task.commitment_id, task.handoff_id, task.id, task.department_id)
         _announce(*reached, Kind.TELL, number, level, earlier, recipients, now)
@@ -236,6 +241,7 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
         task.next_nag_at = rules.after_tell(number, sent_at=now, due_at=task.due_at, policy=policy)
         report.tasks += 1
         report.recipients.update(r.email for r in recipients)
+        return written
 
     rows = rows_for(about, Kind.TELL, number, level, recipients, now)
     return Reminder(rows, key_of(about), recorded)
@@ -293,7 +299,9 @@ def _recipients(targets, chased, level, people, departments, organisation, book,
     return list(chosen.values()), "; ".join(problems)
 
 
-def _timeline(handoff, kind, number, level, policy, recipients, problem, departments, now):
+def _timeline(
+    handoff, kind, number, level, policy, recipients, problem, departments, now
+) -> list[dict]:
     """'Reminder 2 to Installation — ana@…, bo@…', and an entry when it escalates."""
     department = handoff.department.name
     owner = departments[handoff.commitment.owner_department_id].name
@@ -311,7 +319,7 @@ def _timeline(handoff, kind, number, level, policy, recipients, problem, departm
         entries.append({"what": "escalated", "department": chased, "level": int(level)})
     if problem and (number == 1 or level > rules.level(number - 1, policy)):
         entries.append({"what": "problem", "problem": problem})  # once a series, and escalated
-    _put_on_timeline(handoff.commitment_id, handoff.id, entries, now)
+    return _on_timeline(handoff.commitment_id, handoff.id, entries, now)
 
 
 def _announce(
@@ -338,10 +346,9 @@ def _emails(recipients) -> list[str]:
     return [r.email for r in recipients]
 
 
-def _put_on_timeline(commitment_id: int, handoff_id: int, entries: list[dict], now) -> None:
-    """Put what a reminder did on the commitment's timeline."""
-    for facts in entries:
-        timeline.record(commitment_id, "nag", now, handoff=handoff_id, **facts)
+def _on_timeline(commitment_id: int, handoff_id: int, entries: list[dict], now) -> list[dict]:
+    """The timeline entries of what a reminder did (the batch writes them at once)."""
+    return [timeline.entry(commitment_id, "nag", now, handoff=handoff_id, **f) for f in entries]
 
 
 def due_count(now: datetime) -> int:
