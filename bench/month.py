@@ -111,17 +111,31 @@ class SimulationResult:
     mails_by_address: Counter = field(default_factory=Counter)
     days: int = 0
     violations: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    # how long each round of racing sweeps took, by week of the month (history must not
-    # make the present slower)
+    # how long each round of racing sweeps took, by week of the month, with what it did
+    # (reminders recorded, digests written): history must not make the present slower
     sweep_seconds: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    sweep_work: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    def sweep_ms_by_week(self) -> dict[int, float]:
-        """The mean round, in ms, week by week."""
-        return {
-            week + 1: round(1000 * sum(s) / len(s), 1)
-            for week, s in sorted(self.sweep_seconds.items())
-            if s
-        }
+    def sweep_weeks(self) -> list[dict]:
+        """Week by week: rounds, the mean round, the mean round that had nothing to do (what
+        history alone costs), the items done (reminders and digests) and ms per item."""
+        weeks = []
+        for week, seconds in sorted(self.sweep_seconds.items()):
+            work = self.sweep_work[week]
+            idle = [s for s, w in zip(seconds, work, strict=True) if w == 0]
+            busy = [(s, w) for s, w in zip(seconds, work, strict=True) if w]
+            items = sum(w for _, w in busy)
+            weeks.append(
+                {
+                    "week": week + 1,
+                    "rounds": len(seconds),
+                    "mean_ms": 1000 * sum(seconds) / len(seconds),
+                    "idle_ms": 1000 * sum(idle) / len(idle) if idle else float("nan"),
+                    "items": items,
+                    "ms_per_item": 1000 * sum(s for s, _ in busy) / items if items else 0.0,
+                }
+            )
+        return weeks
 
     def violation_count(self) -> int:
         return sum(len(v) for v in self.violations.values())
@@ -213,7 +227,9 @@ def simulate(
             db.session.commit()
         began = time.perf_counter()
         reports = sweep_together(now, sweepers)
-        result.sweep_seconds[(now - start).days // 7].append(time.perf_counter() - began)
+        week = (now - start).days // 7
+        result.sweep_seconds[week].append(time.perf_counter() - began)
+        result.sweep_work[week].append(sum(r.reminders + r.tasks + r.digests for r in reports))
         _plan_telling(rng, planned_tasks, plans)
         result.sweeps += 1
         result.reminders += sum(r.reminders for r in reports)
@@ -711,8 +727,13 @@ def main(argv: list[str] | None = None) -> int:
         f"Mail per person per week: {mean:.1f} on average, {most} at most, "
         f"over {len(result.mails_by_address)} addresses"
     )
-    weeks = ", ".join(f"week {w}: {ms} ms" for w, ms in result.sweep_ms_by_week().items())
-    print(f"Mean round of sweeps by week: {weeks}")
+    print("Rounds of sweeps by week (an item: a reminder recorded or a digest written):")
+    print(f"{'week':>6}{'rounds':>8}{'mean ms':>9}{'idle ms':>9}{'items':>8}{'ms/item':>9}")
+    for w in result.sweep_weeks():
+        print(
+            f"{w['week']:>6}{w['rounds']:>8}{w['mean_ms']:>9.1f}{w['idle_ms']:>9.1f}"
+            f"{w['items']:>8}{w['ms_per_item']:>9.2f}"
+        )
     for rule, problems in result.violations.items():
         print(f"VIOLATED {rule}: {len(problems)}, e.g. {problems[:3]}")
     if result.violation_count():
