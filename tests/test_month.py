@@ -96,6 +96,12 @@ def test_the_mail_checks_report_each_fault_planted_into_a_recorded_stretch(app):
     for nag in told:
         nag.message_id = None
     assert "owner told" in recheck(recorded)
+    for nag in told:  # ... or held back for longer than any morning or weekend
+        nag.message_id, nag.mail_after = None, recorded[1] + timedelta(days=30)
+    assert "owner told" in recheck(recorded)
+    for nag in told:  # while one held for the next morning is on its way
+        nag.message_id, nag.mail_after = None, recorded[1] + timedelta(hours=10)
+    assert "owner told" not in recheck(recorded)
 
     # a hand-over notice that never left, then one that left twice
     nag, message = carried("handover")[0]

@@ -169,22 +169,34 @@ def _topic(nag: Nag) -> tuple:
 
 
 def _mailed_topics(address: str, nags: list[Nag]) -> set[tuple]:
-    """The topics of these reminders that this address was mailed before."""
+    """The topics of these reminders that this address was mailed before.
+
+    Read as distinct topics, not as reminders: a handoff late for weeks has been reminded
+    dozens of times, and what matters is only whether its topic ever left.
+    """
     handoff_ids = sorted({n.handoff_id for n in nags if n.handoff_id})
     task_ids = sorted({n.task_id for n in nags if n.task_id})
-    earlier = select(Nag).join(OutboxMessage, OutboxMessage.id == Nag.message_id)
-    earlier = earlier.where(
-        Nag.recipient_email == address, OutboxMessage.status.not_in([FAILED, WITHDRAWN])
+    notice = (Nag.task_id.is_not(None)) & (Nag.number == 0)
+    earlier = (
+        select(Nag.handoff_id, Nag.task_id, Nag.series, Nag.kind, Nag.level, notice)
+        .join(OutboxMessage, OutboxMessage.id == Nag.message_id)
+        .where(Nag.recipient_email == address, OutboxMessage.status.not_in([FAILED, WITHDRAWN]))
+        .distinct()
     )
     topics = set()
     # two indexed look-ups, (recipient, handoff) and (recipient, task), not one OR that scans
     if handoff_ids:
-        topics |= {
-            _topic(n) for n in db.session.scalars(earlier.where(Nag.handoff_id.in_(handoff_ids)))
-        }
+        topics |= _topics_of(earlier.where(Nag.handoff_id.in_(handoff_ids)))
     if task_ids:
-        topics |= {_topic(n) for n in db.session.scalars(earlier.where(Nag.task_id.in_(task_ids)))}
+        topics |= _topics_of(earlier.where(Nag.task_id.in_(task_ids)))
     return topics
+
+
+def _topics_of(query) -> set[tuple]:
+    return {
+        (handoff_id, task_id, series, kind, level, bool(notice))
+        for handoff_id, task_id, series, kind, level, notice in db.session.execute(query)
+    }
 
 
 def write_digests(now: datetime) -> int:
