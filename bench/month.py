@@ -573,6 +573,33 @@ def check_mail(result, step, policies, organisation, changes, end) -> None:
         .order_by(Nag.created_at.desc())
     ):
         first_late_at[handoff_id] = created
+    cap = current_app.config["DIGEST_DAILY_CAP"]
+
+    def capped(handoff_id, department_id, zone) -> bool:
+        """Whether every late notice to the department's people was recorded after their
+        address had its daily cap of digests (it then waits for the next morning, and an
+        answer meanwhile drops it)."""
+        notices = [
+            n
+            for n in late_nags[(handoff_id, department_id)]
+            if n.message_id is None or n.message_id not in left
+        ]
+        if not cap or not notices:
+            return False
+        for nag in notices:
+            day = nag.created_at.astimezone(zone).date()
+            before = [
+                m
+                for m in by_address[nag.recipient_email]
+                if m.created_at <= nag.created_at and m.created_at.astimezone(zone).date() == day
+            ]
+            if len(before) < cap:
+                return False
+        return True
+
+    late_nags = defaultdict(list)
+    for nag in db.session.scalars(select(Nag).where(Nag.kind == rules.Kind.LATE)):
+        late_nags[(nag.handoff_id, nag.via_department_id)].append(nag)
     late_waiting = {  # (handoff, department) of late notices waiting to leave soon
         (handoff_id, department_id)
         for handoff_id, department_id in db.session.execute(
@@ -645,7 +672,12 @@ def check_mail(result, step, policies, organisation, changes, end) -> None:
             # a notice still waiting at the end (for the throttle, the daily cap or the next
             # morning; "never stuck" checks that none waits past its moment) is on its way
             waiting = (handoff.id, task.department_id) in late_waiting
-            if hours.minutes_between(first_late, stop) > 2 * step and not heard and not waiting:
+            if (
+                hours.minutes_between(first_late, stop) > 2 * step
+                and not heard
+                and not waiting
+                and not capped(handoff.id, task.department_id, hours.zone)
+            ):
                 v["owner told"].append(f"{label}: {task.department.name} never heard")
         if task.from_department_id is None:
             continue

@@ -5,6 +5,7 @@ a DST change, keep the suite fast. The rules checked are listed in bench/month.p
 """
 
 from datetime import UTC, datetime, timedelta
+from email.utils import make_msgid
 
 import pytest
 from month import SimulationResult, check, simulate
@@ -102,6 +103,18 @@ def test_the_mail_checks_report_each_fault_planted_into_a_recorded_stretch(app):
     for nag in told:  # while one held for the next morning is on its way
         nag.message_id, nag.mail_after = None, recorded[1] + timedelta(hours=10)
     assert "owner told" not in recheck(recorded)
+    # ... and one held back by the daily cap (then dropped by the answer) was right to wait,
+    # while with a cap the address never reached, it was not
+    for cap, reported in ((2, False), (10_000, True)):
+        app.config["DIGEST_DAILY_CAP"] = cap
+        late = [(n, m) for n, m in carried("late") if (n.handoff_id, n.via_department_id) in owners]
+        for nag, message in late:
+            nag.message_id = None
+            for minutes in (1, 2):  # two digests to the address earlier that day
+                db.session.add(
+                    planted_copy(message, at=nag.created_at - timedelta(minutes=minutes))
+                )
+        assert ("owner told" in recheck(recorded)) == reported, cap
 
     # a hand-over notice that never left, then one that left twice
     nag, message = carried("handover")[0]
@@ -130,7 +143,7 @@ def test_the_mail_checks_report_each_fault_planted_into_a_recorded_stretch(app):
 
 def planted_copy(message: OutboxMessage, at: datetime) -> OutboxMessage:
     return OutboxMessage(
-        message_id=f"<planted-{at.timestamp()}@test>",
+        message_id=make_msgid(domain="planted.test"),
         to_address=message.to_address,
         subject="planted",
         body_text="",
