@@ -3,7 +3,11 @@
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from test_busy import hold
@@ -196,3 +200,26 @@ def test_every_counter_is_there_from_the_start_and_the_bearer_scheme_has_no_case
         'handoff_round_failures_total{step="sweep"}',
     ):
         assert series in text, series
+
+
+def test_the_web_process_freezes_what_it_keeps_after_its_first_requests(tmp_path):
+    """app.py (what gunicorn serves) hands its lasting objects out of the collector's passes
+    after three requests, once; run in a process of its own, as a server would."""
+    script = (
+        "import gc\n"
+        "from app import app\n"
+        "client = app.test_client()\n"
+        "counts = []\n"
+        "for _ in range(4):\n"
+        "    client.get('/static/app.css')\n"
+        "    counts.append(gc.get_freeze_count())\n"
+        "print(counts)\n"
+    )
+    env = {**os.environ, "HANDOFF_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts[0] == counts[1] == 0 and counts[2] > 0 and counts[3] == counts[2]
