@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import defaultload, lazyload, selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.answers import answers_for
@@ -262,7 +262,15 @@ def _load(nags: list, facts) -> tuple[dict, dict]:
     handoffs = db.session.scalars(
         select(Handoff).where(Handoff.id.in_(sorted(handoff_ids))).options(*lean_handoff())
     )
-    tasks = db.session.scalars(select(CustomerTask).where(CustomerTask.id.in_(task_ids)))
+    tasks = db.session.scalars(
+        select(CustomerTask)
+        .where(CustomerTask.id.in_(task_ids))
+        .options(
+            defaultload(CustomerTask.commitment).lazyload(Commitment.handoffs),
+            defaultload(CustomerTask.commitment).lazyload(Commitment.made_by),
+            lazyload(CustomerTask.closed_by),
+        )
+    )
     return {h.id: h for h in handoffs.unique()}, {t.id: t for t in tasks.unique()}
 
 
