@@ -627,7 +627,12 @@ def check_mail(result, step, policies, organisation, changes, end) -> None:
                     if cancelled is not None and cancelled <= moment:
                         v["true when it left"].append(f"{what}: the commitment was cancelled")
                     handed[(task.id, message.to_address)] += 1
-                elif task.closed_at is not None and task.closed_at <= moment:
+                elif task.closed_at is not None and (
+                    task.closed_at < moment
+                    # passed on by the other sweep of the same round: which of the two came
+                    # first is not recorded (the hand-over notice follows, checked below)
+                    or (task.closed_at == moment and task.outcome != "passed_on")
+                ):
                     v["true when it left"].append(f"{what}: the task was closed")
                 continue
             handoff = handoffs[nag.handoff_id]

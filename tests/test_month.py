@@ -87,6 +87,19 @@ def test_the_mail_checks_report_each_fault_planted_into_a_recorded_stretch(app):
     message.created_at = db.session.get(Handoff, nag.handoff_id).changed_at + timedelta(minutes=1)
     assert "true when it left" in recheck(recorded)
 
+    # a digest telling to tell a customer who was told before it left
+    nag, message = next((n, m) for n, m in carried("tell") if n.number > 0)
+    task = db.session.get(CustomerTask, nag.task_id)
+    task.closed_at, task.outcome = message.created_at - timedelta(minutes=1), "told"
+    assert "true when it left" in recheck(recorded)
+    # ... while a task passed on by the other sweep of the very same round is no such case
+    task = db.session.get(CustomerTask, nag.task_id)
+    task.closed_at, task.outcome = message.created_at, "passed_on"
+    assert "true when it left" not in recheck(recorded)
+    task = db.session.get(CustomerTask, nag.task_id)
+    task.closed_at, task.outcome = message.created_at, "told"
+    assert "true when it left" in recheck(recorded)
+
     # a customer owner never told of late work (the rule off)
     owners = {
         (t.handoff_id, t.department_id)
