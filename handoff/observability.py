@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -307,15 +308,22 @@ def freeze_after_warm_up(app: Flask, requests: int = WARM_UP_REQUESTS) -> None:
 
     A web process keeps its modules, mappers, templates and query caches for its whole life;
     the collector's full pass scanned them all every twentieth request or so (a 60 ms pause
-    at p95). Frozen, a pass scans only what requests made since. For the process that serves
-    pages (app.py), not for tests or commands, which make and drop apps.
+    at p95). Frozen, a pass scans only what requests made since. Counted on requests served
+    (after_request), so that a command loading the same app (the nagger, whose mail is
+    rendered in request contexts of its own) never freezes.
     """
     served = 0
+    frozen = False
+    lock = threading.Lock()
 
-    @app.teardown_request
-    def _freeze(_error=None) -> None:
-        nonlocal served
-        served += 1
-        if served == requests:
-            gc.collect()
-            gc.freeze()
+    @app.after_request
+    def _freeze(response):
+        nonlocal served, frozen
+        with lock:
+            served += 1
+            if frozen or served < requests:
+                return response
+            frozen = True
+        gc.collect()
+        gc.freeze()
+        return response

@@ -262,3 +262,20 @@ def test_a_long_digest_tells_the_most_urgent_in_full_lists_the_next_and_counts_t
     assert mail.subject.startswith("[Handoff] 8 handoffs for you")
     # every reminder was mailed, counted ones too: none waits to be mailed again
     assert all(n.message_id == mail.id for n in nags() if n.recipient_email == org.ivo.email)
+
+
+def test_the_escalation_contact_without_an_account_gets_every_item_listed(org, make, policy, app):
+    app.config["DIGEST_ITEMS_IN_FULL"] = 2
+    app.config["DIGEST_ITEMS_LISTED"] = 3
+    legal = make.department("Legal")  # nobody to remind: the organisation's contact hears
+    waiting = [
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[legal], at=MONDAY_9, due_in=timedelta(days=9 + n)
+        )
+        for n in range(6)
+    ]
+    sweep(berlin(2026, 5, 11, 11, 0))
+    [mail] = messages("duty@example.com")
+    for c in waiting:  # nothing only counted behind a link the contact may not open
+        assert c.reference in mail.body_text and c.reference in mail.body_html
+    assert "more wait for you" not in mail.body_text

@@ -73,7 +73,14 @@ class DigestItem:
 
     @property
     def due_at(self) -> datetime:
-        return self.task.due_at if self.task is not None else self.handoff.due_at
+        """When it is due: the task's deadline, or the handoff's date as it stands (a
+        counter's date while countered)."""
+        return self.task.due_at if self.task is not None else self.handoff.effective_due_at
+
+    @property
+    def is_news(self) -> bool:
+        """News and notices: nothing is due from the reader."""
+        return self.kind in (Kind.FYI, Kind.HANDOVER)
 
 
 def opening(kinds: list[Kind]) -> str:
@@ -183,7 +190,11 @@ def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessag
     zone_name = person.time_zone if person and is_valid_zone(person.time_zone) else None
     zone = ZoneInfo(zone_name or current_app.config["DEFAULT_TIME_ZONE"])
     in_full = current_app.config["DIGEST_ITEMS_IN_FULL"]
-    listed = max(in_full, current_app.config["DIGEST_ITEMS_LISTED"])
+    listed = max(1, in_full, current_app.config["DIGEST_ITEMS_LISTED"])
+    if person is None:
+        # the organisation's escalation contact may have no account to open a count with:
+        # every item is listed (none has buttons for it anyway)
+        listed = len(nags)
     # most urgent first, from the facts read under lock; only what is shown is loaded whole
     nags.sort(key=lambda n: (-n.level, KIND_ORDER[Kind(n.kind)], facts.about(n).due_at, n.id))
     handoffs, tasks = _load([n for n in nags[:listed]], facts)
