@@ -192,25 +192,6 @@ def lock_keys(model, ids) -> None:
         )
 
 
-def lock_rows(model, ids, *options) -> list:
-    """Rows of `model` locked in id order (so that two lockers never wait on each other in
-    a circle), then read as they are now; `options` are loader options for the read."""
-    if not ids:
-        return []
-    ordered = sorted(ids)
-    key = _key(model)
-    lock_keys(model, ordered)
-    query = (
-        select(model)
-        .where(key.in_(ordered))
-        .order_by(key)
-        .execution_options(populate_existing=True)
-    )
-    if options:
-        query = query.options(*options)
-    return list(db.session.scalars(query).unique())
-
-
 def skip_locked(query):
     """`query` taking its rows' locks, leaving out rows another transaction holds: how
     several sweepers and senders share work (PostgreSQL: FOR NO KEY UPDATE SKIP LOCKED;

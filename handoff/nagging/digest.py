@@ -197,7 +197,7 @@ def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessag
         listed = len(nags)
     # most urgent first, from the facts read under lock; only what is shown is loaded whole
     nags.sort(key=lambda n: (-n.level, KIND_ORDER[Kind(n.kind)], facts.about(n).due_at, n.id))
-    handoffs, tasks = _load([n for n in nags[:listed]], facts)
+    handoffs, tasks = _load(nags[:listed], facts)
     shown = []
     for nag in nags[:listed]:
         kind = Kind(nag.kind)

@@ -87,7 +87,6 @@ class Facts:
     def __init__(self, nags: list[Nag]):
         task_ids = sorted({n.task_id for n in nags if n.task_id})
         handoff_ids = {n.handoff_id for n in nags if n.handoff_id}
-        tasks = []
         if task_ids:  # the handoff a task is about never changes: read it without a lock
             handoff_ids |= set(
                 db.session.scalars(
@@ -109,9 +108,9 @@ class Facts:
             Handoff.id,
             handoff_ids,
         )
-        if task_ids:
-            lock_keys(CustomerTask, task_ids)
-            tasks = select(
+        lock_keys(CustomerTask, task_ids)
+        self.tasks = _rows_by_id(
+            select(
                 CustomerTask.id,
                 CustomerTask.commitment_id,
                 CustomerTask.handoff_id,
@@ -120,8 +119,10 @@ class Facts:
                 CustomerTask.due_at,
                 Commitment.cancelled_at,
                 Commitment.customer_owner_department_id,
-            ).join(Commitment, Commitment.id == CustomerTask.commitment_id)
-        self.tasks = _rows_by_id(tasks, CustomerTask.id, task_ids) if task_ids else {}
+            ).join(Commitment, Commitment.id == CustomerTask.commitment_id),
+            CustomerTask.id,
+            task_ids,
+        )
 
     def about(self, nag: Nag):
         """The row a reminder is about: its task's, or its handoff's."""
@@ -176,7 +177,7 @@ def _mailed_topics(address: str, nags: list[Nag]) -> set[tuple]:
     """
     handoff_ids = sorted({n.handoff_id for n in nags if n.handoff_id})
     task_ids = sorted({n.task_id for n in nags if n.task_id})
-    notice = (Nag.task_id.is_not(None)) & (Nag.number == 0)
+    notice = (Nag.task_id.is_not(None)) & (Nag.number == 0)  # _topic's `notice`, in SQL
     earlier = (
         select(Nag.handoff_id, Nag.task_id, Nag.series, Nag.kind, Nag.level, notice)
         .join(OutboxMessage, OutboxMessage.id == Nag.message_id)
