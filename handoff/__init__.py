@@ -25,6 +25,7 @@ from handoff.web import (
     DatabaseIdConverter,
     format_when,
     local_input,
+    row_url,
     to_local,
     wants_fragment,
 )
@@ -130,7 +131,9 @@ def _register_templating(app: Flask) -> None:
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["local"] = to_local
     app.jinja_env.filters["local_input"] = local_input
-    app.jinja_env.globals.update(relative=format_relative, Status=Status, CHANNELS=CHANNELS)
+    app.jinja_env.globals.update(
+        relative=format_relative, row_url=row_url, Status=Status, CHANNELS=CHANNELS
+    )
 
     @app.context_processor
     def _now():

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import and_, exists, false, literal, or_, select, tuple_, union_all
 
 from handoff.commitments.lifecycle import OPEN_STATES
-from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.models import Commitment, Handoff, as_listed
 from handoff.commitments.status import Status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
@@ -200,6 +200,7 @@ def _by_sort(base, sort: dict, per: int, after, before) -> Page:
         base = base.join(*sort["join"])
     cursor = Cursor.read(after, sort["shape"]) or Cursor.read(before, sort["shape"], backwards=True)
     descending = sort.get("descending", False)
+    base = base.options(*as_listed())
     rows, more = fetch_after(base, sort["keys"], cursor, per, descending)
     return page_of(rows, more, sort["key_of"], cursor)
 
@@ -247,7 +248,7 @@ def _by_urgency(base, shown, now, at_risk_within, per, after, before) -> Page:
     if backwards:
         picked.reverse()
     ranked = dict(picked)
-    query = select(Commitment).where(Commitment.id.in_(list(ranked)))
+    query = select(Commitment).where(Commitment.id.in_(list(ranked))).options(*as_listed())
     loaded = {c.id: c for c in db.session.scalars(query)}
     commitments = [loaded[i] for i, _ in picked if i in loaded]
     return page_of(commitments, more, lambda c: (ranked[c.id], c.promised_at, c.id), cursor)

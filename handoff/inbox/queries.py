@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Commitment, Handoff
@@ -43,13 +43,33 @@ def _where(section: str, department_id: int):
 
 
 def _query(section: str, department_id: int) -> Select:
-    # what each row shows, loaded for the whole page at once
-    # (not the commitment's other handoffs: a row shows its own)
-    query = select(Handoff).options(
-        selectinload(Handoff.commitment).lazyload(Commitment.handoffs),
-        selectinload(Handoff.requested_by),
+    # each row's id and sort key: what a row shows is loaded once for every section (cards)
+    return select(Handoff.id, Handoff.due_at).where(*_where(section, department_id))
+
+
+def cards(ids: list[int]) -> dict[int, Handoff]:
+    """The handoffs of a page of the inbox, with what each card shows, in one load: its
+    commitment and customer, who asked, who answered, the standing promise that did; not the
+    commitment's other handoffs, its maker or who owns the customer (a card shows its own
+    handoff)."""
+    if not ids:
+        return {}
+    query = (
+        select(Handoff)
+        .where(Handoff.id.in_(ids))
+        .options(
+            selectinload(Handoff.commitment).options(
+                lazyload(Commitment.handoffs),
+                lazyload(Commitment.made_by),
+                lazyload(Commitment.customer_owner_department),
+                lazyload(Commitment.customer_owner_person),
+            ),
+            selectinload(Handoff.requested_by),
+            lazyload(Handoff.changed_by),  # shown once done or taken off: in no section
+            selectinload(Handoff.standing_promise).lazyload("*"),
+        )
     )
-    return query.where(*_where(section, department_id))
+    return {h.id: h for h in db.session.scalars(query)}
 
 
 @dataclass
@@ -62,14 +82,15 @@ class Section:
 def section_page(
     section: str, department_id: int, per: int, sort: str = "due", after=None, before=None
 ) -> Page:
-    """One page of a section, in the chosen order, from the cursor in the URL."""
+    """One page of a section, in the chosen order, from the cursor in the URL: its rows are
+    (id, due_at) pairs, for `cards` to load."""
     shape = SHAPES[sort]
     cursor = Cursor.read(after, shape) or Cursor.read(before, shape, backwards=True)
     if sort == "newest":
         return keyset_page(
             _query(section, department_id),
             (Handoff.id,),
-            lambda h: (h.id,),
+            lambda row: (row.id,),
             cursor,
             per,
             descending=True,
@@ -77,7 +98,7 @@ def section_page(
     return keyset_page(
         _query(section, department_id),
         (Handoff.due_at, Handoff.id),
-        lambda h: (h.due_at, h.id),
+        lambda row: (row.due_at, row.id),
         cursor,
         per,
     )

@@ -7,7 +7,14 @@ from sqlalchemy import select
 
 from handoff.commitments.answers import answers_by_handoff
 from handoff.departments.models import Department
-from handoff.inbox.queries import HINTS, SECTIONS, SORTS, section_counts, section_page
+from handoff.inbox.queries import (
+    HINTS,
+    SECTIONS,
+    SORTS,
+    cards,
+    section_counts,
+    section_page,
+)
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.paging import PAGE_SIZES, page_size
@@ -105,6 +112,9 @@ def _context(department: Department, names) -> dict:
     positions = _positions()
     counts = section_counts(department.id)
     sections = [_section(department, n, choices, positions, counts[n]) for n in names]
+    loaded = cards([row.id for s in sections for row in s["rows"]])
+    for s in sections:
+        s["rows"] = [loaded[row.id] for row in s["rows"] if row.id in loaded]
     handoffs = [h for s in sections for h in s["rows"]]
     return {
         "department": department,

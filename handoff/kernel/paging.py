@@ -123,7 +123,12 @@ def fetch_after(
         row_key, given = tuple_(*keys), tuple_(*cursor.key)
         query = query.where(row_key < given if downwards else row_key > given)
     order = [k.desc() for k in keys] if downwards else [k.asc() for k in keys]
-    rows = list(db.session.scalars(query.order_by(*order).limit(limit + 1)).unique())
+    query = query.order_by(*order).limit(limit + 1)
+    if len(query.column_descriptions) > 1:
+        # several columns, not an entity: each row as it is (an id and its sort key, say)
+        rows = list(db.session.execute(query))
+    else:
+        rows = list(db.session.scalars(query).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

@@ -1,9 +1,8 @@
 """The lookup's query: what an agent types, found through indexes only."""
 
 from sqlalchemy import select, union_all
-from sqlalchemy.orm import selectinload
 
-from handoff.commitments.models import Commitment
+from handoff.commitments.models import Commitment, as_listed
 from handoff.customers.services import matching_customer_ids
 from handoff.kernel.db import db
 from handoff.kernel.search import matching_ids, searchable
@@ -40,7 +39,7 @@ def find_commitments(query: str) -> tuple[list[Commitment], bool]:
     commitments = db.session.scalars(
         select(Commitment)
         .where(Commitment.id.in_(select(found.c[0])))
-        .options(selectinload(Commitment.handoffs))
+        .options(*as_listed())
     ).all()
     commitments = sorted(
         commitments, key=lambda c: (c.cancelled_at is not None, -c.promised_at.timestamp(), -c.id)

@@ -11,10 +11,10 @@ deadline in business time, and the sweep nags it until someone marks it told.
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from handoff.accounts.models import Person
-from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.models import Commitment, Handoff, as_listed
 from handoff.commitments.sentences import customer_sentence
 from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
@@ -125,7 +125,11 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list,
     tasks = db.session.scalars(
         select(CustomerTask)
         .where(*mine)
-        .options(selectinload(CustomerTask.commitment))
+        .options(
+            selectinload(CustomerTask.commitment).options(*as_listed()),
+            lazyload(CustomerTask.handoff),  # one of the commitment's, loaded with it
+            lazyload(CustomerTask.closed_by),  # (an open task was closed by nobody)
+        )
         .order_by(CustomerTask.due_at, CustomerTask.id)
         .limit(limit)
     )
