@@ -18,7 +18,7 @@ from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.paging import PAGE_SIZES
 from handoff.kernel.timeline import TimelineEvent
-from handoff.web import at_risk_within, render, to_local, wants_fragment
+from handoff.web import at_risk_within, render, render_fragment, to_local, wants_fragment
 
 bp = Blueprint("board", __name__)
 
@@ -76,22 +76,26 @@ def index():
         after=request.args.get("after"),
         before=request.args.get("before"),
     )
-    rows = [(c, c.status(now, at_risk_within())) for c in result.page.rows]
-    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    customer = db.session.get(Customer, filters.customer) if filters.customer else None
+    rows = [(c, c.status) for c in result.page.rows]
+    listed = {
+        "rows": rows,
+        "pages": result.page,
+        "total": result.total,
+        "capped": result.capped,
+        "filters": filters,
+        "links": _links(filters, result.page, version),
+    }
+    if wants_fragment():  # the list alone: none of the filters' choices
+        return render_fragment("board/_list.html", **listed)
     return render(
         "board/index.html",
-        "board/_list.html",
         unreachable=unreachable_departments(),
-        rows=rows,
-        pages=result.page,
-        total=result.total,
-        capped=result.capped,
-        filters=filters,
-        links=_links(filters, result.page, version),
         show_choices=SHOW_CHOICES,
         sort_choices=SORT_CHOICES,
         page_sizes=PAGE_SIZES,
-        departments=departments,
-        filter_customer=customer,
+        departments=db.session.execute(
+            select(Department.id, Department.name).order_by(Department.name)
+        ).all(),
+        filter_customer=db.session.get(Customer, filters.customer) if filters.customer else None,
+        **listed,
     )

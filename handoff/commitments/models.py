@@ -92,7 +92,11 @@ class Commitment(db.Model):
     @property
     def reference(self) -> str:
         """The short reference an agent reads out on the phone, e.g. C-1042."""
-        return f"C-{self.id + REFERENCE_OFFSET}"
+        return self.reference_of(self.id)
+
+    @staticmethod
+    def reference_of(commitment_id: int) -> str:
+        return f"C-{commitment_id + REFERENCE_OFFSET}"
 
     @staticmethod
     def id_from_reference(text: str) -> int | None:

@@ -94,6 +94,7 @@ def section_page(
             cursor,
             per,
             descending=True,
+            as_rows=True,
         )
     return keyset_page(
         _query(section, department_id),
@@ -101,6 +102,7 @@ def section_page(
         lambda row: (row.due_at, row.id),
         cursor,
         per,
+        as_rows=True,
     )
 
 

@@ -134,7 +134,7 @@ def show(department_id: int):
     department = db.get_or_404(Department, department_id)
     tasks, tasks_total = open_tasks_of_department(department_id)
     switchable = (
-        db.session.scalars(select(Department).order_by(Department.name)).all()
+        db.session.execute(select(Department.id, Department.name).order_by(Department.name)).all()
         if current_user.is_admin
         else current_user.departments
     )

@@ -99,10 +99,11 @@ def keyset_page(
     cursor: Cursor | None,
     per: int,
     descending: bool = False,
+    as_rows: bool = False,
 ) -> Page:
     """A page of `query` in the order of `keys` (all ascending, or all `descending`), from
     `cursor`: `per` rows, with cursors to the next and the previous page."""
-    rows, more = fetch_after(query, keys, cursor, per, descending)
+    rows, more = fetch_after(query, keys, cursor, per, descending, as_rows=as_rows)
     return page_of(rows, more, key_of, cursor)
 
 
@@ -113,9 +114,11 @@ def fetch_after(
     limit: int,
     descending: bool = False,
     backwards: bool | None = None,
+    as_rows: bool = False,
 ):
     """Up to `limit` rows of `query` after the cursor's key (before it, going back; from the
-    end, going back without a key), in page order; and whether there are more beyond them."""
+    end, going back without a key), in page order; and whether there are more beyond them.
+    The rows are entities, or rows of columns `as_rows` (an id and its sort key, say)."""
     if backwards is None:
         backwards = bool(cursor and cursor.backwards)
     downwards = descending != backwards  # the direction the rows are read in
@@ -124,11 +127,8 @@ def fetch_after(
         query = query.where(row_key < given if downwards else row_key > given)
     order = [k.desc() for k in keys] if downwards else [k.asc() for k in keys]
     query = query.order_by(*order).limit(limit + 1)
-    if len(query.column_descriptions) > 1:
-        # several columns, not an entity: each row as it is (an id and its sort key, say)
-        rows = list(db.session.execute(query))
-    else:
-        rows = list(db.session.scalars(query).unique())
+    found = db.session.execute(query) if as_rows else db.session.scalars(query).unique()
+    rows = list(found)
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:

@@ -37,9 +37,7 @@ def find_commitments(query: str) -> tuple[list[Commitment], bool]:
         return [], False
     found = union_all(*(select(part.subquery()) for part in parts)).subquery()
     commitments = db.session.scalars(
-        select(Commitment)
-        .where(Commitment.id.in_(select(found.c[0])))
-        .options(*as_listed())
+        select(Commitment).where(Commitment.id.in_(select(found.c[0]))).options(*as_listed())
     ).all()
     commitments = sorted(
         commitments, key=lambda c: (c.cancelled_at is not None, -c.promised_at.timestamp(), -c.id)
