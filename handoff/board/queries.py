@@ -9,8 +9,9 @@ other, so a page costs the same at ten thousand commitments as at a million.
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, exists, false, literal, or_, select, tuple_, union_all
+from sqlalchemy import and_, bindparam, exists, false, literal, or_, select, tuple_, union_all
 
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import OPEN_STATES
@@ -18,12 +19,13 @@ from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.status import BoardFacts, Status, status_from
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
-from handoff.kernel.db import db
+from handoff.kernel.db import UTCDateTime, db
 from handoff.kernel.forms import database_id
 from handoff.kernel.paging import (
     DEFAULT_PAGE_SIZE,
     Cursor,
     Page,
+    count_statement,
     count_up_to,
     fetch_after,
     page_of,
@@ -79,20 +81,22 @@ class BoardFilters:
         return {k: v for k, v in values.items() if v not in (None, "", False)}
 
 
-def status_condition(status: Status, now: datetime, at_risk_within: timedelta):
-    """SQL: the commitment on the board has this status at `now` (as status_from says)."""
+def status_condition(status: Status, now, at_risk_within: timedelta | None = None, soon=None):
+    """SQL: the commitment on the board has this status at `now` (as status_from says).
+    `soon` is `now + at_risk_within`: given as such (a bound parameter, say) or computed."""
+    soon = now + at_risk_within if soon is None else soon
     overdue = Commitment.overdue_from < now
-    soon = Commitment.answer_due_at <= now + at_risk_within
+    answer_soon = Commitment.answer_due_at <= soon
     if status == Status.OVERDUE:
         return overdue
     # not overdue: the customer's date has not passed either (overdue_from ≤ promised_at),
     # which lets the board index start at `now`
     not_overdue = and_(Commitment.overdue_from >= now, Commitment.promised_at >= now)
     if status == Status.AT_RISK:
-        return and_(not_overdue, or_(Commitment.troubled.is_(True), soon))
+        return and_(not_overdue, or_(Commitment.troubled.is_(True), answer_soon))
     calm = and_(not_overdue, Commitment.troubled.is_(False))
     if status == Status.WAITING:
-        return and_(calm, Commitment.answer_due_at > now + at_risk_within)
+        return and_(calm, Commitment.answer_due_at > soon)
     return and_(calm, Commitment.answer_due_at.is_(None))
 
 
@@ -106,19 +110,57 @@ def _involves(department_ids) -> object:
     )
 
 
-def _filtered(filters: BoardFilters, department_ids, day_bounds):
+# The board's statements are built once for each shape of filters and kept (building one
+# cost more than running it); what varies within a shape is bound at each run (Shape.params).
+NOW, SOON, PER = bindparam("now"), bindparam("soon"), bindparam("per")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which filters are set, not their values: what a kept statement is built for."""
+
+    show: str
+    mine: bool  # (and the reader belongs to a department)
+    nobody: bool  # "my departments" for someone in none: nothing
+    department: bool
+    customer: bool
+
+    @classmethod
+    def of(cls, filters: BoardFilters, department_ids) -> "Shape":
+        mine = filters.mine and bool(department_ids)
+        nobody = filters.mine and not department_ids
+        return cls(filters.show, mine, nobody, bool(filters.department), bool(filters.customer))
+
+
+def _params(filters: BoardFilters, department_ids, day_bounds, now, at_risk_within) -> dict:
+    """The values of a run of the kept statements."""
+    return {
+        "now": now,
+        "soon": now + at_risk_within,
+        "per": filters.per + 1,
+        "mine": sorted(department_ids),
+        "department": [filters.department] if filters.department else [],
+        "customer": filters.customer,
+        "day_start": day_bounds[0] if day_bounds else None,
+        "day_end": day_bounds[1] if day_bounds else None,
+    }
+
+
+def _filtered(shape: Shape):
     """The open commitments that pass the filters (before any status filter)."""
     query = select(Commitment).where(Commitment.on_board.is_(True))
-    if filters.mine:
-        query = query.where(_involves(sorted(department_ids)) if department_ids else false())
-    if filters.department:
-        query = query.where(_involves([filters.department]))
-    if filters.customer:
-        query = query.where(Commitment.customer_id == filters.customer)
-    if filters.show == "waiting":
+    if shape.nobody:
+        query = query.where(false())
+    if shape.mine:
+        query = query.where(_involves(bindparam("mine", expanding=True)))
+    if shape.department:
+        query = query.where(_involves(bindparam("department", expanding=True)))
+    if shape.customer:
+        query = query.where(Commitment.customer_id == bindparam("customer"))
+    if shape.show == "waiting":
         query = query.where(Commitment.answer_due_at.is_not(None))
-    if filters.show == "due_today":
-        start, end = day_bounds
+    if shape.show == "due_today":
+        start, end = bindparam("day_start"), bindparam("day_end")
         due_today = exists().where(
             Handoff.commitment_id == Commitment.id,
             Handoff.state.in_(sorted(OPEN_STATES)),
@@ -128,10 +170,20 @@ def _filtered(filters: BoardFilters, department_ids, day_bounds):
     return query
 
 
-def _shown_statuses(filters: BoardFilters) -> list[Status]:
-    if filters.show == "overdue":
+@lru_cache(maxsize=256)
+def _base(shape: Shape):
+    """The commitments shown (statuses too), and the statement that counts them."""
+    base = _filtered(shape)
+    shown = _shown_statuses(shape.show)
+    if shown != SEVERITY:
+        base = base.where(or_(*(status_condition(s, NOW, soon=SOON) for s in shown)))
+    return base, count_statement(base, COUNT_CAP)
+
+
+def _shown_statuses(show: str) -> list[Status]:
+    if show == "overdue":
         return [Status.OVERDUE]
-    if filters.show == "at_risk":
+    if show == "at_risk":
         return [Status.OVERDUE, Status.AT_RISK]
     return list(SEVERITY)
 
@@ -184,23 +236,22 @@ def board_page(
 ) -> BoardPage:
     """One page of the open commitments that pass the filters, in the chosen order, and how
     many there are in all."""
-    base = _filtered(filters, department_ids, day_bounds)
-    shown = _shown_statuses(filters)
-    if shown != SEVERITY:
-        base = base.where(or_(*(status_condition(s, now, at_risk_within) for s in shown)))
-    total, capped = count_up_to(base, COUNT_CAP)
+    shape = Shape.of(filters, department_ids)
+    params = _params(filters, department_ids, day_bounds, now, at_risk_within)
+    base, count = _base(shape)
+    total, capped = count_up_to(count, COUNT_CAP, params)
 
     def status_at(facts: BoardFacts, cancelled: bool) -> Status:
         return status_from(facts, cancelled=cancelled, now=now, at_risk_within=at_risk_within)
 
     if filters.sort == "urgency":
-        page = _by_urgency(base, shown, now, at_risk_within, filters.per, after, before, status_at)
+        page = _by_urgency(shape, params, after, before, status_at)
     else:
-        page = _by_sort(base, SORTS[filters.sort], filters.per, after, before, status_at)
+        page = _by_sort(base, params, SORTS[filters.sort], filters.per, after, before, status_at)
     return BoardPage(page, total, capped)
 
 
-def _by_sort(base, sort: dict, per: int, after, before, status_at) -> Page:
+def _by_sort(base, params, sort: dict, per: int, after, before, status_at) -> Page:
     if "join" in sort:
         base = base.join(*sort["join"])
     cursor = Cursor.read(after, sort["shape"]) or Cursor.read(before, sort["shape"], backwards=True)
@@ -213,6 +264,7 @@ def _by_sort(base, sort: dict, per: int, after, before, status_at) -> Page:
         per,
         descending,
         as_rows=True,
+        params=params,
     )
     rows = board_rows([row.id for row in found], status_at)
     return page_of(rows, more, sort["key_of"], cursor)
@@ -221,41 +273,22 @@ def _by_sort(base, sort: dict, per: int, after, before, status_at) -> Page:
 URGENCY_SHAPE = (int, datetime, int)  # (place of the status in SEVERITY, customer's date, id)
 
 
-def _by_urgency(base, shown, now, at_risk_within, per, after, before, status_at) -> Page:
+def _by_urgency(shape: Shape, params: dict, after, before, status_at) -> Page:
     """Status by status, most serious first, each in the customer's date order: one query,
     each status's part read in date order from the board index, at most a page from each."""
     cursor = Cursor.read(after, URGENCY_SHAPE) or Cursor.read(before, URGENCY_SHAPE, backwards=True)
     backwards = bool(cursor and cursor.backwards)
-    ranks = [SEVERITY.index(s) for s in shown]
+    ranks = [SEVERITY.index(s) for s in _shown_statuses(shape.show)]
     if cursor is not None:
         start = cursor.key[0]
         ranks = [r for r in ranks if (r <= start if backwards else r >= start)]
     if not ranks:
         return page_of([], False, None, cursor)
-
-    def in_order(columns):
-        return [c.desc() if backwards else c.asc() for c in columns]
-
-    parts = []
-    for rank in ranks:
-        part = base.where(status_condition(SEVERITY[rank], now, at_risk_within))
-        if cursor is not None and rank == cursor.key[0]:
-            row_key, given = tuple_(Commitment.promised_at, Commitment.id), tuple_(*cursor.key[1:])
-            part = part.where(row_key < given if backwards else row_key > given)
-        part = (
-            part.with_only_columns(
-                Commitment.id, Commitment.promised_at, literal(rank).label("rank")
-            )
-            .order_by(*in_order([Commitment.promised_at, Commitment.id]))
-            .limit(per + 1)
-        )
-        parts.append(select(part.subquery()))
-    found = union_all(*parts).subquery()
-    picked = db.session.execute(
-        select(found.c.id, found.c.rank)
-        .order_by(*in_order([found.c.rank, found.c.promised_at, found.c.id]))
-        .limit(per + 1)
-    ).all()
+    at = cursor.key[0] if cursor is not None else None
+    if cursor is not None:
+        params = {**params, "at_date": cursor.key[1], "at_id": cursor.key[2]}
+    picked = db.session.execute(_urgency(shape, tuple(ranks), at, backwards), params).all()
+    per = params["per"] - 1
     more = len(picked) > per
     picked = picked[:per]
     if backwards:
@@ -263,6 +296,38 @@ def _by_urgency(base, shown, now, at_risk_within, per, after, before, status_at)
     ranked = dict(picked)
     rows = board_rows([i for i, _ in picked], status_at)
     return page_of(rows, more, lambda c: (ranked[c.id], c.promised_at, c.id), cursor)
+
+
+@lru_cache(maxsize=256)
+def _urgency(shape: Shape, ranks: tuple[int, ...], at: int | None, backwards: bool):
+    """The statement of a page by urgency: for each status in `ranks`, a page of it in date
+    order (the status `at` from the cursor's date and id on), most serious first."""
+    base = _base(shape)[0]
+
+    def in_order(columns):
+        return [c.desc() if backwards else c.asc() for c in columns]
+
+    parts = []
+    for rank in ranks:
+        part = base.where(status_condition(SEVERITY[rank], NOW, soon=SOON))
+        if rank == at:
+            row_key = tuple_(Commitment.promised_at, Commitment.id)
+            given = tuple_(bindparam("at_date", type_=UTCDateTime()), bindparam("at_id"))
+            part = part.where(row_key < given if backwards else row_key > given)
+        part = (
+            part.with_only_columns(
+                Commitment.id, Commitment.promised_at, literal(rank).label("rank")
+            )
+            .order_by(*in_order([Commitment.promised_at, Commitment.id]))
+            .limit(PER)
+        )
+        parts.append(select(part.subquery()))
+    found = union_all(*parts).subquery()
+    return (
+        select(found.c.id, found.c.rank)
+        .order_by(*in_order([found.c.rank, found.c.promised_at, found.c.id]))
+        .limit(PER)
+    )
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ def fetch_after(
     descending: bool = False,
     backwards: bool | None = None,
     as_rows: bool = False,
+    params: dict | None = None,
 ):
     """Up to `limit` rows of `query` after the cursor's key (before it, going back; from the
     end, going back without a key), in page order; and whether there are more beyond them.
@@ -127,7 +128,9 @@ def fetch_after(
         query = query.where(row_key < given if downwards else row_key > given)
     order = [k.desc() for k in keys] if downwards else [k.asc() for k in keys]
     query = query.order_by(*order).limit(limit + 1)
-    found = db.session.execute(query) if as_rows else db.session.scalars(query).unique()
+    found = (
+        db.session.execute(query, params) if as_rows else db.session.scalars(query, params).unique()
+    )
     rows = list(found)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -151,9 +154,14 @@ def page_of(rows: list, more: bool, key_of, cursor: Cursor | None) -> Page:
     return page
 
 
-def count_up_to(query: Select, cap: int) -> tuple[int, bool]:
-    """How many rows `query` has, counting no further than `cap`: (count, whether capped).
-    A long list says "10,000+" rather than counting a million rows on every refresh."""
+def count_statement(query: Select, cap: int) -> Select:
+    """How many rows `query` has, counting no further than `cap` + 1 (for count_up_to)."""
     limited = query.with_only_columns(*query.selected_columns[:1]).limit(cap + 1).subquery()
-    found = db.session.scalar(select(func.count()).select_from(limited))
+    return select(func.count()).select_from(limited)
+
+
+def count_up_to(counting: Select, cap: int, params: dict | None = None) -> tuple[int, bool]:
+    """Run a count_statement made with `cap`: (count, whether capped). A long list says
+    "10,000+" rather than counting a million rows on every refresh."""
+    found = db.session.scalar(counting, params)
     return min(found, cap), found > cap
