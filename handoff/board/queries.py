@@ -13,10 +13,10 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, exists, false, literal, or_, select, tuple_, union_all
 
-from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import OPEN_STATES
 from handoff.commitments.models import Commitment, Handoff
-from handoff.commitments.status import BoardFacts, Status, status_from
+from handoff.commitments.rows import commitment_rows
+from handoff.commitments.status import Status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel.db import UTCDateTime, db
@@ -241,17 +241,14 @@ def board_page(
     base, count = _base(shape)
     total, capped = count_up_to(count, COUNT_CAP, params)
 
-    def status_at(facts: BoardFacts, cancelled: bool) -> Status:
-        return status_from(facts, cancelled=cancelled, now=now, at_risk_within=at_risk_within)
-
     if filters.sort == "urgency":
-        page = _by_urgency(shape, params, after, before, status_at)
+        page = _by_urgency(shape, params, after, before)
     else:
-        page = _by_sort(base, params, SORTS[filters.sort], filters.per, after, before, status_at)
+        page = _by_sort(base, params, SORTS[filters.sort], filters.per, after, before)
     return BoardPage(page, total, capped)
 
 
-def _by_sort(base, params, sort: dict, per: int, after, before, status_at) -> Page:
+def _by_sort(base, params, sort: dict, per: int, after, before) -> Page:
     if "join" in sort:
         base = base.join(*sort["join"])
     cursor = Cursor.read(after, sort["shape"]) or Cursor.read(before, sort["shape"], backwards=True)
@@ -266,14 +263,14 @@ def _by_sort(base, params, sort: dict, per: int, after, before, status_at) -> Pa
         as_rows=True,
         params=params,
     )
-    rows = board_rows([row.id for row in found], status_at)
+    rows = commitment_rows([row.id for row in found])
     return page_of(rows, more, sort["key_of"], cursor)
 
 
 URGENCY_SHAPE = (int, datetime, int)  # (place of the status in SEVERITY, customer's date, id)
 
 
-def _by_urgency(shape: Shape, params: dict, after, before, status_at) -> Page:
+def _by_urgency(shape: Shape, params: dict, after, before) -> Page:
     """Status by status, most serious first, each in the customer's date order: one query,
     each status's part read in date order from the board index, at most a page from each."""
     cursor = Cursor.read(after, URGENCY_SHAPE) or Cursor.read(before, URGENCY_SHAPE, backwards=True)
@@ -294,7 +291,7 @@ def _by_urgency(shape: Shape, params: dict, after, before, status_at) -> Page:
     if backwards:
         picked.reverse()
     ranked = dict(picked)
-    rows = board_rows([i for i, _ in picked], status_at)
+    rows = commitment_rows([i for i, _ in picked])
     return page_of(rows, more, lambda c: (ranked[c.id], c.promised_at, c.id), cursor)
 
 
@@ -328,123 +325,6 @@ def _urgency(shape: Shape, ranks: tuple[int, ...], at: int | None, backwards: bo
         .order_by(*in_order([found.c.rank, found.c.promised_at, found.c.id]))
         .limit(PER)
     )
-
-
-@dataclass(frozen=True)
-class Named:
-    """A customer, department or person as a row shows it."""
-
-    id: int
-    name: str
-
-
-@dataclass(frozen=True)
-class Step:
-    """One handoff of a row's route."""
-
-    department: Named
-    state: str
-    nags_total: int
-    escalated_at: datetime | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in OPEN_STATES
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    """A commitment as a row of the board shows it, read as columns (no entities: a page
-    of them costs a fifth of loading the commitments with their handoffs)."""
-
-    id: int
-    title: str
-    promised_at: datetime
-    customer: Named
-    owner_department: Named
-    customer_owner_department: Named
-    customer_owner_person: Named | None
-    handoffs: list[Step]
-    status: Status
-
-    @property
-    def reference(self) -> str:
-        return Commitment.reference_of(self.id)
-
-    @property
-    def customer_id(self) -> int:
-        return self.customer.id
-
-
-def board_rows(ids: list[int], status_at) -> list[BoardRow]:
-    """The rows of these commitments, in this order: three queries of columns (the
-    commitments with their customers, their handoffs, the names of the people and
-    departments they name), whatever the page size."""
-    if not ids:
-        return []
-    found = db.session.execute(
-        select(
-            Commitment.id,
-            Commitment.title,
-            Commitment.promised_at,
-            Commitment.cancelled_at,
-            Commitment.customer_id,
-            Customer.name.label("customer_name"),
-            Commitment.owner_department_id,
-            Commitment.customer_owner_department_id,
-            Commitment.customer_owner_person_id,
-            Commitment.on_board,
-            Commitment.overdue_from,
-            Commitment.answer_due_at,
-            Commitment.troubled,
-        )
-        .join(Customer, Customer.id == Commitment.customer_id)
-        .where(Commitment.id.in_(ids))
-    ).all()
-    steps: dict[int, list] = {i: [] for i in ids}
-    for h in db.session.execute(
-        select(
-            Handoff.commitment_id,
-            Handoff.department_id,
-            Handoff.state,
-            Handoff.nags_total,
-            Handoff.escalated_at,
-        )
-        .where(Handoff.commitment_id.in_(ids))
-        .order_by(Handoff.commitment_id, Handoff.position)
-    ):
-        steps[h.commitment_id].append(h)
-    departments = {
-        d.id: Named(d.id, d.name)
-        for d in db.session.execute(select(Department.id, Department.name))
-    }
-    people = {c.customer_owner_person_id for c in found} - {None}
-    names = {
-        p.id: Named(p.id, p.name)
-        for p in (
-            db.session.execute(select(Person.id, Person.name).where(Person.id.in_(people)))
-            if people
-            else ()
-        )
-    }
-    rows = {}
-    for c in found:
-        facts = BoardFacts(c.on_board, c.overdue_from, c.answer_due_at, c.troubled)
-        rows[c.id] = BoardRow(
-            id=c.id,
-            title=c.title,
-            promised_at=c.promised_at,
-            customer=Named(c.customer_id, c.customer_name),
-            owner_department=departments[c.owner_department_id],
-            customer_owner_department=departments[c.customer_owner_department_id],
-            customer_owner_person=names.get(c.customer_owner_person_id),
-            handoffs=[
-                Step(departments[h.department_id], h.state, h.nags_total, h.escalated_at)
-                for h in steps[c.id]
-            ],
-            status=status_at(facts, c.cancelled_at is not None),
-        )
-    return [rows[i] for i in ids if i in rows]
 
 
 def local_day_bounds(now_local: datetime) -> tuple[datetime, datetime]:

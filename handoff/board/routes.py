@@ -76,7 +76,7 @@ def index():
         after=request.args.get("after"),
         before=request.args.get("before"),
     )
-    rows = [(c, c.status) for c in result.page.rows]
+    rows = [(c, c.status(now, at_risk_within())) for c in result.page.rows]
     listed = {
         "rows": rows,
         "pages": result.page,

@@ -2,7 +2,8 @@
 
 from sqlalchemy import select, union_all
 
-from handoff.commitments.models import Commitment, as_listed
+from handoff.commitments.models import Commitment
+from handoff.commitments.rows import CommitmentRow, commitment_rows
 from handoff.customers.services import matching_customer_ids
 from handoff.kernel.db import db
 from handoff.kernel.search import matching_ids, searchable
@@ -11,7 +12,7 @@ LOOKUP_LIMIT = 25
 CUSTOMER_LIMIT = 200  # customers a lookup looks at: more means "type more"
 
 
-def find_commitments(query: str) -> tuple[list[Commitment], bool]:
+def find_commitments(query: str) -> tuple[list[CommitmentRow], bool]:
     """Commitments whose reference, whose customer (name, email, phone, account), or whose
     promise matches `query`, open ones first, newest first; and whether so many customers
     match that only the newest of them were looked at. Each part is one index lookup."""
@@ -36,10 +37,9 @@ def find_commitments(query: str) -> tuple[list[Commitment], bool]:
     if not parts:
         return [], False
     found = union_all(*(select(part.subquery()) for part in parts)).subquery()
-    commitments = db.session.scalars(
-        select(Commitment).where(Commitment.id.in_(select(found.c[0]))).options(*as_listed())
-    ).all()
+    ids = list(db.session.scalars(select(found.c[0])))
     commitments = sorted(
-        commitments, key=lambda c: (c.cancelled_at is not None, -c.promised_at.timestamp(), -c.id)
+        commitment_rows(list(dict.fromkeys(ids))),
+        key=lambda c: (c.cancelled_at is not None, -c.promised_at.timestamp(), -c.id),
     )
     return commitments[:LOOKUP_LIMIT], many

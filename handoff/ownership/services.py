@@ -11,7 +11,7 @@ deadline in business time, and the sweep nags it until someone marks it told.
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff, as_listed
@@ -138,12 +138,19 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list,
 
 
 def open_task_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
-    """The open task to tell the customer, per commitment (one query for a page of them)."""
+    """The open task to tell the customer, per commitment (two queries for a page of them),
+    with the handoff that broke and its department (why the customer must be told), not the
+    people a task names."""
     if not ids:
         return {}
     rows = db.session.scalars(
-        select(CustomerTask).where(
-            CustomerTask.commitment_id.in_(ids), CustomerTask.closed_at.is_(None)
+        select(CustomerTask)
+        .where(CustomerTask.commitment_id.in_(ids), CustomerTask.closed_at.is_(None))
+        .options(
+            lazyload("*"),
+            selectinload(CustomerTask.handoff).options(
+                lazyload("*"), joinedload(Handoff.department)
+            ),
         )
     )
     return {task.commitment_id: task for task in rows}

@@ -1,0 +1,167 @@
+"""Commitments as lists show them (the board, the lookup), read as columns: a page of rows
+costs four small queries, where loading the commitments with their handoffs as entities cost
+several times as much. A row answers what the sentences and the list templates ask of a
+commitment (its route, its customer, who owns the conversation, its status) and no more."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from handoff.accounts.models import Person
+from handoff.commitments.lifecycle import OPEN_STATES, State
+from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.status import HandoffFacts, Status, derive_status
+from handoff.customers.models import Customer
+from handoff.departments.models import Department
+from handoff.kernel.db import db
+
+
+@dataclass(frozen=True)
+class Named:
+    """A customer, department or person as a row names it."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One handoff of a row's route: what the chips and the sentences say of it."""
+
+    id: int
+    department: Named
+    state: str
+    due_at: datetime
+    requested_at: datetime
+    changed_at: datetime
+    done_at: datetime | None
+    answer_note: str
+    counter_due_at: datetime | None
+    counter_terms: str
+    nags_total: int
+    escalated_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+@dataclass(frozen=True)
+class CommitmentRow:
+    id: int
+    title: str
+    promised_at: datetime
+    cancelled_at: datetime | None
+    cancel_reason: str
+    customer: Named
+    owner_department: Named
+    customer_owner_department: Named
+    customer_owner_person: Named | None
+    handoffs: list[Step]
+
+    @property
+    def reference(self) -> str:
+        return Commitment.reference_of(self.id)
+
+    @property
+    def customer_id(self) -> int:
+        return self.customer.id
+
+    def status(self, now: datetime, at_risk_within: timedelta) -> Status:
+        """As Commitment.status says it."""
+        return derive_status(
+            cancelled=self.cancelled_at is not None,
+            promised_at=self.promised_at,
+            handoffs=[HandoffFacts(State(h.state), h.due_at) for h in self.handoffs],
+            now=now,
+            at_risk_within=at_risk_within,
+        )
+
+
+def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
+    """The rows of these commitments, in this order (an id not found is left out): the
+    commitments with their customers, their handoffs, and the names of the departments and
+    people they name, whatever the number of rows."""
+    if not ids:
+        return []
+    found = db.session.execute(
+        select(
+            Commitment.id,
+            Commitment.title,
+            Commitment.promised_at,
+            Commitment.cancelled_at,
+            Commitment.cancel_reason,
+            Commitment.customer_id,
+            Customer.name.label("customer_name"),
+            Commitment.owner_department_id,
+            Commitment.customer_owner_department_id,
+            Commitment.customer_owner_person_id,
+        )
+        .join(Customer, Customer.id == Commitment.customer_id)
+        .where(Commitment.id.in_(ids))
+    ).all()
+    steps: dict[int, list] = {i: [] for i in ids}
+    for h in db.session.execute(
+        select(
+            Handoff.commitment_id,
+            Handoff.id,
+            Handoff.department_id,
+            Handoff.state,
+            Handoff.due_at,
+            Handoff.requested_at,
+            Handoff.changed_at,
+            Handoff.done_at,
+            Handoff.answer_note,
+            Handoff.counter_due_at,
+            Handoff.counter_terms,
+            Handoff.nags_total,
+            Handoff.escalated_at,
+        )
+        .where(Handoff.commitment_id.in_(ids))
+        .order_by(Handoff.commitment_id, Handoff.position)
+    ):
+        steps[h.commitment_id].append(h)
+    departments = {
+        d.id: Named(d.id, d.name)
+        for d in db.session.execute(select(Department.id, Department.name))
+    }
+    people = {c.customer_owner_person_id for c in found} - {None}
+    named = (
+        db.session.execute(select(Person.id, Person.name).where(Person.id.in_(people)))
+        if people
+        else ()
+    )
+    names = {p.id: Named(p.id, p.name) for p in named}
+    rows = {
+        c.id: CommitmentRow(
+            id=c.id,
+            title=c.title,
+            promised_at=c.promised_at,
+            cancelled_at=c.cancelled_at,
+            cancel_reason=c.cancel_reason,
+            customer=Named(c.customer_id, c.customer_name),
+            owner_department=departments[c.owner_department_id],
+            customer_owner_department=departments[c.customer_owner_department_id],
+            customer_owner_person=names.get(c.customer_owner_person_id),
+            handoffs=[
+                Step(
+                    id=h.id,
+                    department=departments[h.department_id],
+                    state=h.state,
+                    due_at=h.due_at,
+                    requested_at=h.requested_at,
+                    changed_at=h.changed_at,
+                    done_at=h.done_at,
+                    answer_note=h.answer_note,
+                    counter_due_at=h.counter_due_at,
+                    counter_terms=h.counter_terms,
+                    nags_total=h.nags_total,
+                    escalated_at=h.escalated_at,
+                )
+                for h in steps[c.id]
+            ],
+        )
+        for c in found
+    }
+    return [rows[i] for i in ids if i in rows]
