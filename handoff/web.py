@@ -1,6 +1,7 @@
 """What every page shares: page-or-fragment rendering, the reader's time zone, errors."""
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -66,17 +67,26 @@ def row_url(endpoint: str, **values) -> str:
     return url
 
 
+@lru_cache(maxsize=64)
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The time zone of this IANA name, if this machine knows it (kept: asked for every
+    moment a page shows)."""
+    return ZoneInfo(name) if is_valid_zone(name) else None
+
+
 def reader_zone() -> ZoneInfo:
     """The time zone of the person reading the page (or the one a mail link was written for)."""
     if not has_app_context():
-        return ZoneInfo(current_app.config["DEFAULT_TIME_ZONE"])
-    name = g.get("reader_time_zone")
-    if name and is_valid_zone(name):
-        return ZoneInfo(name)
-    if "_signed_in_zone" not in g:  # asked for every moment on a page: looked up once
-        zone = current_user.time_zone if current_user and current_user.is_authenticated else None
-        g._signed_in_zone = zone if is_valid_zone(zone) else current_app.config["DEFAULT_TIME_ZONE"]
-    return ZoneInfo(g._signed_in_zone)
+        return zone_named(current_app.config["DEFAULT_TIME_ZONE"])
+    named = g.get("reader_time_zone")
+    if named and (zone := zone_named(named)):
+        return zone
+    zone = g.get("_signed_in_zone")
+    if zone is None:  # asked for every moment on a page: looked up once
+        person = current_user.time_zone if current_user and current_user.is_authenticated else None
+        zone = zone_named(person) or zone_named(current_app.config["DEFAULT_TIME_ZONE"])
+        g._signed_in_zone = zone
+    return zone
 
 
 def to_local(value: datetime) -> datetime:

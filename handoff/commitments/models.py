@@ -16,7 +16,7 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import OPEN_STATES, UNSETTLED_STATES, State
@@ -258,21 +258,6 @@ class Comment(db.Model):
 
 # What a commitment's status follows from changes with these; nothing else moves it.
 _BOARD_INPUTS = {"Handoff": ("state", "due_at"), "Commitment": ("promised_at", "cancelled_at")}
-
-
-def as_listed() -> tuple:
-    """Loader options for commitments shown as rows of a list (the board, the lookup, the
-    tasks to tell a customer): the customer, who owns the conversation, the route with each
-    handoff's department and state; not who made it nor who answered or last changed each
-    handoff, which a row does not show and which cost more to load than the rest."""
-    return (
-        lazyload(Commitment.made_by),
-        selectinload(Commitment.handoffs).options(
-            lazyload(Handoff.answered_by),
-            lazyload(Handoff.changed_by),
-            lazyload(Handoff.standing_promise),
-        ),
-    )
 
 
 @event.listens_for(Session, "before_flush")

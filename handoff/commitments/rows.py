@@ -165,3 +165,171 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
         for c in found
     }
     return [rows[i] for i in ids if i in rows]
+
+
+@dataclass(frozen=True)
+class CardCommitment:
+    """What a handoff's card shows of its commitment, and what its answers depend on."""
+
+    id: int
+    title: str
+    cancelled_at: datetime | None
+    customer: Named
+    owner_department: Named
+
+    @property
+    def reference(self) -> str:
+        return Commitment.reference_of(self.id)
+
+    @property
+    def owner_department_id(self) -> int:
+        return self.owner_department.id
+
+
+@dataclass(frozen=True)
+class HandoffCard:
+    """A handoff as a card of a list (the inbox) shows it, and as its answers ask of it."""
+
+    id: int
+    commitment: CardCommitment
+    department: Named
+    state: str
+    ask: str
+    due_at: datetime
+    requested_at: datetime
+    requested_by: Named
+    answered_at: datetime | None
+    answered_by: Named | None
+    answer_note: str
+    counter_due_at: datetime | None
+    counter_terms: str
+    changed_at: datetime
+    changed_by: Named
+    standing_promise: Named | None
+    amount: object
+    quantity: int | None
+    next_nag_at: datetime | None
+    nags_total: int
+    escalated_at: datetime | None
+
+    @property
+    def department_id(self) -> int:
+        return self.department.id
+
+    @property
+    def commitment_id(self) -> int:
+        return self.commitment.id
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def accepted_by_promise(self) -> bool:
+        """As Handoff.accepted_by_promise says it."""
+        return (
+            self.standing_promise is not None
+            and self.answered_by is None
+            and self.answered_at is not None
+        )
+
+
+def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
+    """The cards of these handoffs by id: one query of the handoffs with their commitments
+    and customers, and one each for the names of the people, departments and standing
+    promises they name, whatever the number of cards."""
+    if not ids:
+        return {}
+    found = db.session.execute(
+        select(
+            Handoff.id,
+            Handoff.commitment_id,
+            Handoff.department_id,
+            Handoff.state,
+            Handoff.ask,
+            Handoff.due_at,
+            Handoff.requested_at,
+            Handoff.requested_by_id,
+            Handoff.answered_at,
+            Handoff.answered_by_id,
+            Handoff.answer_note,
+            Handoff.counter_due_at,
+            Handoff.counter_terms,
+            Handoff.changed_at,
+            Handoff.changed_by_id,
+            Handoff.standing_promise_id,
+            Handoff.amount,
+            Handoff.quantity,
+            Handoff.next_nag_at,
+            Handoff.nags_total,
+            Handoff.escalated_at,
+            Commitment.title,
+            Commitment.cancelled_at,
+            Commitment.owner_department_id,
+            Commitment.customer_id,
+            Customer.name.label("customer_name"),
+        )
+        .join(Commitment, Commitment.id == Handoff.commitment_id)
+        .join(Customer, Customer.id == Commitment.customer_id)
+        .where(Handoff.id.in_(ids))
+    ).all()
+    departments = departments_named()
+    people = names_of(
+        Person,
+        {h.requested_by_id for h in found}
+        | {h.answered_by_id for h in found}
+        | {h.changed_by_id for h in found},
+    )
+    promise = Handoff.standing_promise.property.entity.class_  # (promises build on commitments)
+    promises = names_of(promise, {h.standing_promise_id for h in found})
+    return {
+        h.id: HandoffCard(
+            id=h.id,
+            commitment=CardCommitment(
+                id=h.commitment_id,
+                title=h.title,
+                cancelled_at=h.cancelled_at,
+                customer=Named(h.customer_id, h.customer_name),
+                owner_department=departments[h.owner_department_id],
+            ),
+            department=departments[h.department_id],
+            state=h.state,
+            ask=h.ask,
+            due_at=h.due_at,
+            requested_at=h.requested_at,
+            requested_by=people[h.requested_by_id],
+            answered_at=h.answered_at,
+            answered_by=people.get(h.answered_by_id),
+            answer_note=h.answer_note,
+            counter_due_at=h.counter_due_at,
+            counter_terms=h.counter_terms,
+            changed_at=h.changed_at,
+            changed_by=people[h.changed_by_id],
+            standing_promise=promises.get(h.standing_promise_id),
+            amount=h.amount,
+            quantity=h.quantity,
+            next_nag_at=h.next_nag_at,
+            nags_total=h.nags_total,
+            escalated_at=h.escalated_at,
+        )
+        for h in found
+    }
+
+
+def departments_named() -> dict[int, Named]:
+    """Every department's name by id (a list names a few of a hundred at most)."""
+    return {
+        d.id: Named(d.id, d.name)
+        for d in db.session.execute(select(Department.id, Department.name))
+    }
+
+
+def names_of(model, ids: set) -> dict[int, Named]:
+    """The names of these rows of `model` (people, standing promises) by id."""
+    ids = ids - {None}
+    if not ids:
+        return {}
+    return {
+        r.id: Named(r.id, r.name)
+        for r in db.session.execute(select(model.id, model.name).where(model.id.in_(ids)))
+    }

@@ -5,10 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import lazyload, selectinload
 
 from handoff.commitments.lifecycle import State
-from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.models import Handoff
 from handoff.kernel.db import db
 from handoff.kernel.paging import Cursor, Page, keyset_page
 
@@ -45,31 +44,6 @@ def _where(section: str, department_id: int):
 def _query(section: str, department_id: int) -> Select:
     # each row's id and sort key: what a row shows is loaded once for every section (cards)
     return select(Handoff.id, Handoff.due_at).where(*_where(section, department_id))
-
-
-def cards(ids: list[int]) -> dict[int, Handoff]:
-    """The handoffs of a page of the inbox, with what each card shows, in one load: its
-    commitment and customer, who asked, who answered, the standing promise that did; not the
-    commitment's other handoffs, its maker or who owns the customer (a card shows its own
-    handoff)."""
-    if not ids:
-        return {}
-    query = (
-        select(Handoff)
-        .where(Handoff.id.in_(ids))
-        .options(
-            selectinload(Handoff.commitment).options(
-                lazyload(Commitment.handoffs),
-                lazyload(Commitment.made_by),
-                lazyload(Commitment.customer_owner_department),
-                lazyload(Commitment.customer_owner_person),
-            ),
-            selectinload(Handoff.requested_by),
-            lazyload(Handoff.changed_by),  # shown once done or taken off: in no section
-            selectinload(Handoff.standing_promise).lazyload("*"),
-        )
-    )
-    return {h.id: h for h in db.session.scalars(query)}
 
 
 @dataclass

@@ -6,12 +6,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.commitments.answers import answers_by_handoff
+from handoff.commitments.rows import handoff_cards
 from handoff.departments.models import Department
 from handoff.inbox.queries import (
     HINTS,
     SECTIONS,
     SORTS,
-    cards,
     section_counts,
     section_page,
 )
@@ -112,7 +112,7 @@ def _context(department: Department, names) -> dict:
     positions = _positions()
     counts = section_counts(department.id)
     sections = [_section(department, n, choices, positions, counts[n]) for n in names]
-    loaded = cards([row.id for s in sections for row in s["rows"]])
+    loaded = handoff_cards([row.id for s in sections for row in s["rows"]])
     for s in sections:
         s["rows"] = [loaded[row.id] for row in s["rows"] if row.id in loaded]
     handoffs = [h for s in sections for h in s["rows"]]

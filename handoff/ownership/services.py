@@ -8,20 +8,28 @@ the conversation stays where it was. Either way a "tell the customer" task is se
 deadline in business time, and the sweep nags it until someone marks it told.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from handoff.accounts.models import Person
-from handoff.commitments.models import Commitment, Handoff, as_listed
+from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.rows import (
+    CommitmentRow,
+    Named,
+    commitment_rows,
+    departments_named,
+    names_of,
+)
 from handoff.commitments.sentences import customer_sentence
 from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.kernel.events import CustomerOwnerChanged, PromiseBroke, announce
-from handoff.ownership.models import CustomerTask, OrganisationSettings
+from handoff.ownership.models import CustomerTask, OrganisationSettings, reason_text
 
 
 def promise_broke(
@@ -118,23 +126,90 @@ def open_tasks(commitment: Commitment, but: CustomerTask | None = None) -> list[
     return list(db.session.scalars(query.order_by(CustomerTask.id)))
 
 
-def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list, int]:
+@dataclass(frozen=True)
+class TaskCard:
+    """An open task to tell the customer as a list (the inbox) shows it, read as columns."""
+
+    id: int
+    commitment: CommitmentRow
+    handoff_id: int
+    reason: str
+    department: Named
+    person: Named | None
+    from_department: Named | None
+    carried: str
+    created_at: datetime
+    due_at: datetime
+    nags_sent: int
+    escalated_at: datetime | None
+    closed_at = None  # (open)
+    closed_by = None
+    outcome = None
+    note = ""
+    is_open = True
+
+    @property
+    def department_id(self) -> int:
+        return self.department.id
+
+    @property
+    def commitment_id(self) -> int:
+        return self.commitment.id
+
+    @property
+    def why(self) -> str:
+        broke = next(h for h in self.commitment.handoffs if h.id == self.handoff_id)
+        return reason_text(self.reason, broke.department.name)
+
+
+def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[TaskCard], int]:
     """The customers this department must tell about a broken promise, soonest deadline
-    first (at most `limit`), and how many there are in all."""
+    first (at most `limit`), and how many there are in all: rows of columns, with their
+    commitments as the lists show them."""
     mine = [CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None)]
-    tasks = db.session.scalars(
-        select(CustomerTask)
-        .where(*mine)
-        .options(
-            selectinload(CustomerTask.commitment).options(*as_listed()),
-            lazyload(CustomerTask.handoff),  # one of the commitment's, loaded with it
-            lazyload(CustomerTask.closed_by),  # (an open task was closed by nobody)
+    found = db.session.execute(
+        select(
+            CustomerTask.id,
+            CustomerTask.commitment_id,
+            CustomerTask.handoff_id,
+            CustomerTask.reason,
+            CustomerTask.department_id,
+            CustomerTask.person_id,
+            CustomerTask.from_department_id,
+            CustomerTask.carried,
+            CustomerTask.created_at,
+            CustomerTask.due_at,
+            CustomerTask.nags_sent,
+            CustomerTask.escalated_at,
         )
+        .where(*mine)
         .order_by(CustomerTask.due_at, CustomerTask.id)
         .limit(limit)
-    )
+    ).all()
     total = db.session.scalar(select(func.count()).select_from(CustomerTask).where(*mine))
-    return list(tasks), total
+    if not found:
+        return [], total
+    commitments = {c.id: c for c in commitment_rows([t.commitment_id for t in found])}
+    departments = departments_named()
+    people = names_of(Person, {t.person_id for t in found})
+    tasks = [
+        TaskCard(
+            id=t.id,
+            commitment=commitments[t.commitment_id],
+            handoff_id=t.handoff_id,
+            reason=t.reason,
+            department=departments[t.department_id],
+            person=people.get(t.person_id),
+            from_department=departments.get(t.from_department_id),
+            carried=t.carried,
+            created_at=t.created_at,
+            due_at=t.due_at,
+            nags_sent=t.nags_sent,
+            escalated_at=t.escalated_at,
+        )
+        for t in found
+    ]
+    return tasks, total
 
 
 def open_task_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
