@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -83,6 +84,13 @@ def policy_of(policy: "NagPolicy", hours) -> Policy:
     )
 
 
+# A partial index's condition, as each database writes it.
+WAITING = {
+    "sqlite_where": text("mail_after IS NOT NULL"),
+    "postgresql_where": text("mail_after IS NOT NULL"),
+}
+
+
 class Nag(db.Model):
     """One reminder (or piece of news) to one recipient. The unique key makes a second insert
     do nothing.
@@ -97,17 +105,19 @@ class Nag(db.Model):
     __table_args__ = (
         UniqueConstraint("handoff_id", "series", "number", "recipient_email"),
         UniqueConstraint("task_id", "kind", "number", "recipient_email"),
-        Index("ix_nag_mail_after", "mail_after"),
-        Index("ix_nag_recipient_waiting", "recipient_email", "mail_after"),
+        # what waits to be mailed: only waiting rows are in these (the rest of history is not)
+        Index("ix_nag_mail_after", "mail_after", **WAITING),
+        Index("ix_nag_recipient_waiting", "recipient_email", "mail_after", **WAITING),
         Index("ix_nag_recipient_handoff", "recipient_email", "handoff_id"),
         Index("ix_nag_recipient_task", "recipient_email", "task_id"),
         CheckConstraint("(handoff_id IS NULL) <> (task_id IS NULL)", name="handoff_or_task"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # A reminder is about a handoff, or about a task to tell the customer.
-    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff.id"), index=True)
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("customer_task.id"), index=True)
+    # A reminder is about a handoff, or about a task to tell the customer (each looked up
+    # through the unique key it leads).
+    handoff_id: Mapped[int | None] = mapped_column(ForeignKey("handoff.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("customer_task.id"))
     series: Mapped[int] = mapped_column(Integer)
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))

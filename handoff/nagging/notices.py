@@ -31,11 +31,12 @@ class Recipient:
 
 
 class People:
-    """Who can receive a department's reminders: active members and leads, with an email."""
+    """Who can receive a department's reminders: active members and leads, with an email
+    (each an id, an email and a name: rows, not entities, so a sweep reads them once)."""
 
     def __init__(self, department_id: int | None = None):
         query = (
-            select(Membership.department_id, Membership.role, Person)
+            select(Membership.department_id, Membership.role, Person.id, Person.email, Person.name)
             .join(Person, Person.id == Membership.person_id)
             .where(Person.active.is_(True), Person.email != "")
             .order_by(Person.name)
@@ -43,10 +44,10 @@ class People:
         if department_id is not None:  # (one department's, or everyone's)
             query = query.where(Membership.department_id == department_id)
         rows = db.session.execute(query).all()
-        self.members: dict[int, list[Person]] = defaultdict(list)
-        self.leads: dict[int, list[Person]] = defaultdict(list)
-        for department_id, role, person in rows:
-            (self.leads if role == "lead" else self.members)[department_id].append(person)
+        self.members: dict[int, list] = defaultdict(list)
+        self.leads: dict[int, list] = defaultdict(list)
+        for row in rows:
+            (self.leads if row.role == "lead" else self.members)[row.department_id].append(row)
 
 
 def people_of(department_id: int) -> list[Recipient]:

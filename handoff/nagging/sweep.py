@@ -61,9 +61,12 @@ def sweep(now: datetime) -> SweepReport:
     with writing():
         report.late = note_late_handoffs(now)
         db.session.commit()
+        # who is in which department, read once a round (rows, which no commit expires)
+        people = People()
+        departments = {d.id: d for d in db.session.execute(select(Department.id, Department.name))}
         for model, chase in ((Handoff, _nag_one), (CustomerTask, _chase_task)):
             for _ in range(MAX_BATCHES):
-                more = _sweep_batch(model, chase, now, report)
+                more = _sweep_batch(model, chase, now, report, people, departments)
                 db.session.commit()  # each batch its own short transaction: locks held briefly
                 if not more:
                     break
@@ -71,7 +74,7 @@ def sweep(now: datetime) -> SweepReport:
     return report
 
 
-def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
+def _sweep_batch(model, chase, now: datetime, report: SweepReport, people, departments) -> bool:
     """Chase up to BATCH due rows of `model` (handoffs, or tasks to tell the customer) with
     `chase`; answer whether there may be more."""
     ids = list(
@@ -96,8 +99,6 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport) -> bool:
         query = query.options(*lean_handoff())
     rows = db.session.scalars(query).all()
     book = PolicyBook(now, everyone=True)
-    people = People()
-    departments = {d.id: d for d in db.session.scalars(select(Department))}
     organisation = NagPolicy.organisation()
     progressed = False
     reminders: list[Reminder] = []
@@ -222,7 +223,7 @@ def _chase_task(task, now, book, people, departments, organisation, report) -> b
     about = {"task_id": task.id}
 
     def recorded() -> list[dict]:
-        name = task.department.name
+        name = departments[task.department_id].name
         addresses = _emails(recipients)
         entries = [{"what": "tell", "number": number, "department": name, "addresses": addresses}]
         if number > 0 and level > rules.level(number - 1, policy):
@@ -303,7 +304,7 @@ def _timeline(
     handoff, kind, number, level, policy, recipients, problem, departments, now
 ) -> list[dict]:
     """'Reminder 2 to Installation — ana@…, bo@…', and an entry when it escalates."""
-    department = handoff.department.name
+    department = departments[handoff.department_id].name
     owner = departments[handoff.commitment.owner_department_id].name
     chased = owner if kind == Kind.SETTLE else department
     entries = [
