@@ -317,11 +317,16 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
 
 
 def departments_named() -> dict[int, Named]:
-    """Every department's name by id (a list names a few of a hundred at most)."""
-    return {
-        d.id: Named(d.id, d.name)
-        for d in db.session.execute(select(Department.id, Department.name))
-    }
+    """Every department's name by id (a list names a few of a hundred at most), read once a
+    transaction: the lists of one page share it."""
+    session = db.session()  # (the request's own, behind the scoped proxy)
+    kept = session.info.get("departments_named")
+    if kept and kept[0] is session.get_transaction():
+        return kept[1]
+    rows = session.execute(select(Department.id, Department.name))
+    named = {d.id: Named(d.id, d.name) for d in rows}
+    session.info["departments_named"] = (session.get_transaction(), named)
+    return named
 
 
 def names_of(model, ids: set) -> dict[int, Named]:
