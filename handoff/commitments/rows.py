@@ -176,6 +176,7 @@ class CardCommitment:
     cancelled_at: datetime | None
     customer: Named
     owner_department: Named
+    customer_owner_department: Named
 
     @property
     def reference(self) -> str:
@@ -188,7 +189,8 @@ class CardCommitment:
 
 @dataclass(frozen=True)
 class HandoffCard:
-    """A handoff as a card of a list (the inbox) shows it, and as its answers ask of it."""
+    """A handoff as a card of a list (the inbox) or an item of a digest shows it, and as its
+    answers ask of it."""
 
     id: int
     commitment: CardCommitment
@@ -223,6 +225,13 @@ class HandoffCard:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def effective_due_at(self) -> datetime:
+        """As Handoff.effective_due_at says it: the counter's date while countered."""
+        if self.state == State.COUNTERED and self.counter_due_at:
+            return self.counter_due_at
+        return self.due_at
 
     @property
     def accepted_by_promise(self) -> bool:
@@ -266,6 +275,7 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
             Commitment.title,
             Commitment.cancelled_at,
             Commitment.owner_department_id,
+            Commitment.customer_owner_department_id,
             Commitment.customer_id,
             Customer.name.label("customer_name"),
         )
@@ -291,6 +301,7 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
                 cancelled_at=h.cancelled_at,
                 customer=Named(h.customer_id, h.customer_name),
                 owner_department=departments[h.owner_department_id],
+                customer_owner_department=departments[h.customer_owner_department_id],
             ),
             department=departments[h.department_id],
             state=h.state,

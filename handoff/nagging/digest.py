@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import defaultload, lazyload, selectinload
+from sqlalchemy.orm import defaultload, lazyload
 
 from handoff.accounts.models import Person
 from handoff.commitments.answers import answers_for
-from handoff.commitments.models import Commitment, Handoff
+from handoff.commitments.models import Commitment
+from handoff.commitments.rows import handoff_cards
 from handoff.kernel.dates import format_when, is_valid_zone
 from handoff.kernel.db import db
 from handoff.mail import OutboxMessage, mail_domain, one_line
@@ -34,18 +35,6 @@ KIND_ORDER = {
 # The reminders that ask for an answer carry one-click links to the answers the recipient
 # may give (commitments.answers); news and notices carry none.
 ASKS_AN_ANSWER = frozenset({Kind.ACK, Kind.SETTLE, Kind.DUE_SOON, Kind.LATE})
-
-
-def lean_handoff() -> tuple:
-    """What a digest reads of a handoff: its commitment (with the customer and departments
-    it joins), not the people who last touched either nor every sibling handoff."""
-    return (
-        selectinload(Handoff.commitment).options(
-            lazyload(Commitment.handoffs), lazyload(Commitment.made_by)
-        ),
-        lazyload(Handoff.answered_by),
-        lazyload(Handoff.changed_by),
-    )
 
 
 @dataclass
@@ -266,13 +255,14 @@ def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessag
 
 
 def _load(nags: list, facts) -> tuple[dict, dict]:
-    """The handoffs and tasks these reminders are about, as objects (already locked)."""
+    """The handoffs these reminders are about as cards (rows of columns: a digest shows
+    dozens), and the tasks as objects (already locked)."""
     task_ids = sorted({n.task_id for n in nags if n.task_id is not None})
     handoff_ids = {n.handoff_id for n in nags if n.handoff_id is not None}
     handoff_ids |= {facts.tasks[i].handoff_id for i in task_ids}
-    handoffs = db.session.scalars(
-        select(Handoff).where(Handoff.id.in_(sorted(handoff_ids))).options(*lean_handoff())
-    )
+    handoffs = handoff_cards(sorted(handoff_ids))
+    if not task_ids:
+        return handoffs, {}
     tasks = db.session.scalars(
         select(CustomerTask)
         .where(CustomerTask.id.in_(task_ids))
@@ -282,7 +272,7 @@ def _load(nags: list, facts) -> tuple[dict, dict]:
             lazyload(CustomerTask.closed_by),
         )
     )
-    return {h.id: h for h in handoffs.unique()}, {t.id: t for t in tasks.unique()}
+    return handoffs, {t.id: t for t in tasks.unique()}
 
 
 def _where_the_rest_wait(rest: list) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload, selectinload
 
 from handoff.commitments.models import Handoff
 from handoff.commitments.services import note_late_handoffs
@@ -23,7 +24,6 @@ from handoff.kernel import timeline
 from handoff.kernel.db import db, insert_new, skip_locked, writing
 from handoff.kernel.events import Escalated, NagRecorded, announce
 from handoff.nagging import rules
-from handoff.nagging.digest import lean_handoff
 from handoff.nagging.mailing import write_digests
 from handoff.nagging.models import Nag, NagPolicy
 from handoff.nagging.notices import People, Recipient, key_of, rows_for
@@ -123,6 +123,18 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport, people, depar
         timeline.record_all(entries)
     db.session.flush()
     return progressed and len(ids) == BATCH
+
+
+def lean_handoff() -> tuple:
+    """What a sweep reads of a due handoff: its own columns and its commitment's (departments
+    come from the round's names); none of the people or things either one names."""
+    return (
+        selectinload(Handoff.commitment).options(lazyload("*")),
+        lazyload(Handoff.department),
+        lazyload(Handoff.answered_by),
+        lazyload(Handoff.changed_by),
+        lazyload(Handoff.standing_promise),
+    )
 
 
 @dataclass
