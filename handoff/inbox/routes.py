@@ -20,7 +20,7 @@ from handoff.kernel.db import db
 from handoff.kernel.paging import PAGE_SIZES, page_size
 from handoff.ownership.forms import ToldForm
 from handoff.ownership.services import open_tasks_of_department, tasks_view
-from handoff.web import at_risk_within, format_when, render, render_fragment
+from handoff.web import at_risk_within, format_when, render, render_fragment, row_url
 
 bp = Blueprint("inbox", __name__)
 PER_SECTION = 10  # four sections of a page each: the most urgent of each at a glance
@@ -83,8 +83,8 @@ def _section(department: Department, name: str, choices: dict, positions: dict, 
                 if n != name
                 for way, cursor in spot.items()
             }
-            return url_for(endpoint, department_id=department.id, **kept, **others, **mine)
-        return url_for(endpoint, department_id=department.id, section=name, **kept, **mine)
+            return row_url(endpoint, department_id=department.id, **kept, **others, **mine)
+        return row_url(endpoint, department_id=department.id, section=name, **kept, **mine)
 
     links = {}
     for label, position in (
