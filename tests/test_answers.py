@@ -1,8 +1,10 @@
 """Answering handoffs through the web: the row swaps in place, bad answers change nothing."""
 
+import sqlite3
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from handoff.commitments import services
@@ -200,3 +202,47 @@ def test_a_done_handoff_shows_who_accepted_it_and_who_finished_it(client, org, m
     page = client.get(f"/commitments/{c.reference}").get_data(as_text=True)
     assert "Accepted by Ivo Berg" in page
     assert "Done by Ben Okafor" in page
+
+
+def test_an_answer_reads_first_and_decides_on_the_state_under_its_lock(
+    client, org, commitment, sign_in, web_app, database_url
+):
+    """On SQLite an answer's request reads as a reader and takes the write lock only at its
+    row lock, so two people answering at once wait on each other for the change alone. What
+    it decides is decided again under the lock: a decline saved by someone else between
+    this request's reading and its lock wins, and this accept is refused, changing nothing."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write lock taken late is SQLite's (PostgreSQL locks the row alone)")
+    sign_in(client, org.ivo)
+    handoff = commitment.handoffs[0]
+    with web_app.app_context():
+        engine = db.engine
+    begins = []
+
+    def someone_else_declines_first(conn, cursor, statement, parameters, context, many):
+        if not statement.startswith("BEGIN"):
+            return
+        begins.append(statement)
+        if statement == "BEGIN IMMEDIATE" and begins.count(statement) == 1:
+            other = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+            other.execute(
+                "UPDATE handoff SET state = 'declined', answer_note = 'No van' WHERE id = ?",
+                (handoff.id,),
+            )
+            other.commit()
+            other.close()
+
+    sa.event.listen(engine, "before_cursor_execute", someone_else_declines_first)
+    try:
+        response = client.post(
+            f"/handoffs/{handoff.id}/accept", data={"view": "inbox"}, headers=htmx_headers()
+        )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", someone_else_declines_first)
+    assert begins[0] == "BEGIN"  # who asks and about what: read without the write lock
+    assert "BEGIN IMMEDIATE" in begins  # the change: under it
+    assert response.status_code == 409
+    assert "Nothing was changed" in response.get_data(as_text=True)
+    db.session.rollback()
+    assert fresh(handoff).state == "declined"
+    assert fresh(handoff).answer_note == "No van"

@@ -30,7 +30,7 @@ from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
 from handoff.extensions import htmx
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import commit_writes, db
+from handoff.kernel.db import commit_writes, db, reads_first
 from handoff.kernel.errors import InvalidInput, NotAllowed
 from handoff.kernel.forms import choices, database_id
 from handoff.kernel.timeline import TimelineEvent
@@ -411,6 +411,7 @@ def _back_to(commitment: Commitment):
 
 
 @bp.post("/handoffs/<int:handoff_id>/<action>")
+@reads_first
 def answer(handoff_id: int, action: str):
     """Answer a handoff (accept, counter, decline …); htmx swaps the row in place."""
     if action not in ANSWERS:

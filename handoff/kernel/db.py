@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event, select, text
 from sqlalchemy import inspect as sa_inspect
@@ -84,7 +84,26 @@ def _wants_write_lock() -> bool:
         return True
     if not has_request_context() or g.get("_written"):
         return False
+    if _reading_first():
+        return False  # (a writer from its first row lock on: lock_row)
     return request.method not in SAFE_METHODS
+
+
+def reads_first(view):
+    """A view that reads (who asks, what about, whether the form holds) before it takes a
+    row lock to write: on SQLite its request holds the write lock from its first lock_row
+    to its commit, not from its first query, so that two people answering at once wait on
+    each other for the change alone. Every decision is made again under the lock (locked).
+    Put it next to the route, outside every other decorator."""
+    view.reads_first = True
+    return view
+
+
+def _reading_first() -> bool:
+    """Whether this request's view reads first and has taken no row lock yet."""
+    if not has_request_context() or g.get("_locking") or request.endpoint is None:
+        return False
+    return getattr(current_app.view_functions.get(request.endpoint), "reads_first", False)
 
 
 def commit_writes() -> None:
@@ -163,6 +182,11 @@ def lock_row(model, ident) -> None:
     changed meanwhile against the other tables of the query as they were, so a locking query
     with joins can silently lose the row.
     """
+    if _reading_first():
+        session = db.session
+        if not (session.new or session.dirty or session.deleted):
+            session.commit()  # the reading ends (nothing to write): the lock begins a writer
+        g._locking = True
     key = _key(model)
     db.session.execute(select(key).where(key == ident).with_for_update(key_share=True))
 

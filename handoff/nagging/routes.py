@@ -12,7 +12,7 @@ from handoff.commitments.forms import ANSWER_FORMS
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import Handoff
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import db
+from handoff.kernel.db import db, reads_first
 from handoff.kernel.errors import InvalidInput
 from handoff.nagging.links import LinkExpired, LinkInvalid, read_token
 
@@ -24,6 +24,7 @@ def _problem(status: int, title: str, message: str):
 
 
 @bp.route("/act/<token>", methods=["GET", "POST"])
+@reads_first
 def act(token: str):
     """Confirm an answer from a reminder mail, as the person the mail was written for."""
     try:
