@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from handoff.accounts import throttle
 from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm
@@ -42,9 +42,14 @@ def _load_person(cookie_id: str) -> Person | None:
     now = utcnow()
     if not now - current_app.config["REMEMBER_COOKIE_DURATION"] <= signed_in <= now + CLOCK_SKEW:
         return None
-    # Pages ask the signed-in person's departments often: load them with the person.
-    person = db.session.scalar(
-        select(Person).where(Person.id == person_id).options(selectinload(Person.memberships))
+    # Pages ask the signed-in person's departments often: load them with the person, in the
+    # same query (one round trip for every page).
+    person = (
+        db.session.scalars(
+            select(Person).where(Person.id == person_id).options(joinedload(Person.memberships))
+        )
+        .unique()
+        .one_or_none()
     )
     if person is None or not person.active or not person.holds(token):
         return None
