@@ -29,7 +29,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from handoff.accounts.models import Person
@@ -303,9 +303,15 @@ def _digest_for(address: str, now: datetime, hours: Hours) -> int:
             nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
         return 0
     message = compose_digest(address, open_now, facts, now)
-    for nag in open_now:
-        nag.message_id = message.id
-        nag.mail_after = None
+    # every reminder it carries in one statement (after what the round changed is flushed)
+    carried = sorted(n.id for n in open_now)
+    for start in range(0, len(carried), 500):
+        db.session.execute(
+            update(Nag)
+            .where(Nag.id.in_(carried[start : start + 500]))
+            .values(message_id=message.id, mail_after=None)
+            .execution_options(synchronize_session="evaluate")
+        )
     box.last_digest_at = now
     box.day = day
     box.digests_that_day = sent_today + 1
