@@ -13,6 +13,7 @@ that are still true and whose recipient is in hours. Mail leaves later, from the
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload, selectinload
@@ -61,12 +62,10 @@ def sweep(now: datetime) -> SweepReport:
     with writing():
         report.late = note_late_handoffs(now)
         db.session.commit()
-        # who is in which department, read once a round (rows, which no commit expires)
-        people = People()
-        departments = {d.id: d for d in db.session.execute(select(Department.id, Department.name))}
+        names = RoundNames()
         for model, chase in ((Handoff, _nag_one), (CustomerTask, _chase_task)):
             for _ in range(MAX_BATCHES):
-                more = _sweep_batch(model, chase, now, report, people, departments)
+                more = _sweep_batch(model, chase, now, report, names)
                 db.session.commit()  # each batch its own short transaction: locks held briefly
                 if not more:
                     break
@@ -74,7 +73,20 @@ def sweep(now: datetime) -> SweepReport:
     return report
 
 
-def _sweep_batch(model, chase, now: datetime, report: SweepReport, people, departments) -> bool:
+class RoundNames:
+    """Who is in which department, and the departments' names: read once a round, and only
+    by a round with something due (rows, which no commit of a batch expires)."""
+
+    @cached_property
+    def people(self) -> People:
+        return People()
+
+    @cached_property
+    def departments(self) -> dict:
+        return {d.id: d for d in db.session.execute(select(Department.id, Department.name))}
+
+
+def _sweep_batch(model, chase, now: datetime, report: SweepReport, names: RoundNames) -> bool:
     """Chase up to BATCH due rows of `model` (handoffs, or tasks to tell the customer) with
     `chase`; answer whether there may be more."""
     ids = list(
@@ -104,7 +116,7 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport, people, depar
     reminders: list[Reminder] = []
     with db.session.no_autoflush:  # (what the batch changes is written once, at its end)
         for row in rows:
-            decided = chase(row, now, book, people, departments, organisation, report)
+            decided = chase(row, now, book, names.people, names.departments, organisation, report)
             if isinstance(decided, Reminder):
                 reminders.append(decided)
             else:
