@@ -111,7 +111,7 @@ def _involves(department_ids) -> object:
 
 
 # The board's statements are built once for each shape of filters and kept (building one
-# cost more than running it); what varies within a shape is bound at each run (Shape.params).
+# cost more than running it); what varies within a shape is bound at each run (_params).
 NOW, SOON, PER = bindparam("now"), bindparam("soon"), bindparam("per")
 
 
