@@ -4,12 +4,12 @@ in one query: what a department must answer, settle and deliver, however much pi
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select, union_all
 
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Handoff
 from handoff.kernel.db import db
-from handoff.kernel.paging import Cursor, Page, keyset_page
+from handoff.kernel.paging import Cursor, Page, in_page_order, page_of, reading_after
 
 # Each section: its name in URLs, its title, and what it is for.
 SECTIONS = {
@@ -53,31 +53,39 @@ class Section:
     count: int
 
 
-def section_page(
-    section: str, department_id: int, per: int, sort: str = "due", after=None, before=None
-) -> Page:
-    """One page of a section, in the chosen order, from the cursor in the URL: its rows are
-    (id, due_at) pairs, for `cards` to load."""
+def section_pages(
+    department_id: int, names, per: int, sort: str = "due", positions: dict | None = None
+) -> dict[str, Page]:
+    """A page of each of these sections, in the chosen order, each from its cursor in the URL
+    (`positions`: {section: {after|before: cursor}}), in one query: a union of each
+    section's index range. Its rows are (id, due_at) pairs, for the cards to load."""
     shape = SHAPES[sort]
-    cursor = Cursor.read(after, shape) or Cursor.read(before, shape, backwards=True)
-    if sort == "newest":
-        return keyset_page(
-            _query(section, department_id),
-            (Handoff.id,),
-            lambda row: (row.id,),
-            cursor,
-            per,
-            descending=True,
-            as_rows=True,
+    descending = sort == "newest"
+    keys = (Handoff.id,) if descending else (Handoff.due_at, Handoff.id)
+
+    def key_of(row) -> tuple:
+        return (row.id,) if descending else (row.due_at, row.id)
+
+    cursors, parts = {}, []
+    for name in names:
+        here = (positions or {}).get(name, {})
+        cursor = Cursor.read(here.get("after"), shape) or Cursor.read(
+            here.get("before"), shape, backwards=True
         )
-    return keyset_page(
-        _query(section, department_id),
-        (Handoff.due_at, Handoff.id),
-        lambda row: (row.due_at, row.id),
-        cursor,
-        per,
-        as_rows=True,
-    )
+        cursors[name] = cursor
+        part = reading_after(_query(name, department_id), keys, cursor, per, descending)
+        parts.append(select(part.add_columns(literal(name).label("section")).subquery()))
+    found: dict[str, list] = {name: [] for name in names}
+    for row in db.session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
+        found[row.section].append(row)
+    pages = {}
+    for name in names:
+        cursor = cursors[name]
+        downwards = descending != bool(cursor and cursor.backwards)
+        rows = sorted(found[name], key=key_of, reverse=downwards)  # as each part read them
+        rows, more = in_page_order(rows, per, cursor)
+        pages[name] = page_of(rows, more, key_of, cursor)
+    return pages
 
 
 def section_counts(department_id: int) -> dict[str, int]:

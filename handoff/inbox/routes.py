@@ -13,7 +13,7 @@ from handoff.inbox.queries import (
     SECTIONS,
     SORTS,
     section_counts,
-    section_page,
+    section_pages,
 )
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
@@ -66,10 +66,11 @@ def _positions() -> dict[str, dict]:
     return positions
 
 
-def _section(department: Department, name: str, choices: dict, positions: dict, count: int):
+def _section(
+    department: Department, name: str, choices: dict, positions: dict, count: int, page
+) -> dict:
     """One section: its page, its count, and the addresses of the pages beside it."""
     here = positions.get(name, {})
-    page = section_page(name, department.id, choices["per"], choices["sort"], **here)
     kept = _kept(choices)
 
     def page_url(endpoint: str, position: dict) -> str:
@@ -111,7 +112,8 @@ def _context(department: Department, names) -> dict:
     choices = _choices()
     positions = _positions()
     counts = section_counts(department.id)
-    sections = [_section(department, n, choices, positions, counts[n]) for n in names]
+    pages = section_pages(department.id, names, choices["per"], choices["sort"], positions)
+    sections = [_section(department, n, choices, positions, counts[n], pages[n]) for n in names]
     loaded = handoff_cards([row.id for s in sections for row in s["rows"]])
     for s in sections:
         s["rows"] = [loaded[row.id] for row in s["rows"] if row.id in loaded]

@@ -120,6 +120,23 @@ def fetch_after(
     """Up to `limit` rows of `query` after the cursor's key (before it, going back; from the
     end, going back without a key), in page order; and whether there are more beyond them.
     The rows are entities, or rows of columns `as_rows` (an id and its sort key, say)."""
+    query = reading_after(query, keys, cursor, limit, descending, backwards)
+    found = (
+        db.session.execute(query, params) if as_rows else db.session.scalars(query, params).unique()
+    )
+    return in_page_order(list(found), limit, cursor, backwards)
+
+
+def reading_after(
+    query: Select,
+    keys: Sequence,
+    cursor: Cursor | None,
+    limit: int,
+    descending: bool = False,
+    backwards: bool | None = None,
+) -> Select:
+    """`query` reading up to `limit` + 1 rows from the cursor's key on, in the direction it
+    reads them (fetch_after; several lists at once run them as one union)."""
     if backwards is None:
         backwards = bool(cursor and cursor.backwards)
     downwards = descending != backwards  # the direction the rows are read in
@@ -127,11 +144,13 @@ def fetch_after(
         row_key, given = tuple_(*keys), tuple_(*cursor.key)
         query = query.where(row_key < given if downwards else row_key > given)
     order = [k.desc() for k in keys] if downwards else [k.asc() for k in keys]
-    query = query.order_by(*order).limit(limit + 1)
-    found = (
-        db.session.execute(query, params) if as_rows else db.session.scalars(query, params).unique()
-    )
-    rows = list(found)
+    return query.order_by(*order).limit(limit + 1)
+
+
+def in_page_order(rows: list, limit: int, cursor: Cursor | None, backwards: bool | None = None):
+    """The rows read by reading_after, as a page shows them, and whether there are more."""
+    if backwards is None:
+        backwards = bool(cursor and cursor.backwards)
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
