@@ -1,7 +1,9 @@
-"""Commitments as lists show them (the board, the lookup), read as columns: a page of rows
-costs four small queries, where loading the commitments with their handoffs as entities cost
-several times as much. A row answers what the sentences and the list templates ask of a
-commitment (its route, its customer, who owns the conversation, its status) and no more."""
+"""Commitments and handoffs as lists show them, read as columns: the board's and the
+lookup's rows (CommitmentRow), the inbox's cards and a digest's items (HandoffCard). A page
+of them costs a few small queries, where loading commitments and handoffs as entities with
+their eager loads cost several times as much. A row answers what the sentences, the list
+templates and the answers (commitments.answers) ask of the model it stands for, as the
+model's own names say it, and no more; it is read-only."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
