@@ -7,8 +7,10 @@ model's own names say it, and no more; it is read-only."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from handoff.accounts.models import Person
 from handoff.commitments.lifecycle import OPEN_STATES, State
@@ -17,6 +19,14 @@ from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel.db import db
+
+
+@cache
+def aliases(*models) -> tuple:
+    """The departments and people a row names, each joined in under its own name: made once
+    for each use (making an alias costs more than the query it is for), when first asked
+    for (every model is mapped by then)."""
+    return tuple(aliased(model) for model in models)
 
 
 @dataclass(frozen=True)
@@ -82,11 +92,12 @@ class CommitmentRow:
 
 
 def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
-    """The rows of these commitments, in this order (an id not found is left out): the
-    commitments with their customers, their handoffs, and the names of the departments and
-    people they name, whatever the number of rows."""
+    """The rows of these commitments, in this order (an id not found is left out): two
+    queries, the commitments with the names they show joined in, and their handoffs with
+    their departments' names, whatever the number of rows."""
     if not ids:
         return []
+    owner, talker, person = aliases(Department, Department, Person)
     found = db.session.execute(
         select(
             Commitment.id,
@@ -97,10 +108,16 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
             Commitment.customer_id,
             Customer.name.label("customer_name"),
             Commitment.owner_department_id,
+            owner.name.label("owner_name"),
             Commitment.customer_owner_department_id,
+            talker.name.label("talker_name"),
             Commitment.customer_owner_person_id,
+            person.name.label("person_name"),
         )
         .join(Customer, Customer.id == Commitment.customer_id)
+        .join(owner, owner.id == Commitment.owner_department_id)
+        .join(talker, talker.id == Commitment.customer_owner_department_id)
+        .outerjoin(person, person.id == Commitment.customer_owner_person_id)
         .where(Commitment.id.in_(ids))
     ).all()
     steps: dict[int, list] = {i: [] for i in ids}
@@ -109,6 +126,7 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
             Handoff.commitment_id,
             Handoff.id,
             Handoff.department_id,
+            Department.name.label("department_name"),
             Handoff.state,
             Handoff.due_at,
             Handoff.requested_at,
@@ -120,21 +138,11 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
             Handoff.nags_total,
             Handoff.escalated_at,
         )
+        .join(Department, Department.id == Handoff.department_id)
         .where(Handoff.commitment_id.in_(ids))
         .order_by(Handoff.commitment_id, Handoff.position)
     ):
         steps[h.commitment_id].append(h)
-    departments = {
-        d.id: Named(d.id, d.name)
-        for d in db.session.execute(select(Department.id, Department.name))
-    }
-    people = {c.customer_owner_person_id for c in found} - {None}
-    named = (
-        db.session.execute(select(Person.id, Person.name).where(Person.id.in_(people)))
-        if people
-        else ()
-    )
-    names = {p.id: Named(p.id, p.name) for p in named}
     rows = {
         c.id: CommitmentRow(
             id=c.id,
@@ -143,13 +151,13 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
             cancelled_at=c.cancelled_at,
             cancel_reason=c.cancel_reason,
             customer=Named(c.customer_id, c.customer_name),
-            owner_department=departments[c.owner_department_id],
-            customer_owner_department=departments[c.customer_owner_department_id],
-            customer_owner_person=names.get(c.customer_owner_person_id),
+            owner_department=Named(c.owner_department_id, c.owner_name),
+            customer_owner_department=Named(c.customer_owner_department_id, c.talker_name),
+            customer_owner_person=_named(c.customer_owner_person_id, c.person_name),
             handoffs=[
                 Step(
                     id=h.id,
-                    department=departments[h.department_id],
+                    department=Named(h.department_id, h.department_name),
                     state=h.state,
                     due_at=h.due_at,
                     requested_at=h.requested_at,
@@ -167,6 +175,11 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
         for c in found
     }
     return [rows[i] for i in ids if i in rows]
+
+
+def _named(ident: int | None, name: str | None) -> Named | None:
+    """A name from an outer join (None where the row names nobody)."""
+    return None if ident is None else Named(ident, name)
 
 
 @dataclass(frozen=True)
@@ -246,29 +259,37 @@ class HandoffCard:
 
 
 def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
-    """The cards of these handoffs by id: one query of the handoffs with their commitments
-    and customers, and one each for the names of the people, departments and standing
-    promises they name, whatever the number of cards."""
+    """The cards of these handoffs by id, in one query: the handoffs with their commitments,
+    customers and the names of the departments, people and standing promise they name."""
     if not ids:
         return {}
+    department, owner, talker, asker, answerer, changer = aliases(
+        Department, Department, Department, Person, Person, Person
+    )
+    promise = Handoff.standing_promise.property.entity.class_  # (promises build on commitments)
     found = db.session.execute(
         select(
             Handoff.id,
             Handoff.commitment_id,
             Handoff.department_id,
+            department.name.label("department_name"),
             Handoff.state,
             Handoff.ask,
             Handoff.due_at,
             Handoff.requested_at,
             Handoff.requested_by_id,
+            asker.name.label("asker_name"),
             Handoff.answered_at,
             Handoff.answered_by_id,
+            answerer.name.label("answerer_name"),
             Handoff.answer_note,
             Handoff.counter_due_at,
             Handoff.counter_terms,
             Handoff.changed_at,
             Handoff.changed_by_id,
+            changer.name.label("changer_name"),
             Handoff.standing_promise_id,
+            promise.name.label("promise_name"),
             Handoff.amount,
             Handoff.quantity,
             Handoff.next_nag_at,
@@ -277,23 +298,23 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
             Commitment.title,
             Commitment.cancelled_at,
             Commitment.owner_department_id,
+            owner.name.label("owner_name"),
             Commitment.customer_owner_department_id,
+            talker.name.label("talker_name"),
             Commitment.customer_id,
             Customer.name.label("customer_name"),
         )
         .join(Commitment, Commitment.id == Handoff.commitment_id)
         .join(Customer, Customer.id == Commitment.customer_id)
+        .join(department, department.id == Handoff.department_id)
+        .join(owner, owner.id == Commitment.owner_department_id)
+        .join(talker, talker.id == Commitment.customer_owner_department_id)
+        .join(asker, asker.id == Handoff.requested_by_id)
+        .outerjoin(answerer, answerer.id == Handoff.answered_by_id)
+        .join(changer, changer.id == Handoff.changed_by_id)
+        .outerjoin(promise, promise.id == Handoff.standing_promise_id)
         .where(Handoff.id.in_(ids))
     ).all()
-    departments = departments_named()
-    people = names_of(
-        Person,
-        {h.requested_by_id for h in found}
-        | {h.answered_by_id for h in found}
-        | {h.changed_by_id for h in found},
-    )
-    promise = Handoff.standing_promise.property.entity.class_  # (promises build on commitments)
-    promises = names_of(promise, {h.standing_promise_id for h in found})
     return {
         h.id: HandoffCard(
             id=h.id,
@@ -302,23 +323,23 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
                 title=h.title,
                 cancelled_at=h.cancelled_at,
                 customer=Named(h.customer_id, h.customer_name),
-                owner_department=departments[h.owner_department_id],
-                customer_owner_department=departments[h.customer_owner_department_id],
+                owner_department=Named(h.owner_department_id, h.owner_name),
+                customer_owner_department=Named(h.customer_owner_department_id, h.talker_name),
             ),
-            department=departments[h.department_id],
+            department=Named(h.department_id, h.department_name),
             state=h.state,
             ask=h.ask,
             due_at=h.due_at,
             requested_at=h.requested_at,
-            requested_by=people[h.requested_by_id],
+            requested_by=Named(h.requested_by_id, h.asker_name),
             answered_at=h.answered_at,
-            answered_by=people.get(h.answered_by_id),
+            answered_by=_named(h.answered_by_id, h.answerer_name),
             answer_note=h.answer_note,
             counter_due_at=h.counter_due_at,
             counter_terms=h.counter_terms,
             changed_at=h.changed_at,
-            changed_by=people[h.changed_by_id],
-            standing_promise=promises.get(h.standing_promise_id),
+            changed_by=Named(h.changed_by_id, h.changer_name),
+            standing_promise=_named(h.standing_promise_id, h.promise_name),
             amount=h.amount,
             quantity=h.quantity,
             next_nag_at=h.next_nag_at,
@@ -326,28 +347,4 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
             escalated_at=h.escalated_at,
         )
         for h in found
-    }
-
-
-def departments_named() -> dict[int, Named]:
-    """Every department's name by id (a list names a few of a hundred at most), read once a
-    transaction: the lists of one page share it."""
-    session = db.session()  # (the request's own, behind the scoped proxy)
-    kept = session.info.get("departments_named")
-    if kept and kept[0] is session.get_transaction():
-        return kept[1]
-    rows = session.execute(select(Department.id, Department.name))
-    named = {d.id: Named(d.id, d.name) for d in rows}
-    session.info["departments_named"] = (session.get_transaction(), named)
-    return named
-
-
-def names_of(model, ids: set) -> dict[int, Named]:
-    """The names of these rows of `model` (people, standing promises) by id."""
-    ids = ids - {None}
-    if not ids:
-        return {}
-    return {
-        r.id: Named(r.id, r.name)
-        for r in db.session.execute(select(model.id, model.name).where(model.id.in_(ids)))
     }

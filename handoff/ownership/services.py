@@ -19,12 +19,12 @@ from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.rows import (
     CommitmentRow,
     Named,
+    aliases,
     commitment_rows,
-    departments_named,
-    names_of,
 )
 from handoff.commitments.sentences import customer_sentence
 from handoff.departments.hours import hours_of
+from handoff.departments.models import Department
 from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
@@ -167,6 +167,7 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[
     first (at most `limit`), and how many there are in all: rows of columns, with their
     commitments as the lists show them."""
     mine = [CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None)]
+    department, earlier, person = aliases(Department, Department, Person)
     found = db.session.execute(
         select(
             CustomerTask.id,
@@ -174,14 +175,20 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[
             CustomerTask.handoff_id,
             CustomerTask.reason,
             CustomerTask.department_id,
+            department.name.label("department_name"),
             CustomerTask.person_id,
+            person.name.label("person_name"),
             CustomerTask.from_department_id,
+            earlier.name.label("earlier_name"),
             CustomerTask.carried,
             CustomerTask.created_at,
             CustomerTask.due_at,
             CustomerTask.nags_sent,
             CustomerTask.escalated_at,
         )
+        .join(department, department.id == CustomerTask.department_id)
+        .outerjoin(person, person.id == CustomerTask.person_id)
+        .outerjoin(earlier, earlier.id == CustomerTask.from_department_id)
         .where(*mine)
         .order_by(CustomerTask.due_at, CustomerTask.id)
         .limit(limit)
@@ -190,17 +197,17 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[
     if not found:
         return [], total
     commitments = {c.id: c for c in commitment_rows([t.commitment_id for t in found])}
-    departments = departments_named()
-    people = names_of(Person, {t.person_id for t in found})
     tasks = [
         TaskCard(
             id=t.id,
             commitment=commitments[t.commitment_id],
             handoff_id=t.handoff_id,
             reason=t.reason,
-            department=departments[t.department_id],
-            person=people.get(t.person_id),
-            from_department=departments.get(t.from_department_id),
+            department=Named(t.department_id, t.department_name),
+            person=Named(t.person_id, t.person_name) if t.person_id else None,
+            from_department=(
+                Named(t.from_department_id, t.earlier_name) if t.from_department_id else None
+            ),
             carried=t.carried,
             created_at=t.created_at,
             due_at=t.due_at,
