@@ -246,3 +246,42 @@ def test_an_answer_reads_first_and_decides_on_the_state_under_its_lock(
     db.session.rollback()
     assert fresh(handoff).state == "declined"
     assert fresh(handoff).answer_note == "No van"
+
+
+def test_two_people_taking_off_the_last_two_steps_at_once_leave_one(
+    client, org, commitment, sign_in, web_app, database_url
+):
+    """Taking a step off the route reads what is left of it under the commitment's lock:
+    when someone else took the other step off between this request's reading and its lock,
+    this one is refused (the commitment would have no route left) and changes nothing."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the moment between reading and locking is SQLite's reads_first")
+    sign_in(client, org.ana)
+    first, second = commitment.handoffs
+    with web_app.app_context():
+        engine = db.engine
+    begins = []
+
+    def someone_else_takes_off_the_other(conn, cursor, statement, parameters, context, many):
+        if not statement.startswith("BEGIN"):
+            return
+        begins.append(statement)
+        if statement == "BEGIN IMMEDIATE" and begins.count(statement) == 1:
+            other = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+            other.execute("UPDATE handoff SET state = 'cancelled' WHERE id = ?", (second.id,))
+            other.commit()
+            other.close()
+
+    sa.event.listen(engine, "before_cursor_execute", someone_else_takes_off_the_other)
+    try:
+        response = client.post(
+            f"/handoffs/{first.id}/remove",
+            data={"view": "commitment", "reason": "Not needed"},
+            headers=htmx_headers(),
+        )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", someone_else_takes_off_the_other)
+    assert begins[0] == "BEGIN"
+    assert response.status_code == 422
+    assert "last step of the route" in response.get_data(as_text=True)
+    assert [fresh(first).state, fresh(second).state] == ["pending", "cancelled"]

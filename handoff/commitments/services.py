@@ -19,7 +19,7 @@ from handoff.commitments.status import Status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel import events
-from handoff.kernel.db import db, locked, skip_locked
+from handoff.kernel.db import db, lock_row, locked, skip_locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.kernel.events import (
     AcceptedByStandingPromise,
@@ -319,9 +319,14 @@ def remove_step(handoff: Handoff, actor: Person, now: datetime, reason: str) -> 
     _require_owner_side(actor, commitment)
     if not reason.strip():
         raise InvalidInput("Say why the step is taken off the route.")
-    remaining = [
-        h for h in commitment.handoffs if h.id != handoff.id and h.state != State.CANCELLED
-    ]
+    # Changes of the route take turns on the commitment's lock (as cancelling it does), and
+    # what is left of the route is read under it: two people taking off the last two steps
+    # at once cannot leave a commitment with none.
+    lock_row(Commitment, commitment.id)
+    states = db.session.execute(
+        select(Handoff.id, Handoff.state).where(Handoff.commitment_id == commitment.id)
+    )
+    remaining = [i for i, state in states if i != handoff.id and state != State.CANCELLED]
     if not remaining:
         raise InvalidInput("This is the last step of the route: cancel the commitment instead.")
     facts = {"department": handoff.department.name, "note": reason.strip()}

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -97,6 +97,17 @@ def reads_first(view):
     Put it next to the route, outside every other decorator."""
     view.reads_first = True
     return view
+
+
+@event.listens_for(Session, "after_flush")
+def _note_written(session, flush_context) -> None:
+    session.info["flushed"] = True  # (what lock_row asks: has this transaction written?)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_written(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("flushed", None)
 
 
 def _reading_first() -> bool:
@@ -183,10 +194,11 @@ def lock_row(model, ident) -> None:
     with joins can silently lose the row.
     """
     if _reading_first():
-        session = db.session
-        if not (session.new or session.dirty or session.deleted):
-            session.commit()  # the reading ends (nothing to write): the lock begins a writer
         g._locking = True
+        session = db.session()
+        written = session.new or session.dirty or session.deleted or session.info.get("flushed")
+        if db.engine.dialect.name == "sqlite" and not written:
+            session.commit()  # the reading ends (nothing to write): the lock begins a writer
     key = _key(model)
     db.session.execute(select(key).where(key == ident).with_for_update(key_share=True))
 
