@@ -36,7 +36,8 @@ def slow_lock(monkeypatch):
 def race(web_app, sign_in, people_and_answers, handoff_id, url=None):
     """Send the answers at once, one thread each; return (status, body) in the same order.
 
-    `url`, when given, is where every answer goes (the action is then ignored).
+    `url`, when given, is where every answer goes (the action is then ignored); an action
+    that is a path is where that one answer goes.
     """
     barrier = threading.Barrier(len(people_and_answers))
     results = [None] * len(people_and_answers)
@@ -45,7 +46,9 @@ def race(web_app, sign_in, people_and_answers, handoff_id, url=None):
         try:
             client = sign_in(web_app.test_client(), person)
             barrier.wait()
-            target = url or f"/handoffs/{handoff_id}/{action}"
+            target = url or (
+                action if action.startswith("/") else f"/handoffs/{handoff_id}/{action}"
+            )
             response = client.post(target, data=data, headers=htmx_headers())
             results[index] = (response.status_code, response.get_data(as_text=True))
         except Exception as error:  # reported by the test, not lost in the thread
@@ -169,3 +172,27 @@ def test_two_people_marking_the_customer_told_at_once_one_note_is_kept(
             )
         )
         assert told == 1
+
+
+def test_taking_off_the_last_two_steps_at_once_leaves_one(web_app, org, make, sign_in, slow_lock):
+    """Two people of the owner side each take a different step off a route of two at the same
+    moment: changes of the route take turns on the commitment's lock, so one is taken off
+    and the other is refused (the route would be empty), whichever came first."""
+    for _ in range(ROUNDS):
+        commitment = make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation, org.billing]
+        )
+        first, second = commitment.handoffs
+        reason = {"view": "commitment", "reason": "Not needed"}
+        results = race(
+            web_app,
+            sign_in,
+            [
+                (org.ana, f"/handoffs/{first.id}/remove", reason),
+                (org.admin, f"/handoffs/{second.id}/remove", reason),
+            ],
+            first.id,
+        )
+        assert sorted(status for status, _ in results) == [200, 422], results
+        states = sorted([fresh(first).state, fresh(second).state])
+        assert states == ["cancelled", "pending"]
