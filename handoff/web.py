@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g, has_app_context, make_response, render_template, url_for
+from flask import current_app, g, has_app_context, make_response, render_template
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -15,6 +15,7 @@ from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.db import MAX_INT, commit_writes, db
 from handoff.kernel.errors import InvalidInput
+from handoff.kernel.urls import UrlPattern
 
 
 def wants_fragment() -> bool:
@@ -46,25 +47,15 @@ def render_fragment(fragment: str, status: int = 200, trigger: str | None = None
     return response
 
 
-ROW_URL_MARK = 9_000_000_001  # beyond any database id: a placeholder no real value can be
-
-
 def row_url(endpoint: str, **values) -> str:
     """url_for for the many rows of one page: the address of `endpoint` is built once per
-    request with placeholders, then each row's values are put in (building every row's links
-    with url_for cost more than the rest of an inbox card)."""
-    key = (endpoint, *sorted(values))
+    request with placeholders (kernel.urls), then each row's values are put in."""
+    numbers = frozenset(name for name, value in values.items() if isinstance(value, int))
+    key = (endpoint, *sorted(values), numbers)
     patterns = g.setdefault("_row_urls", {})
     if key not in patterns:
-        marks = {
-            name: ROW_URL_MARK + i if isinstance(values[name], int) else f"__mark{i}__"
-            for i, name in enumerate(sorted(values))
-        }
-        patterns[key] = (url_for(endpoint, **marks), marks)
-    url, marks = patterns[key]
-    for name, value in values.items():
-        url = url.replace(str(marks[name]), quote(str(value), safe=""), 1)
-    return url
+        patterns[key] = UrlPattern(endpoint, values, numbers)
+    return patterns[key].url(**values)
 
 
 @lru_cache(maxsize=64)

@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, url_for
@@ -17,6 +17,7 @@ from handoff.commitments.models import Commitment
 from handoff.commitments.rows import handoff_cards
 from handoff.kernel.dates import format_when, is_valid_zone
 from handoff.kernel.db import db
+from handoff.kernel.urls import UrlPattern
 from handoff.mail import OutboxMessage, mail_domain, one_line
 from handoff.nagging.links import make_token
 from handoff.nagging.rules import Kind
@@ -200,8 +201,8 @@ def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessag
     with current_app.test_request_context(
         "/", base_url=f"{base.scheme}://{base.netloc}{base.path.rstrip('/')}"
     ):
-        show = UrlPattern("commitments.show", "reference")
-        act = UrlPattern("nagging.act", "token", "do")
+        show = UrlPattern("commitments.show", ["reference"], external=True)
+        act = UrlPattern("nagging.act", ["token", "do"], external=True)
         for number, item in enumerate(shown):
             item.open_url = show.url(reference=item.commitment.reference)
             if item.task is not None:
@@ -284,18 +285,3 @@ def _where_the_rest_wait(rest: list) -> str:
     if len(departments) == 1 and None not in departments:
         return url_for("inbox.show", department_id=departments.pop(), _external=True)
     return url_for("board.index", _external=True)
-
-
-class UrlPattern:
-    """An endpoint's external address built once, then filled in per item: building each
-    link with url_for cost more than all the rest of a digest's item."""
-
-    def __init__(self, endpoint: str, *names: str):
-        self.marks = {name: f"__{name}_{id(self)}__" for name in names}
-        self.pattern = url_for(endpoint, _external=True, **self.marks)
-
-    def url(self, **values: str) -> str:
-        url = self.pattern
-        for name, value in values.items():
-            url = url.replace(self.marks[name], quote(str(value), safe=""))
-        return url
