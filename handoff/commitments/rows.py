@@ -6,16 +6,15 @@ templates and the answers (commitments.answers) ask of the model it stands for, 
 model's own names say it, and no more; it is read-only."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from handoff.accounts.models import Person
-from handoff.commitments.lifecycle import OPEN_STATES, State
+from handoff.commitments.lifecycle import OPEN_STATES
 from handoff.commitments.models import Commitment, Handoff
-from handoff.commitments.status import HandoffFacts, Status, derive_status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
 from handoff.kernel.db import db
@@ -80,15 +79,7 @@ class CommitmentRow:
     def customer_id(self) -> int:
         return self.customer.id
 
-    def status(self, now: datetime, at_risk_within: timedelta) -> Status:
-        """As Commitment.status says it."""
-        return derive_status(
-            cancelled=self.cancelled_at is not None,
-            promised_at=self.promised_at,
-            handoffs=[HandoffFacts(State(h.state), h.due_at) for h in self.handoffs],
-            now=now,
-            at_risk_within=at_risk_within,
-        )
+    status = Commitment.status  # (the model's own rule, read from the row's columns)
 
 
 def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
@@ -242,20 +233,16 @@ class HandoffCard:
         return self.state in OPEN_STATES
 
     @property
-    def effective_due_at(self) -> datetime:
-        """As Handoff.effective_due_at says it: the counter's date while countered."""
-        if self.state == State.COUNTERED and self.counter_due_at:
-            return self.counter_due_at
-        return self.due_at
+    def standing_promise_id(self) -> int | None:
+        return self.standing_promise.id if self.standing_promise else None
 
     @property
-    def accepted_by_promise(self) -> bool:
-        """As Handoff.accepted_by_promise says it."""
-        return (
-            self.standing_promise is not None
-            and self.answered_by is None
-            and self.answered_at is not None
-        )
+    def answered_by_id(self) -> int | None:
+        return self.answered_by.id if self.answered_by else None
+
+    # the model's own rules, read from the card's columns
+    effective_due_at = Handoff.effective_due_at
+    accepted_by_promise = Handoff.accepted_by_promise
 
 
 def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
