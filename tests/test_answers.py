@@ -1,6 +1,7 @@
 """Answering handoffs through the web: the row swaps in place, bad answers change nothing."""
 
 import sqlite3
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -204,6 +205,31 @@ def test_a_done_handoff_shows_who_accepted_it_and_who_finished_it(client, org, m
     assert "Done by Ben Okafor" in page
 
 
+@contextmanager
+def someone_else_writes_at_the_lock(web_app, database_url, sql: str, *params):
+    """While the block runs, another connection runs `sql` (and commits) just before the
+    request's write lock begins (SQLite's first BEGIN IMMEDIATE); yields the BEGINs seen."""
+    with web_app.app_context():
+        engine = db.engine
+    begins = []
+
+    def meanwhile(conn, cursor, statement, parameters, context, many):
+        if not statement.startswith("BEGIN"):
+            return
+        begins.append(statement)
+        if statement == "BEGIN IMMEDIATE" and begins.count(statement) == 1:
+            other = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+            other.execute(sql, params)
+            other.commit()
+            other.close()
+
+    sa.event.listen(engine, "before_cursor_execute", meanwhile)
+    try:
+        yield begins
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", meanwhile)
+
+
 def test_an_answer_reads_first_and_decides_on_the_state_under_its_lock(
     client, org, commitment, sign_in, web_app, database_url
 ):
@@ -215,30 +241,11 @@ def test_an_answer_reads_first_and_decides_on_the_state_under_its_lock(
         pytest.skip("the write lock taken late is SQLite's (PostgreSQL locks the row alone)")
     sign_in(client, org.ivo)
     handoff = commitment.handoffs[0]
-    with web_app.app_context():
-        engine = db.engine
-    begins = []
-
-    def someone_else_declines_first(conn, cursor, statement, parameters, context, many):
-        if not statement.startswith("BEGIN"):
-            return
-        begins.append(statement)
-        if statement == "BEGIN IMMEDIATE" and begins.count(statement) == 1:
-            other = sqlite3.connect(database_url.removeprefix("sqlite:///"))
-            other.execute(
-                "UPDATE handoff SET state = 'declined', answer_note = 'No van' WHERE id = ?",
-                (handoff.id,),
-            )
-            other.commit()
-            other.close()
-
-    sa.event.listen(engine, "before_cursor_execute", someone_else_declines_first)
-    try:
+    declined = "UPDATE handoff SET state = 'declined', answer_note = 'No van' WHERE id = ?"
+    with someone_else_writes_at_the_lock(web_app, database_url, declined, handoff.id) as begins:
         response = client.post(
             f"/handoffs/{handoff.id}/accept", data={"view": "inbox"}, headers=htmx_headers()
         )
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", someone_else_declines_first)
     assert begins[0] == "BEGIN"  # who asks and about what: read without the write lock
     assert "BEGIN IMMEDIATE" in begins  # the change: under it
     assert response.status_code == 409
@@ -258,29 +265,13 @@ def test_two_people_taking_off_the_last_two_steps_at_once_leave_one(
         pytest.skip("the moment between reading and locking is SQLite's reads_first")
     sign_in(client, org.ana)
     first, second = commitment.handoffs
-    with web_app.app_context():
-        engine = db.engine
-    begins = []
-
-    def someone_else_takes_off_the_other(conn, cursor, statement, parameters, context, many):
-        if not statement.startswith("BEGIN"):
-            return
-        begins.append(statement)
-        if statement == "BEGIN IMMEDIATE" and begins.count(statement) == 1:
-            other = sqlite3.connect(database_url.removeprefix("sqlite:///"))
-            other.execute("UPDATE handoff SET state = 'cancelled' WHERE id = ?", (second.id,))
-            other.commit()
-            other.close()
-
-    sa.event.listen(engine, "before_cursor_execute", someone_else_takes_off_the_other)
-    try:
+    taken_off = "UPDATE handoff SET state = 'cancelled' WHERE id = ?"
+    with someone_else_writes_at_the_lock(web_app, database_url, taken_off, second.id) as begins:
         response = client.post(
             f"/handoffs/{first.id}/remove",
             data={"view": "commitment", "reason": "Not needed"},
             headers=htmx_headers(),
         )
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", someone_else_takes_off_the_other)
     assert begins[0] == "BEGIN"
     assert response.status_code == 422
     assert "last step of the route" in response.get_data(as_text=True)
