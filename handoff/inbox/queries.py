@@ -1,7 +1,6 @@
 """A department's inbox in sections, each one page at a time from an index, and their counts
 in one query: what a department must answer, settle and deliver, however much piles up."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, literal, select, union_all
@@ -44,13 +43,6 @@ def _where(section: str, department_id: int):
 def _query(section: str, department_id: int) -> Select:
     # each row's id and sort key: what a row shows is loaded once for every section (cards)
     return select(Handoff.id, Handoff.due_at).where(*_where(section, department_id))
-
-
-@dataclass
-class Section:
-    name: str
-    page: Page
-    count: int
 
 
 def section_pages(

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC
 
 from flask import current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
@@ -157,13 +157,6 @@ def end_session(error: BaseException | None = None) -> None:
         db.session.remove()
     except SQLAlchemyError:
         db.session.registry.clear()
-
-
-def utc(value: datetime) -> datetime:
-    """The same moment in UTC; refuses naive datetimes."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}")
-    return value.astimezone(UTC)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import lazyload, selectinload
 
 from handoff.commitments.models import Handoff
@@ -374,8 +374,3 @@ def _emails(recipients) -> list[str]:
 def _on_timeline(commitment_id: int, handoff_id: int, entries: list[dict], now) -> list[dict]:
     """The timeline entries of what a reminder did (the batch writes them at once)."""
     return [timeline.entry(commitment_id, "nag", now, handoff=handoff_id, **f) for f in entries]
-
-
-def due_count(now: datetime) -> int:
-    """How many handoffs have a reminder due at `now` (for progress and reports)."""
-    return db.session.scalar(select(func.count(Handoff.id)).where(Handoff.next_nag_at <= now))
