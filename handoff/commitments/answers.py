@@ -82,15 +82,13 @@ def answers_open(handoff) -> list[Answer]:
 
 def answers_for(person, handoff) -> list[Answer]:
     """The answers `person` may give to `handoff` now."""
-    return [
-        answer
-        for answer in answers_open(handoff)
-        if (
-            may_answer(person, handoff)
-            if answer.by == DEPARTMENT
-            else may_settle(person, handoff.commitment)
-        )
-    ]
+    open_now = answers_open(handoff)
+    sides = {answer.by for answer in open_now}
+    may = {
+        DEPARTMENT: DEPARTMENT in sides and may_answer(person, handoff),
+        OWNER_SIDE: OWNER_SIDE in sides and may_settle(person, handoff.commitment),
+    }
+    return [answer for answer in open_now if may[answer.by]]
 
 
 def answers_by_handoff(person, handoffs) -> dict[int, frozenset[str]]:

@@ -262,5 +262,20 @@ def insert_new(model, rows: list[dict], key: list[str]) -> set[tuple]:
     # written into it would be a new statement each time); the keys of what was written come
     # back, which both databases give for many rows at once (a row count does not).
     columns = [getattr(model, name) for name in key]
-    statement = insert(model).on_conflict_do_nothing(index_elements=key).returning(*columns)
+    statement = (
+        insert(model)
+        .on_conflict_do_nothing(
+            index_elements=key, index_where=_partial_key_where(model, tuple(key))
+        )
+        .returning(*columns)
+    )
     return {tuple(row) for row in db.session.connection().execute(statement, rows)}
+
+
+def _partial_key_where(model, key: tuple[str, ...]):
+    """The condition of the unique index on `key` when it is a partial one (a conflict names
+    it so that the database knows which index it means), else None."""
+    for index in model.__table__.indexes:
+        if index.unique and tuple(column.name for column in index.columns) == key:
+            return index.dialect_options[db.engine.dialect.name].get("where")
+    return None

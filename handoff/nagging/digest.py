@@ -163,20 +163,29 @@ def thread_id(commitment) -> str:
     return f"<commitment-{commitment.reference}@{mail_domain()}>"
 
 
-def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessage:
+def compose_digest(
+    email: str,
+    nags: list,
+    facts,
+    now: datetime,
+    cards: dict | None = None,
+    person: Person | None = None,
+) -> OutboxMessage:
     """Write the digest for one recipient into the outbox (the caller commits).
 
     Several reminders about one thing (a repeat held back, then a new level) make one item:
     the latest of them. The most urgent items are told in full with their answer buttons
     (DIGEST_ITEMS_IN_FULL); the next ones a line each, up to DIGEST_ITEMS_LISTED; the rest
     are counted with a link to where they wait. A mail stays readable, and its cost bounded,
-    however much waits for one person.
+    however much waits for one person. `cards` keeps the handoffs read, for the next digest
+    of the same transaction; `person` is the recipient's, when the caller has read it.
     """
     latest: dict[tuple, object] = {}
     for nag in sorted(nags, key=lambda n: (n.level, n.number, n.id)):
         latest[(nag.handoff_id, nag.task_id, nag.kind)] = nag
     nags = list(latest.values())
-    person = db.session.get(Person, nags[0].person_id) if nags[0].person_id else None
+    if person is None and nags[0].person_id:
+        person = db.session.get(Person, nags[0].person_id)
     zone_name = person.time_zone if person and is_valid_zone(person.time_zone) else None
     zone = ZoneInfo(zone_name or current_app.config["DEFAULT_TIME_ZONE"])
     in_full = current_app.config["DIGEST_ITEMS_IN_FULL"]
@@ -187,7 +196,7 @@ def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessag
         listed = len(nags)
     # most urgent first, from the facts read under lock; only what is shown is loaded whole
     nags.sort(key=lambda n: (-n.level, KIND_ORDER[Kind(n.kind)], facts.about(n).due_at, n.id))
-    handoffs, tasks = _load(nags[:listed], facts)
+    handoffs, tasks = _load(nags[:listed], facts, {} if cards is None else cards)
     shown = []
     for nag in nags[:listed]:
         kind = Kind(nag.kind)
@@ -255,13 +264,15 @@ def compose_digest(email: str, nags: list, facts, now: datetime) -> OutboxMessag
     return message
 
 
-def _load(nags: list, facts) -> tuple[dict, dict]:
+def _load(nags: list, facts, cards: dict) -> tuple[dict, dict]:
     """The handoffs these reminders are about as cards (rows of columns: a digest shows
-    dozens), and the tasks as objects (already locked)."""
+    dozens; those not in `cards` yet are read and kept there), and the tasks as objects
+    (already locked)."""
     task_ids = sorted({n.task_id for n in nags if n.task_id is not None})
     handoff_ids = {n.handoff_id for n in nags if n.handoff_id is not None}
     handoff_ids |= {facts.tasks[i].handoff_id for i in task_ids}
-    handoffs = handoff_cards(sorted(handoff_ids))
+    cards.update(handoff_cards(sorted(handoff_ids - cards.keys())))
+    handoffs = {i: cards[i] for i in handoff_ids}
     if not task_ids:
         return handoffs, {}
     tasks = db.session.scalars(

@@ -3,6 +3,7 @@ was when the mail was written; they expire."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -26,7 +27,13 @@ class LinkInvalid(Exception):
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=4)
+def _serializer_for(secret_key) -> URLSafeTimedSerializer:
+    """One serializer per key (a digest signs a link for each answer of ten items)."""
+    return URLSafeTimedSerializer(secret_key, salt=SALT)
 
 
 def make_token(handoff, person_id: int) -> str:

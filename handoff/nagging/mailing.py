@@ -26,10 +26,12 @@ reason; the other addresses of the round go on.
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from handoff.accounts.models import Person
@@ -173,125 +175,209 @@ def _mailed_topics(address: str, nags: list[Nag]) -> set[tuple]:
     """The topics of these reminders that this address was mailed before.
 
     Read as distinct topics, not as reminders: a handoff late for weeks has been reminded
-    dozens of times, and what matters is only whether its topic ever left.
+    dozens of times, and what matters is only whether its topic ever left. One address at a
+    time: the index is (recipient, handoff), and addresses times handoffs would probe it for
+    every pair.
     """
     handoff_ids = sorted({n.handoff_id for n in nags if n.handoff_id})
     task_ids = sorted({n.task_id for n in nags if n.task_id})
-    notice = (Nag.task_id.is_not(None)) & (Nag.number == 0)  # _topic's `notice`, in SQL
-    earlier = (
-        select(Nag.handoff_id, Nag.task_id, Nag.series, Nag.kind, Nag.level, notice)
-        .join(OutboxMessage, OutboxMessage.id == Nag.message_id)
-        .where(Nag.recipient_email == address, OutboxMessage.status.not_in([FAILED, WITHDRAWN]))
-        .distinct()
-    )
     topics = set()
-    # two indexed look-ups, (recipient, handoff) and (recipient, task), not one OR that scans
-    if handoff_ids:
-        topics |= _topics_of(earlier.where(Nag.handoff_id.in_(handoff_ids)))
-    if task_ids:
-        topics |= _topics_of(earlier.where(Nag.task_id.in_(task_ids)))
+    # indexed look-ups, (recipient, handoff) and (recipient, task), not one OR that scans
+    for about, ids in (("handoff", handoff_ids), ("task", task_ids)):
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            rows = db.session.execute(
+                _earlier_topics(about), {"address": address, "ids": ids[start : start + 500]}
+            )
+            for handoff_id, task_id, series, kind, level, is_notice in rows:
+                topics.add((handoff_id, task_id, series, kind, level, bool(is_notice)))
     return topics
 
 
-def _topics_of(query) -> set[tuple]:
-    return {
-        (handoff_id, task_id, series, kind, level, bool(notice))
-        for handoff_id, task_id, series, kind, level, notice in db.session.execute(query)
-    }
+@cache
+def _earlier_topics(about: str):
+    """The statement of `_mailed_topics`, about handoffs or tasks: built once, run with the
+    address and the ids bound."""
+    notice = (Nag.task_id.is_not(None)) & (Nag.number == 0)  # _topic's `notice`, in SQL
+    column = Nag.handoff_id if about == "handoff" else Nag.task_id
+    return (
+        select(Nag.handoff_id, Nag.task_id, Nag.series, Nag.kind, Nag.level, notice)
+        .join(OutboxMessage, OutboxMessage.id == Nag.message_id)
+        .where(
+            Nag.recipient_email == bindparam("address"),
+            column.in_(bindparam("ids", expanding=True)),
+            OutboxMessage.status.not_in([FAILED, WITHDRAWN]),
+        )
+        .distinct()
+    )
+
+
+DIGESTS_PER_TRANSACTION = 20  # addresses decided together: one read of each kind for them all
 
 
 def write_digests(now: datetime) -> int:
     """Write at most one digest for each address with reminders due; answer how many."""
+    # the people of one department side by side: their digests carry the same reminders'
+    # neighbours, so a transaction of them writes each page of reminders once
     addresses = list(
         db.session.scalars(
             select(Nag.recipient_email)
             .where(Nag.mail_after <= now)
             .group_by(Nag.recipient_email)
-            .order_by(Nag.recipient_email)
+            .order_by(func.min(Nag.via_department_id), Nag.recipient_email)
         )
     )
-    db.session.rollback()  # end the read: each address is decided in its own transaction
+    db.session.rollback()  # end the read: addresses are decided in short transactions
     hours = Hours(now)
     written = 0
-    for address in addresses:
+    for start in range(0, len(addresses), DIGESTS_PER_TRANSACTION):
+        group = addresses[start : start + DIGESTS_PER_TRANSACTION]
         try:
             with writing():
-                written += _digest_for(address, now, hours)
+                count = _digests_for(group, now, hours)
                 db.session.commit()
+            written += count
         except OperationalError as error:
             db.session.rollback()  # a lock or the connection: the next round tries again
-            log.warning("digest to %s left for the next round: %s", address, error.orig)
-        except Exception as error:
+            log.warning("digests to %s left for the next round: %s", ", ".join(group), error.orig)
+        except Exception:
             db.session.rollback()
-            log.exception("could not write the digest to %s", address)
-            _keep_failure(address, now, error)
+            # one address at a time, so that one digest that cannot be written (kept as a
+            # failed message) holds back none of the others
+            written += sum(_digest_alone(address, now, hours) for address in group)
     return written
+
+
+def _digest_alone(address: str, now: datetime, hours: Hours) -> int:
+    try:
+        with writing():
+            count = _digests_for([address], now, hours)
+            db.session.commit()
+        return count
+    except OperationalError as error:
+        db.session.rollback()
+        log.warning("digest to %s left for the next round: %s", address, error.orig)
+    except Exception as error:
+        db.session.rollback()
+        log.exception("could not write the digest to %s", address)
+        _keep_failure(address, now, error)
+    return 0
 
 
 def _claim_mailbox(address: str) -> Mailbox | None:
     """Take the address's mailbox row for this transaction; None if another sweep has it."""
-    insert_ignore(Mailbox, [{"address": address}], key=["address"])
-    return db.session.scalar(
-        skip_locked(select(Mailbox).where(Mailbox.address == address)).execution_options(
-            populate_existing=True
-        )
+    return _claim_mailboxes([address]).get(address)
+
+
+def _claim_mailboxes(addresses: list[str]) -> dict[str, Mailbox]:
+    """Take these addresses' mailbox rows for this transaction, by address; an address whose
+    row another sweep holds is left out (that sweep decides its mail this round)."""
+    insert_ignore(Mailbox, [{"address": a} for a in addresses], key=["address"])
+    boxes = db.session.scalars(
+        skip_locked(
+            select(Mailbox).where(Mailbox.address.in_(addresses)).order_by(Mailbox.address)
+        ).execution_options(populate_existing=True)
     )
+    return {box.address: box for box in boxes}
 
 
-def _waiting(address: str) -> list[Nag]:
-    return list(
-        db.session.scalars(
-            select(Nag)
-            .where(Nag.recipient_email == address, Nag.mail_after.is_not(None))
-            .order_by(Nag.id)
-            .execution_options(populate_existing=True)
-        )
-    )
+def _waiting(addresses: list[str]) -> dict[str, list[Nag]]:
+    """Every reminder waiting for each of these addresses, oldest first."""
+    waiting: dict[str, list[Nag]] = {address: [] for address in addresses}
+    for nag in db.session.scalars(
+        select(Nag)
+        .where(Nag.recipient_email.in_(addresses), Nag.mail_after.is_not(None))
+        .order_by(Nag.id)
+        .execution_options(populate_existing=True)
+    ):
+        waiting[nag.recipient_email].append(nag)
+    return waiting
 
 
-def _digest_for(address: str, now: datetime, hours: Hours) -> int:
-    """Decide the address's digest at `now` and write it if one is due; answer 1 or 0.
+@dataclass
+class Draft:
+    """One address's digest while it is being decided."""
 
-    The cheap questions come first (anything due, in hours, new, throttled), so that a
-    round reads what the reminders are about only for the addresses that may get mail.
+    address: str
+    box: Mailbox
+    open_now: list[Nag]  # every reminder whose recipient is in hours: a digest carries them all
+    due: list[Nag]  # those of them due now
+    reasons: list[Nag] = field(default_factory=list)  # what makes a mail worth sending now
+    person: Person | None = None  # whose address it is, when it is a person's
+
+
+def _digests_for(addresses: list[str], now: datetime, hours: Hours) -> int:
+    """Decide these addresses' digests at `now` and write those that are due; answer how many.
+
+    The cheap questions come first (anything due, in hours, new, throttled), so that what
+    the reminders are about is read, under lock, only for the addresses that may get mail,
+    and then once for them all, as are their people.
     """
-    box = _claim_mailbox(address)
-    if box is None:
-        return 0  # another sweep decides this address's mail this round
-    waiting = _waiting(address)
-    if waiting and smtp_configured():
-        waiting += _fold_unsent(address, now)
+    boxes = _claim_mailboxes(addresses)
+    waiting = _waiting(sorted(boxes))
+    drafts = []
+    for address, box in boxes.items():
+        nags = waiting[address]
+        if nags and smtp_configured():
+            nags += _fold_unsent(address, now)
+        draft = _due_now(address, box, nags, now, hours)
+        if draft is not None:
+            drafts.append(draft)
+    if not drafts:
+        return 0
+    person_ids = {d.due[0].person_id for d in drafts} - {None}
+    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    for draft in drafts:
+        draft.person = people.get(draft.due[0].person_id)
+    drafts = [d for d in drafts if _worth_a_mail(d, _mailed_topics(d.address, d.due), now, hours)]
+    if not drafts:
+        return 0
+    facts = Facts([n for d in drafts for n in d.open_now])  # locks, in one order for all
+    cards: dict = {}  # the handoffs the digests show, read once for them all
+    return sum(_write(d, facts, cards, now, hours) for d in drafts)
+
+
+def _due_now(address, box, nags: list[Nag], now: datetime, hours: Hours) -> Draft | None:
+    """The reminders in hours and those of them due; None when nothing is due now."""
     open_now = []
-    for nag in waiting:
+    for nag in nags:
         opening = hours.of(nag.via_department_id)
         if opening.is_open(now):
             open_now.append(nag)
         elif nag.mail_after <= now:
             nag.mail_after = opening.next_open(now)  # held for the recipient's hours
     due = [n for n in open_now if n.mail_after <= now]
-    if not due:
-        return 0
-    person = db.session.get(Person, due[0].person_id) if due[0].person_id else None
+    return Draft(address, box, open_now, due) if due else None
+
+
+def _worth_a_mail(draft: Draft, mailed: set[tuple], now: datetime, hours: Hours) -> bool:
+    """Whether something due is worth a mail now: news for the person, or held for this
+    moment, and the address not throttled. What is not waits for its moment."""
+    person = draft.person
     morning_only = person is not None and person.digest_mode == "morning"
-    mailed = _mailed_topics(address, due)
-    reasons = []
-    for nag in due:
+    for nag in draft.due:
         came_due = nag.mail_after > nag.created_at  # it was held for this moment
         new = _topic(nag) not in mailed
         if came_due or (new and not morning_only):
-            reasons.append(nag)
+            draft.reasons.append(nag)
         else:  # a repeat of what the person has, or a person who reads one digest a day
             nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
-    if not reasons:
-        return 0
+    if not draft.reasons:
+        return False
+    box = draft.box
     gap = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
     if gap and box.last_digest_at and box.last_digest_at > now - gap:
-        for nag in reasons:  # what is new waits for the throttle, then goes
+        for nag in draft.reasons:  # what is new waits for the throttle, then goes
             nag.mail_after = box.last_digest_at + gap
-        return 0
-    facts = Facts(open_now)
-    open_now = _drop_stale(open_now, facts, now)
-    reasons = [n for n in reasons if n.dropped_at is None]
+        return False
+    return True
+
+
+def _write(draft: Draft, facts: "Facts", cards: dict, now: datetime, hours: Hours) -> int:
+    """Drop what is no longer true, and write the digest if it is still worth one and the
+    address has not had its day's digests; answer 1 or 0."""
+    box = draft.box
+    open_now = _drop_stale(draft.open_now, facts, now)
+    reasons = [n for n in draft.reasons if n.dropped_at is None]
     if not reasons:
         return 0  # what was new is no longer true; the repeats wait for their morning
     # the day is counted where the mornings are, so that the cap and the morning agree
@@ -302,15 +388,16 @@ def _digest_for(address: str, now: datetime, hours: Hours) -> int:
         for nag in reasons:
             nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
         return 0
-    message = compose_digest(address, open_now, facts, now)
-    # every reminder it carries in one statement (after what the round changed is flushed)
+    message = compose_digest(draft.address, open_now, facts, now, cards, draft.person)
+    # every reminder it carries in one statement (after what the round changed is flushed;
+    # the transaction ends before anything reads these reminders again)
     carried = sorted(n.id for n in open_now)
     for start in range(0, len(carried), 500):
         db.session.execute(
             update(Nag)
             .where(Nag.id.in_(carried[start : start + 500]))
             .values(message_id=message.id, mail_after=None)
-            .execution_options(synchronize_session="evaluate")
+            .execution_options(synchronize_session=False)
         )
     box.last_digest_at = now
     box.day = day

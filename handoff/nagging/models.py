@@ -91,6 +91,13 @@ WAITING = {
 }
 
 
+# Rows about a task to tell the customer, a few among the handoffs': their keys index only them.
+TASKS = {
+    "sqlite_where": text("task_id IS NOT NULL"),
+    "postgresql_where": text("task_id IS NOT NULL"),
+}
+
+
 class Nag(db.Model):
     """One reminder (or piece of news) to one recipient. The unique key makes a second insert
     do nothing.
@@ -104,12 +111,14 @@ class Nag(db.Model):
     __tablename__ = "nag"
     __table_args__ = (
         UniqueConstraint("handoff_id", "series", "number", "recipient_email"),
-        UniqueConstraint("task_id", "kind", "number", "recipient_email"),
+        Index(
+            "uq_nag_task_id", "task_id", "kind", "number", "recipient_email", unique=True, **TASKS
+        ),
         # what waits to be mailed: only waiting rows are in these (the rest of history is not)
         Index("ix_nag_mail_after", "mail_after", **WAITING),
         Index("ix_nag_recipient_waiting", "recipient_email", "mail_after", **WAITING),
         Index("ix_nag_recipient_handoff", "recipient_email", "handoff_id"),
-        Index("ix_nag_recipient_task", "recipient_email", "task_id"),
+        Index("ix_nag_recipient_task", "recipient_email", "task_id", **TASKS),
         CheckConstraint("(handoff_id IS NULL) <> (task_id IS NULL)", name="handoff_or_task"),
     )
 
