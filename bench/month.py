@@ -4,8 +4,9 @@ Run it: `python bench/month.py [--days 28] [--sweepers 2] [--database-url postgr
 (an empty database; by default a throwaway SQLite file). It exits non-zero on any violation.
 
 Departments in several time zones with their own hours, holidays and cadences; commitments
-made at any hour; answers that come late, never, or as counters; the nagger sweeping every
-few minutes. Afterwards every reminder is checked against the rules:
+made at any hour; answers that come late, never (or, with --steady, days late), or as
+counters; the nagger sweeping every few minutes. Afterwards every reminder is checked against
+the rules:
 
   in hours       each reminder went out inside the chased department's business hours
   right state    each reminder fits the handoff's state at that moment (never after an answer)
@@ -182,12 +183,16 @@ def simulate(
     rule_off_from: int | None = None,
     due_hours: tuple[int, int] = (30, 24 * 10),
     progress: Callable[[str], None] = lambda _: None,
+    steady: bool = False,
 ) -> SimulationResult:
     """Run the month on the database of the current app context (which should be empty).
 
     `sweepers` sweeps run at once at every step, each in its own thread and connection.
     From day `rule_off_from` (default: half-way) "you break it, you own it" is off, so that
-    both ways of telling the customer are exercised.
+    both ways of telling the customer are exercised. `steady`: what is left unanswered,
+    unsettled, not done or not told is seen to days later, after its reminders, instead of
+    never (work nobody ever sees to piles up, and each week nags more than the one before:
+    a month of steady traffic shows what history alone costs the sweep).
     """
     rng = random.Random(seed)
     result = SimulationResult(days=days)
@@ -214,12 +219,12 @@ def simulate(
         with writing():
             while arrivals and arrivals[0] <= now:
                 at = arrivals.pop(0)
-                _arrive(rng, at, departments, maker, customer, plans, result, due_hours)
+                _arrive(rng, at, departments, maker, customer, plans, result, due_hours, steady)
             # a heap: an answer planned by an answer of this step (accepted, then done five
             # minutes later) is still made before this step's sweep, in time order
             while plans and plans[0][0] <= now:
                 at, handoff_id, action = heapq.heappop(plans)
-                _answer(rng, at, handoff_id, action, plans)
+                _answer(rng, at, handoff_id, action, plans, steady)
             if now >= rule_off_at and now - step < rule_off_at:
                 settings = OrganisationSettings.current()
                 settings.owner_moves = False
@@ -230,7 +235,7 @@ def simulate(
         week = (now - start).days // 7
         result.sweep_seconds[week].append(time.perf_counter() - began)
         result.sweep_work[week].append(sum(r.reminders + r.tasks + r.digests for r in reports))
-        _plan_telling(rng, planned_tasks, plans)
+        _plan_telling(rng, planned_tasks, plans, now, steady)
         result.sweeps += 1
         result.reminders += sum(r.reminders for r in reports)
         if result.sweeps % (96 * 7) == 0:
@@ -270,7 +275,7 @@ def sweep_together(now: datetime, sweepers: int) -> list:
     return reports
 
 
-def _arrive(rng, at, departments, maker, customer, plans, result, due_hours) -> None:
+def _arrive(rng, at, departments, maker, customer, plans, result, due_hours, steady) -> None:
     names = ["Installation", "Billing", "Shipping", "Support", "Legal"]
     route_names = rng.sample(names, rng.choice([1, 1, 2, 3]))
     due = at + timedelta(hours=rng.randint(*due_hours))
@@ -292,26 +297,36 @@ def _arrive(rng, at, departments, maker, customer, plans, result, due_hours) -> 
     result.commitments += 1
     for handoff in commitment.handoffs:
         result.handoffs += 1
-        if rng.random() < 0.25:
-            continue  # never answered: nagged, escalated, to the end
+        if rng.random() < 0.25:  # not answered: nagged, escalated, and then...
+            if steady:  # ... answered days later
+                delay = timedelta(hours=rng.uniform(48, 192))
+                action = rng.choices(["accept", "decline"], [60, 40])[0]
+                heapq.heappush(plans, (at + delay, handoff.id, action))
+            continue  # ... or to the end
         delay = timedelta(minutes=int(rng.expovariate(1 / (60 * 8))))
         action = rng.choices(["accept", "counter", "decline"], [70, 15, 15])[0]
         heapq.heappush(plans, (at + delay, handoff.id, action))
 
 
-def _plan_telling(rng, planned: set[int], plans) -> None:
-    """Most customers are told some hours after the task appears; some never are."""
+def _plan_telling(rng, planned: set[int], plans, now: datetime, steady: bool) -> None:
+    """Most customers are told some hours after the task appears; some never are (days
+    later, when `steady`). Never before `now`: a task seen after this step's sweep is told
+    from then on, not at a moment that sweep has already passed."""
     for task in db.session.scalars(select(CustomerTask).where(CustomerTask.closed_at.is_(None))):
         if task.id in planned:
             continue
         planned.add(task.id)
         if rng.random() < 0.7:
             delay = timedelta(minutes=5 + int(rng.expovariate(1 / (60 * 6))))
-            heapq.heappush(plans, (task.created_at + delay, task.id, "tell"))
+        elif steady:  # told late, after its reminders
+            delay = timedelta(hours=rng.uniform(24, 96))
+        else:
+            continue
+        heapq.heappush(plans, (max(task.created_at + delay, now), task.id, "tell"))
     db.session.rollback()
 
 
-def _answer(rng, at, handoff_id, action, plans) -> None:
+def _answer(rng, at, handoff_id, action, plans, steady) -> None:
     if action == "tell":
         task = db.session.get(CustomerTask, handoff_id)
         if task.closed_at is None:
@@ -327,13 +342,21 @@ def _answer(rng, at, handoff_id, action, plans) -> None:
         services.accept(handoff, person, at)
         if rng.random() < 0.7:
             finish = handoff.due_at + timedelta(hours=rng.randint(-30, 10))
-            heapq.heappush(plans, (max(finish, at + timedelta(minutes=5)), handoff_id, "complete"))
+        elif steady:  # done late, after its reminders that it is late
+            finish = handoff.due_at + timedelta(hours=rng.uniform(24, 144))
+        else:
+            return
+        heapq.heappush(plans, (max(finish, at + timedelta(minutes=5)), handoff_id, "complete"))
     elif action == "counter" and state == State.PENDING:
         offer = handoff.due_at + timedelta(days=1)
         services.counter(handoff, person, at, due_at=offer, terms="")
         if rng.random() < 0.6:
             settle = at + timedelta(hours=rng.randint(1, 40))
-            heapq.heappush(plans, (settle, handoff_id, rng.choice(["take", "reject"])))
+        elif steady:  # settled late, after its reminders
+            settle = at + timedelta(hours=rng.uniform(48, 144))
+        else:
+            return
+        heapq.heappush(plans, (settle, handoff_id, rng.choice(["take", "reject"])))
     elif action == "decline" and state == State.PENDING:
         services.decline(handoff, person, at, "Simulated reason")
     elif action == "complete" and state == State.ACCEPTED:
@@ -747,6 +770,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sweepers", type=int, default=2, help="sweeps racing at every step")
     parser.add_argument(
+        "--steady",
+        action="store_true",
+        help="what is left undone is seen to days later, not never: the same work each week",
+    )
+    parser.add_argument(
         "--database-url",
         default="",
         help="an empty database to run in (e.g. PostgreSQL); default: a throwaway SQLite file",
@@ -764,7 +792,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         db.session.remove()
         started = time.perf_counter()
-        result = simulate(days=args.days, seed=args.seed, sweepers=args.sweepers, progress=print)
+        result = simulate(
+            days=args.days,
+            seed=args.seed,
+            sweepers=args.sweepers,
+            progress=print,
+            steady=args.steady,
+        )
     seconds = time.perf_counter() - started
     mean, most = result.mails_per_person_week()
     print(

@@ -226,7 +226,15 @@ def write_digests(now: datetime) -> int:
             .order_by(func.min(Nag.via_department_id), Nag.recipient_email)
         )
     )
+    missing = sorted(set(addresses) - _mailboxes_of(addresses))
     db.session.rollback()  # end the read: addresses are decided in short transactions
+    if missing:
+        # every mailbox row is there before any is claimed: made in address order and
+        # committed at once, so that claiming one only ever skips what another sweep holds
+        # (an insert would wait for another sweep's uncommitted insert of the same address)
+        with writing():
+            insert_ignore(Mailbox, [{"address": a} for a in missing], key=["address"])
+            db.session.commit()
     hours = Hours(now)
     written = 0
     for start in range(0, len(addresses), DIGESTS_PER_TRANSACTION):
@@ -237,8 +245,13 @@ def write_digests(now: datetime) -> int:
                 db.session.commit()
             written += count
         except OperationalError as error:
-            db.session.rollback()  # a lock or the connection: the next round tries again
-            log.warning("digests to %s left for the next round: %s", ", ".join(group), error.orig)
+            db.session.rollback()
+            if db.engine.dialect.name == "postgresql":
+                # a row lock held too long by someone else: the others of the group need
+                # not wait for it (each address alone; the one waiting goes next round)
+                written += sum(_digest_alone(address, now, hours) for address in group)
+            else:  # SQLite's lock is the whole database's: each alone would wait as long
+                log.warning("digests to %s left for the next round: %s", group, error.orig)
         except Exception:
             db.session.rollback()
             # one address at a time, so that one digest that cannot be written (kept as a
@@ -265,13 +278,23 @@ def _digest_alone(address: str, now: datetime, hours: Hours) -> int:
 
 def _claim_mailbox(address: str) -> Mailbox | None:
     """Take the address's mailbox row for this transaction; None if another sweep has it."""
+    insert_ignore(Mailbox, [{"address": address}], key=["address"])
     return _claim_mailboxes([address]).get(address)
+
+
+def _mailboxes_of(addresses: list[str]) -> set[str]:
+    """Which of these addresses have a mailbox row."""
+    found = set()
+    for start in range(0, len(addresses), 500):  # bounded IN lists
+        chunk = addresses[start : start + 500]
+        found |= set(db.session.scalars(select(Mailbox.address).where(Mailbox.address.in_(chunk))))
+    return found
 
 
 def _claim_mailboxes(addresses: list[str]) -> dict[str, Mailbox]:
     """Take these addresses' mailbox rows for this transaction, by address; an address whose
-    row another sweep holds is left out (that sweep decides its mail this round)."""
-    insert_ignore(Mailbox, [{"address": a} for a in addresses], key=["address"])
+    row another sweep holds is left out (that sweep decides its mail this round), and so is
+    one without a row (write_digests makes them first)."""
     boxes = db.session.scalars(
         skip_locked(
             select(Mailbox).where(Mailbox.address.in_(addresses)).order_by(Mailbox.address)
