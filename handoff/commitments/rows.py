@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
 from handoff.accounts.models import Person
@@ -88,51 +88,9 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
     their departments' names, whatever the number of rows."""
     if not ids:
         return []
-    owner, talker, person = aliases(Department, Department, Person)
-    found = db.session.execute(
-        select(
-            Commitment.id,
-            Commitment.title,
-            Commitment.promised_at,
-            Commitment.cancelled_at,
-            Commitment.cancel_reason,
-            Commitment.customer_id,
-            Customer.name.label("customer_name"),
-            Commitment.owner_department_id,
-            owner.name.label("owner_name"),
-            Commitment.customer_owner_department_id,
-            talker.name.label("talker_name"),
-            Commitment.customer_owner_person_id,
-            person.name.label("person_name"),
-        )
-        .join(Customer, Customer.id == Commitment.customer_id)
-        .join(owner, owner.id == Commitment.owner_department_id)
-        .join(talker, talker.id == Commitment.customer_owner_department_id)
-        .outerjoin(person, person.id == Commitment.customer_owner_person_id)
-        .where(Commitment.id.in_(ids))
-    ).all()
+    found = db.session.execute(_commitments_statement(), {"ids": ids}).all()
     steps: dict[int, list] = {i: [] for i in ids}
-    for h in db.session.execute(
-        select(
-            Handoff.commitment_id,
-            Handoff.id,
-            Handoff.department_id,
-            Department.name.label("department_name"),
-            Handoff.state,
-            Handoff.due_at,
-            Handoff.requested_at,
-            Handoff.changed_at,
-            Handoff.done_at,
-            Handoff.answer_note,
-            Handoff.counter_due_at,
-            Handoff.counter_terms,
-            Handoff.nags_total,
-            Handoff.escalated_at,
-        )
-        .join(Department, Department.id == Handoff.department_id)
-        .where(Handoff.commitment_id.in_(ids))
-        .order_by(Handoff.commitment_id, Handoff.position)
-    ):
+    for h in db.session.execute(_steps_statement(), {"ids": ids}):
         steps[h.commitment_id].append(h)
     rows = {
         c.id: CommitmentRow(
@@ -166,6 +124,61 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
         for c in found
     }
     return [rows[i] for i in ids if i in rows]
+
+
+@cache
+def _commitments_statement():
+    """commitment_rows' commitments, with the names they show: built once, run with the ids
+    bound (building it cost more than running it)."""
+    owner, talker, person = aliases(Department, Department, Person)
+    return (
+        select(
+            Commitment.id,
+            Commitment.title,
+            Commitment.promised_at,
+            Commitment.cancelled_at,
+            Commitment.cancel_reason,
+            Commitment.customer_id,
+            Customer.name.label("customer_name"),
+            Commitment.owner_department_id,
+            owner.name.label("owner_name"),
+            Commitment.customer_owner_department_id,
+            talker.name.label("talker_name"),
+            Commitment.customer_owner_person_id,
+            person.name.label("person_name"),
+        )
+        .join(Customer, Customer.id == Commitment.customer_id)
+        .join(owner, owner.id == Commitment.owner_department_id)
+        .join(talker, talker.id == Commitment.customer_owner_department_id)
+        .outerjoin(person, person.id == Commitment.customer_owner_person_id)
+        .where(Commitment.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+@cache
+def _steps_statement():
+    """commitment_rows' handoffs with their departments' names: built once."""
+    return (
+        select(
+            Handoff.commitment_id,
+            Handoff.id,
+            Handoff.department_id,
+            Department.name.label("department_name"),
+            Handoff.state,
+            Handoff.due_at,
+            Handoff.requested_at,
+            Handoff.changed_at,
+            Handoff.done_at,
+            Handoff.answer_note,
+            Handoff.counter_due_at,
+            Handoff.counter_terms,
+            Handoff.nags_total,
+            Handoff.escalated_at,
+        )
+        .join(Department, Department.id == Handoff.department_id)
+        .where(Handoff.commitment_id.in_(bindparam("ids", expanding=True)))
+        .order_by(Handoff.commitment_id, Handoff.position)
+    )
 
 
 def _named(ident: int | None, name: str | None) -> Named | None:
@@ -250,11 +263,50 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
     customers and the names of the departments, people and standing promise they name."""
     if not ids:
         return {}
+    found = db.session.execute(_cards_statement(), {"ids": ids}).all()
+    return {
+        h.id: HandoffCard(
+            id=h.id,
+            commitment=CardCommitment(
+                id=h.commitment_id,
+                title=h.title,
+                cancelled_at=h.cancelled_at,
+                customer=Named(h.customer_id, h.customer_name),
+                owner_department=Named(h.owner_department_id, h.owner_name),
+                customer_owner_department=Named(h.customer_owner_department_id, h.talker_name),
+            ),
+            department=Named(h.department_id, h.department_name),
+            state=h.state,
+            ask=h.ask,
+            due_at=h.due_at,
+            requested_at=h.requested_at,
+            requested_by=Named(h.requested_by_id, h.asker_name),
+            answered_at=h.answered_at,
+            answered_by=_named(h.answered_by_id, h.answerer_name),
+            answer_note=h.answer_note,
+            counter_due_at=h.counter_due_at,
+            counter_terms=h.counter_terms,
+            changed_at=h.changed_at,
+            changed_by=Named(h.changed_by_id, h.changer_name),
+            standing_promise=_named(h.standing_promise_id, h.promise_name),
+            amount=h.amount,
+            quantity=h.quantity,
+            next_nag_at=h.next_nag_at,
+            nags_total=h.nags_total,
+            escalated_at=h.escalated_at,
+        )
+        for h in found
+    }
+
+
+@cache
+def _cards_statement():
+    """handoff_cards' statement: built once, run with the ids bound."""
     department, owner, talker, asker, answerer, changer = aliases(
         Department, Department, Department, Person, Person, Person
     )
     promise = Handoff.standing_promise.property.entity.class_  # (promises build on commitments)
-    found = db.session.execute(
+    return (
         select(
             Handoff.id,
             Handoff.commitment_id,
@@ -300,38 +352,5 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
         .outerjoin(answerer, answerer.id == Handoff.answered_by_id)
         .join(changer, changer.id == Handoff.changed_by_id)
         .outerjoin(promise, promise.id == Handoff.standing_promise_id)
-        .where(Handoff.id.in_(ids))
-    ).all()
-    return {
-        h.id: HandoffCard(
-            id=h.id,
-            commitment=CardCommitment(
-                id=h.commitment_id,
-                title=h.title,
-                cancelled_at=h.cancelled_at,
-                customer=Named(h.customer_id, h.customer_name),
-                owner_department=Named(h.owner_department_id, h.owner_name),
-                customer_owner_department=Named(h.customer_owner_department_id, h.talker_name),
-            ),
-            department=Named(h.department_id, h.department_name),
-            state=h.state,
-            ask=h.ask,
-            due_at=h.due_at,
-            requested_at=h.requested_at,
-            requested_by=Named(h.requested_by_id, h.asker_name),
-            answered_at=h.answered_at,
-            answered_by=_named(h.answered_by_id, h.answerer_name),
-            answer_note=h.answer_note,
-            counter_due_at=h.counter_due_at,
-            counter_terms=h.counter_terms,
-            changed_at=h.changed_at,
-            changed_by=Named(h.changed_by_id, h.changer_name),
-            standing_promise=_named(h.standing_promise_id, h.promise_name),
-            amount=h.amount,
-            quantity=h.quantity,
-            next_nag_at=h.next_nag_at,
-            nags_total=h.nags_total,
-            escalated_at=h.escalated_at,
-        )
-        for h in found
-    }
+        .where(Handoff.id.in_(bindparam("ids", expanding=True)))
+    )
