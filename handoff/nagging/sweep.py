@@ -224,7 +224,9 @@ def _due_handoffs(ids: list[int]) -> list[DueHandoff]:
 
 
 def _write_schedules(handoffs: list[DueHandoff]) -> None:
-    """Each handoff's schedule as the batch left it, in one statement (by primary key)."""
+    """Each handoff's schedule as the batch left it, in one statement (by primary key). (A
+    reaction to NagRecorded or Escalated that changed a handoff's schedule would be written
+    over here: the schedule is the sweep's to move.)"""
     if handoffs:
         db.session.execute(
             update(Handoff),
