@@ -1,10 +1,11 @@
 """Signing in and out."""
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from handoff.accounts import throttle
@@ -45,15 +46,22 @@ def _load_person(cookie_id: str) -> Person | None:
     # Pages ask the signed-in person's departments often: load them with the person, in the
     # same query (one round trip for every page).
     person = (
-        db.session.scalars(
-            select(Person).where(Person.id == person_id).options(joinedload(Person.memberships))
-        )
-        .unique()
-        .one_or_none()
+        db.session.scalars(_person_statement(), {"person_id": person_id}).unique().one_or_none()
     )
     if person is None or not person.active or not person.holds(token):
         return None
     return person
+
+
+@cache
+def _person_statement():
+    """The signed-in person with their memberships: built once, run with the id bound (every
+    request asks it)."""
+    return (
+        select(Person)
+        .where(Person.id == bindparam("person_id"))
+        .options(joinedload(Person.memberships))
+    )
 
 
 @login_manager.unauthorized_handler
