@@ -3,7 +3,8 @@
 Recording a reminder (handoff.nagging.notices) and mailing it are two steps. For each
 address with reminders waiting, one sweep at a time takes the address's mailbox row (on
 PostgreSQL `FOR UPDATE SKIP LOCKED`: a second sweeper skips the address this round instead
-of writing a second mail) and decides, in one short transaction:
+of writing a second mail) and decides, in one short transaction with up to
+DIGESTS_PER_TRANSACTION other addresses (each kind of row read once for them all):
 
 - every waiting reminder is read again, with what it is about under a row lock: one that is
   no longer true (answered, told, cancelled, no longer due soon) is dropped, with a note on

@@ -6,8 +6,9 @@ write transaction is BEGIN IMMEDIATE) and decides each on fresh state: a handoff
 moment before is not nagged. Each reminder is a row per recipient keyed by (handoff, series,
 number, recipient) and inserted so that a second insert of the key does nothing; that
 commits. Then the digest step (handoff.nagging.mailing) writes at most one digest per
-address, each in its own short transaction under that address's lock, from the reminders
-that are still true and whose recipient is in hours. Mail leaves later, from the outbox.
+address, in short transactions of a few addresses each under those addresses' locks, from
+the reminders that are still true and whose recipient is in hours. Mail leaves later, from
+the outbox.
 """
 
 from collections.abc import Callable
