@@ -298,3 +298,26 @@ def test_the_customer_owner_is_not_told_of_late_work_done_before_its_hours_open(
     assert "Tell the customer" in digest.body_text and "Late: due" not in digest.body_text
     assert [(n.message_id, n.drop_reason) for n in held] == [(None, "it is done now")]
     assert any(f"not mailed to {org.ana.email}: it is done now" in e for e in nag_events(c))
+
+
+def test_a_round_that_records_many_reminders_renews_the_statistics_of_them(
+    waiting, org, monkeypatch
+):
+    """On PostgreSQL: the digest step is planned with the new reminder rows counted."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the planner's statistics are PostgreSQL's")
+    from handoff.nagging import sweep as sweep_module
+
+    def analysed() -> int:
+        db.session.rollback()  # (a fresh snapshot of the statistics views)
+        return db.session.execute(
+            db.text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'nag'")
+        ).scalar()
+
+    before = analysed()
+    report = sweep(berlin(2026, 5, 11, 11, 0))  # one reminder: below the threshold
+    assert report.rows == report.reminders == 1
+    assert analysed() == before
+    monkeypatch.setattr(sweep_module, "ANALYZE_AFTER", 1)
+    sweep(berlin(2026, 5, 11, 15, 0))  # the second reminder: at the threshold
+    assert analysed() == before + 1

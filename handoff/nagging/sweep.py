@@ -11,12 +11,14 @@ the reminders that are still true and whose recipient is in hours. Mail leaves l
 the outbox.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.commitments.models import Commitment, Handoff
 from handoff.commitments.services import note_late_handoffs
@@ -32,7 +34,12 @@ from handoff.nagging.rules import Kind, Level
 from handoff.nagging.schedule import PolicyBook, chased_department_id
 from handoff.ownership.models import CustomerTask
 
+log = logging.getLogger(__name__)
 BATCH = 100  # rows a transaction locks at once: small, so that a stalled sweep blocks little
+# Reminder rows a round may add before PostgreSQL's statistics of them are renewed: the
+# planner otherwise takes the waiting rows for a handful and reads all of them for each
+# address (a round of 10,000 due: 96 ms instead of 18 ms for each twenty addresses).
+ANALYZE_AFTER = 10_000
 MAX_BATCHES = 100  # a bound, so that no fault can keep one sweep going for ever
 
 
@@ -45,6 +52,7 @@ class SweepReport:
     late: int = 0
     tasks: int = 0
     digests: int = 0
+    rows: int = 0  # reminder rows recorded (one a recipient)
     recipients: set[str] = field(default_factory=set)
 
     def __str__(self) -> str:
@@ -69,8 +77,24 @@ def sweep(now: datetime) -> SweepReport:
                 db.session.commit()  # each batch its own short transaction: locks held briefly
                 if not more:
                     break
+    if report.rows >= ANALYZE_AFTER:
+        _renew_statistics()
     report.digests = write_digests(now)
     return report
+
+
+def _renew_statistics() -> None:
+    """After a round that recorded many reminders, PostgreSQL's statistics of the reminder
+    rows are renewed before the digest step reads them (SQLite plans without them)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    try:
+        with writing():
+            db.session.execute(text("ANALYZE nag"))
+            db.session.commit()
+    except SQLAlchemyError:  # (not the table's owner, say): the digests only take longer
+        db.session.rollback()
+        log.warning("could not renew the statistics of the reminder rows", exc_info=True)
 
 
 class RoundNames:
@@ -125,6 +149,7 @@ def _sweep_batch(model, chase, now: datetime, report: SweepReport, names: RoundN
         # if its rows were new (none was: another sweep recorded this very reminder)
         rows_written = [r for reminder in reminders for r in reminder.rows]
         written = insert_new(Nag, rows_written, reminders[0].key) if rows_written else set()
+        report.rows += len(written)
         entries = []
         for reminder in reminders:
             if all(reminder.row_key(r) in written for r in reminder.rows):
