@@ -321,3 +321,37 @@ def test_a_round_that_records_many_reminders_renews_the_statistics_of_them(
     monkeypatch.setattr(sweep_module, "ANALYZE_AFTER", 1)
     sweep(berlin(2026, 5, 11, 15, 0))  # the second reminder: at the threshold
     assert analysed() == before + 1
+
+
+def test_the_search_for_work_newly_late_reads_its_own_index_in_order(app):
+    """Every round asks for accepted work past its time not yet noted late: the planners read
+    the index of exactly those rows, in its order, however much late work was noted before
+    (PostgreSQL otherwise read through every accepted handoff past its time)."""
+    from sqlalchemy import event
+
+    asked = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if "late_noted_at IS NULL" in statement:
+            asked.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        services.note_late_handoffs(berlin(2026, 5, 11, 11, 0))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    [(statement, parameters)] = asked
+    connection = db.session.connection()
+    if db.engine.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # (the tables are small)
+        plan = " ".join(
+            row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+        )
+        assert "ix_handoff_late" in plan and "Sort" not in plan, plan
+    else:
+        plan = " ".join(
+            row[-1]
+            for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+        assert "INDEX ix_handoff_late" in plan and "TEMP B-TREE" not in plan, plan
+    db.session.rollback()

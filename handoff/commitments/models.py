@@ -14,6 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    text,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -32,6 +33,13 @@ CHANNELS = {
     "in_person": "In person",
     "web": "Web",
     "chat": "Chat",
+}
+# The rows of the index of accepted work not yet noted late (the query says it word for
+# word, values written in, so that both databases see that the index holds what it asks).
+NOT_YET_LATE_WHERE = "state = 'accepted' AND late_noted_at IS NULL"
+NOT_YET_LATE = {
+    "sqlite_where": text(NOT_YET_LATE_WHERE),
+    "postgresql_where": text(NOT_YET_LATE_WHERE),
 }
 # References read out on the phone start at C-1001.
 REFERENCE_OFFSET = 1000
@@ -149,9 +157,12 @@ class Handoff(db.Model):
         UniqueConstraint("commitment_id", "department_id"),
         Index("ix_handoff_department_state_due", "department_id", "state", "due_at"),
         Index("ix_handoff_state_due", "state", "due_at"),
-        # accepted work past its time and not yet noted late: what the sweep looks for, a
-        # range however much late work was noted before
-        Index("ix_handoff_late", "state", "late_noted_at", "due_at"),
+        # accepted work not yet noted late, by due time: what the sweep looks for each round.
+        # Only those rows are in it, so that no planner reads through the late work noted
+        # before (PostgreSQL took the columns for independent and scanned every accepted
+        # handoff past its time: 40 ms a round with nothing to do at 1M); its columns begin
+        # with the condition's, so that SQLite prefers it to (state, due_at) without statistics.
+        Index("ix_handoff_late", "state", "late_noted_at", "due_at", "id", **NOT_YET_LATE),
         Index("ix_handoff_owner_state_due", "owner_department_id", "state", "due_at"),
     )
 
