@@ -34,6 +34,7 @@ from functools import cache
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
@@ -349,7 +350,15 @@ def _digests_for(addresses: list[str], now: datetime, hours: Hours) -> int:
     if not drafts:
         return 0
     person_ids = {d.due[0].person_id for d in drafts} - {None}
-    people = {p.id: p for p in db.session.scalars(select(Person).where(Person.id.in_(person_ids)))}
+    people = {
+        p.id: p
+        for p in db.session.scalars(
+            # (their memberships too: who may answer what, asked of every digest's items)
+            select(Person)
+            .where(Person.id.in_(person_ids))
+            .options(selectinload(Person.memberships))
+        )
+    }
     for draft in drafts:
         draft.person = people.get(draft.due[0].person_id)
     drafts = [d for d in drafts if _worth_a_mail(d, _mailed_topics(d.address, d.due), now, hours)]
