@@ -50,12 +50,14 @@ def render_fragment(fragment: str, status: int = 200, trigger: str | None = None
 def row_url(endpoint: str, **values) -> str:
     """url_for for the many rows of one page: the address of `endpoint` is built once per
     request with placeholders (kernel.urls), then each row's values are put in."""
-    numbers = frozenset(name for name, value in values.items() if isinstance(value, int))
-    key = (endpoint, *sorted(values), numbers)
+    # (asked hundreds of times a page: the key is the names as given and which are numbers)
+    key = (endpoint, *values, *(type(value) is int for value in values.values()))
     patterns = g.setdefault("_row_urls", {})
-    if key not in patterns:
-        patterns[key] = UrlPattern(endpoint, values, numbers)
-    return patterns[key].url(**values)
+    pattern = patterns.get(key)
+    if pattern is None:
+        numbers = frozenset(name for name, value in values.items() if type(value) is int)
+        pattern = patterns[key] = UrlPattern(endpoint, values, numbers)
+    return pattern.url(**values)
 
 
 @lru_cache(maxsize=64)

@@ -55,6 +55,25 @@ def test_a_person_in_several_departments_can_switch_inboxes(client, org, make, s
     assert 'aria-current="page">Installation<' in body
 
 
+def test_an_admin_who_sees_every_department_chooses_an_inbox_from_a_list(
+    client, org, make, sign_in
+):
+    """Tabs for a few inboxes; past eight (an admin sees every department), a choice."""
+    sign_in(client, org.admin)
+    body = client.get(f"/departments/{org.sales.id}/inbox").get_data(as_text=True)
+    assert 'aria-label="Your inboxes"' in body and 'name="department"' not in body
+    more = [make.department(f"Team {n}") for n in range(6)]
+    body = client.get(f"/departments/{org.sales.id}/inbox").get_data(as_text=True)
+    assert 'aria-label="Your inboxes"' not in body
+    assert f'<option value="{org.sales.id}" selected>Sales</option>' in body
+    assert f'<option value="{more[0].id}">Team 0</option>' in body
+    chosen = client.get(f"/inbox?department={more[0].id}")
+    assert chosen.status_code == 302
+    assert chosen.headers["Location"] == f"/departments/{more[0].id}/inbox"
+    assert client.get("/inbox?department=9999", follow_redirects=True).status_code == 404
+    assert "You belong to no department" in client.get("/inbox?department=x").get_data(as_text=True)
+
+
 def test_someone_in_no_department_is_told_so(client, org, sign_in):
     sign_in(client, org.admin)
     assert "You belong to no department" in client.get("/inbox").get_data(as_text=True)

@@ -29,7 +29,10 @@ PER_SECTION = 10  # four sections of a page each: the most urgent of each at a g
 @bp.get("/inbox")
 @login_required
 def mine():
-    """The first inbox of the signed-in person."""
+    """The inbox chosen (`?department=`), or the first inbox of the signed-in person."""
+    chosen = request.args.get("department", type=int)
+    if chosen is not None:
+        return redirect(url_for("inbox.show", department_id=chosen))
     departments = current_user.departments
     if not departments:
         return render("inbox/none.html", "inbox/none.html")

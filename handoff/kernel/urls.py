@@ -24,5 +24,6 @@ class UrlPattern:
     def url(self, **values) -> str:
         url = self.pattern
         for name, value in values.items():
-            url = url.replace(self.marks[name], quote(str(value), safe=""), 1)
+            written = str(value) if type(value) is int else quote(str(value), safe="")
+            url = url.replace(self.marks[name], written, 1)
         return url
