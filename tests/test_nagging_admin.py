@@ -209,3 +209,22 @@ def test_an_open_task_to_tell_the_customer_follows_its_departments_new_policy(
     task = fresh(task)
     assert task.next_nag_at == berlin(2026, 5, 11, 12, 30)  # every 60 min from the last
     assert task.due_at == berlin(2026, 5, 11, 11, 30)  # the deadline it was given stays
+
+
+def test_a_policy_or_hours_added_and_not_yet_written_are_the_ones_the_rules_read(app, org):
+    """The rules read policies without writing the caller's changes first, except hours and
+    policies added or removed: those are written, so that the rules find them."""
+    from handoff.nagging.models import rules_for
+
+    now = berlin(2026, 5, 11, 9, 0)
+    db.session.add(NagPolicy(department_id=org.installation.id, cadence_minutes=17))
+    db.session.add(
+        WorkingHours(department_id=org.installation.id, **{**DEFAULT_HOURS, "day_start": "06:00"})
+    )
+    rules = rules_for(org.installation.id, now)  # (no flush in between)
+    assert rules.cadence == 17
+    assert rules.hours.start.hour == 6
+    own = db.session.scalar(select(NagPolicy).where(NagPolicy.department_id == org.installation.id))
+    db.session.delete(own)
+    assert rules_for(org.installation.id, now).cadence != 17
+    db.session.rollback()

@@ -4,6 +4,7 @@ import re
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from handoff.commitments import services
@@ -25,6 +26,7 @@ from handoff.commitments.forms import (
 )
 from handoff.commitments.lifecycle import InvalidTransition
 from handoff.commitments.models import Comment, Commitment, Handoff
+from handoff.commitments.rows import handoff_cards
 from handoff.customers.models import Customer
 from handoff.customers.services import CustomerInput, find_or_create_customer
 from handoff.departments.models import Department
@@ -452,10 +454,14 @@ def _already(handoff: Handoff) -> str:
 
 
 def _handoff_row(handoff: Handoff, view: str, status: int, notice=None, forms=None, trigger=None):
+    # the card as the inbox shows it: one read of rows, not the entities again with their
+    # relations (after a commit, every one of them would be read anew)
+    (ident,) = sa_inspect(handoff).identity  # (without reading the expired entity again)
+    card = handoff_cards([ident])[ident]
     context = {
-        "handoff": handoff,
-        "commitment": handoff.commitment,
-        "answers": answers_by_handoff(current_user, [handoff]),
+        "handoff": card,
+        "commitment": card.commitment,
+        "answers": answers_by_handoff(current_user, [card]),
         "view": view,
         "notice": notice,
         "forms": forms or {},

@@ -9,7 +9,7 @@ from datetime import date, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, false, select
+from sqlalchemy import Boolean, ForeignKey, String, Text, false, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.departments.business_time import BusinessHours
@@ -60,9 +60,21 @@ class WorkingHours(db.Model):
 
     @classmethod
     def for_department(cls, department_id: int | None) -> "WorkingHours":
-        """The department's own hours, or the organisation's (None: the organisation's)."""
-        own = cls.own(department_id) if department_id is not None else None
-        return own or cls.organisation()
+        """The department's own hours, or the organisation's (None: the organisation's), in
+        one query."""
+        if department_id is None:
+            return cls.organisation()
+        found = {
+            hours.department_id: hours
+            for hours in db.session.scalars(
+                select(cls).where(
+                    or_(cls.department_id == department_id, cls.department_id.is_(None))
+                )
+            )
+        }
+        return (
+            found.get(department_id) or found.get(None) or cls(department_id=None, **DEFAULT_HOURS)
+        )
 
     @property
     def work_day_numbers(self) -> frozenset[int]:

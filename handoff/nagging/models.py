@@ -11,11 +11,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.departments.hours import hours_of
+from handoff.departments.hours import WorkingHours, hours_of
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import UTCDateTime, db
 from handoff.nagging.rules import Policy
@@ -61,15 +62,31 @@ class NagPolicy(db.Model):
 
     @classmethod
     def for_department(cls, department_id: int) -> "NagPolicy":
-        """The department's own policy, or the organisation's default."""
-        own = db.session.scalar(db.select(cls).where(cls.department_id == department_id))
-        return own or cls.organisation()
+        """The department's own policy, or the organisation's default (one query for both)."""
+        found = {
+            policy.department_id: policy
+            for policy in db.session.scalars(
+                db.select(cls).where(
+                    or_(cls.department_id == department_id, cls.department_id.is_(None))
+                )
+            )
+        }
+        return found.get(department_id) or found.get(None) or cls(department_id=None, **DEFAULTS)
 
 
 def rules_for(department_id: int | None, now: datetime) -> Policy:
     """The department's policy and working hours as the pure nag rules take them."""
-    policy = NagPolicy.for_department(department_id) if department_id else NagPolicy.organisation()
-    return policy_of(policy, hours_of(department_id, now.year))
+    # What the caller changed is written once, at its end, not before these reads (an
+    # answer's flushes were half its time), unless it adds or deletes hours or a policy:
+    # a change to a row read before stays in it, a row not written yet would not be found.
+    session = db.session()
+    if any(isinstance(row, (NagPolicy, WorkingHours)) for row in (*session.new, *session.deleted)):
+        session.flush()
+    with session.no_autoflush:
+        policy = (
+            NagPolicy.for_department(department_id) if department_id else NagPolicy.organisation()
+        )
+        return policy_of(policy, hours_of(department_id, now.year))
 
 
 def policy_of(policy: "NagPolicy", hours) -> Policy:
