@@ -9,7 +9,7 @@ from handoff.kernel.db import db
 from handoff.kernel.search import matching_ids, searchable
 
 LOOKUP_LIMIT = 25
-CUSTOMER_LIMIT = 200  # customers a lookup looks at: more means "type more"
+CUSTOMER_LIMIT = 50  # customers a lookup looks at, newest first: more means "type more"
 
 
 def find_commitments(query: str) -> tuple[list[CommitmentRow], bool]:
