@@ -253,11 +253,14 @@ def tasks_view(tasks, reader: Person, now: datetime, at_risk_within, when) -> di
 
 
 def tasks_of(commitment: Commitment) -> list[CustomerTask]:
-    """Every task to tell the customer about this commitment, newest first."""
+    """Every task to tell the customer about this commitment, newest first. (Its commitment
+    and handoffs are the ones the caller has: not joined in again, with everything they join
+    in turn, which took PostgreSQL 5 ms to plan.)"""
     return list(
         db.session.scalars(
             select(CustomerTask)
             .where(CustomerTask.commitment_id == commitment.id)
+            .options(lazyload(CustomerTask.commitment), lazyload(CustomerTask.handoff))
             .order_by(CustomerTask.created_at.desc(), CustomerTask.id.desc())
         )
     )
