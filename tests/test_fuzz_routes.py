@@ -698,10 +698,10 @@ def test_the_fuzzer_finds_a_500_that_only_some_text_causes(world, web_app, sign_
 
     original = routes.find_commitments
 
-    def fragile(query):
+    def fragile(query, *args):
         if any(not c.isascii() for c in query):
             raise ValueError("a planted fault")
-        return original(query)
+        return original(query, *args)
 
     monkeypatch.setattr(routes, "find_commitments", fragile)
     web_app.config["PROPAGATE_EXCEPTIONS"] = False  # a real server answers 500

@@ -1,5 +1,6 @@
 """The status lookup: found by any field, one true sentence, the customer owner."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -366,3 +367,47 @@ def test_to_say_never_names_a_deadline_that_has_passed():
     c = commitment(handoff("Billing", "declined", answer_note="no"))
     overdue = tell_task("declined", due_at=NOW - timedelta(minutes=1))
     assert " by " not in to_say(c, Status.AT_RISK, overdue)
+
+
+def test_the_results_page_newest_first_through_every_match_once_and_back(
+    client, org, make, sign_in
+):
+    """A word many promises share: pages of 10, newest first, each match once, the query and
+    the page size kept in every address; back again page by page."""
+    made = [
+        make.commitment(by=org.ana, owner=org.sales, route=[org.installation], title=f"Mount {n}")
+        for n in range(23)
+    ]
+    sign_in(client, org.dev)
+    references = re.compile(r'class="ref" href="[^"]*">(C-\d+)<')
+    seen, pages, address = [], [], "/lookup?q=mount&per=10"
+    while address:
+        body = client.get(address, headers=htmx_headers()).get_data(as_text=True)
+        pages.append(address)
+        seen += references.findall(body)
+        older = re.search(r'href="([^"]+)"[^>]*rel="next"', body)
+        address = older.group(1).replace("&amp;", "&") if older else None
+        if address:
+            assert "q=mount" in address and "per=10" in address
+    newest_first = [c.reference for c in reversed(made)]
+    assert sorted(seen) == sorted(newest_first) and len(seen) == 23
+    assert len(pages) == 3
+    # the last page, and back from it: the same pages in reverse
+    body = client.get(pages[-1], headers=htmx_headers()).get_data(as_text=True)
+    back = []
+    while True:
+        newer = re.search(r'href="([^"]+)"[^>]*rel="prev"', body)
+        if not newer:
+            break
+        body = client.get(newer.group(1).replace("&amp;", "&"), headers=htmx_headers()).get_data(
+            as_text=True
+        )
+        back.append(set(references.findall(body)))
+    assert back == [set(newest_first[10:20]), set(newest_first[:10])]
+
+
+def test_a_cursor_that_is_not_one_starts_the_results_again(client, org, found, sign_in):
+    sign_in(client, org.dev)
+    for cursor in ("x", "WzFd" * 200, "WyJ0IiwiMjAyNiJd", ""):
+        response = client.get("/lookup", query_string={"q": "harbor", "after": cursor})
+        assert response.status_code == 200 and found.reference in response.get_data(as_text=True)

@@ -23,14 +23,21 @@ def searchable(query: str) -> bool:
 def matching_ids(model, columns: list, query: str, limit: int, digits: tuple | None = None):
     """A select of the ids of `model`'s rows whose `columns` contain `query` (and, with
     `digits` = (column, digits), whose column contains those digits), newest first."""
+    found, key = matching(model, columns, query, digits)
+    return found.order_by(key.desc()).limit(limit)
+
+
+def matching(model, columns: list, query: str, digits: tuple | None = None):
+    """matching_ids in no order and without a limit, and the column that is the rows' id in
+    it: for a list that pages by id (kernel.paging.reading_after)."""
     query = query.strip()
     if db.engine.dialect.name == "sqlite":
-        return _fts(model.__tablename__, [c.key for c in columns], query, limit, digits)
+        return _fts(model.__tablename__, [c.key for c in columns], query, digits)
     conditions = [column.icontains(query, autoescape=True) for column in columns]
     if digits:
         column, wanted = digits
         conditions.append(column.contains(wanted, autoescape=True))
-    return select(model.id).where(or_(*conditions)).order_by(model.id.desc()).limit(limit)
+    return select(model.id).where(or_(*conditions)), model.id
 
 
 def _phrase(words: str) -> str:
@@ -38,20 +45,19 @@ def _phrase(words: str) -> str:
     return '"' + words.replace('"', '""') + '"'
 
 
-def _fts(name: str, columns: list[str], query: str, limit: int, digits) -> Select:
+def _fts(name: str, columns: list[str], query: str, digits) -> tuple[Select, object]:
     index = table(f"search_{name}")
     match = f"{{{' '.join(columns)}}} : {_phrase(query)}"
     if digits:
         column, wanted = digits
         match = f"({match}) OR ({{{column.key}}} : {_phrase(wanted)})"
     rowid = literal_column("rowid")
-    return (
+    found = (
         select(rowid)
         .select_from(index)
         .where(text(f"search_{name} MATCH :match").bindparams(match=match))
-        .order_by(rowid.desc())
-        .limit(limit)
     )
+    return found, rowid
 
 
 def is_search_structure(name, type_, parent_names) -> bool:

@@ -1,13 +1,14 @@
 """The status lookup: one box, results as you type, one true sentence per commitment."""
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from flask_login import login_required
 
 from handoff.commitments.sentences import customer_sentence, status_sentence
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
+from handoff.kernel.paging import Cursor, page_size
 from handoff.kernel.search import SHORTEST
-from handoff.lookup.queries import find_commitments
+from handoff.lookup.queries import LOOKUP_LIMIT, find_commitments
 from handoff.ownership.services import open_task_by_commitment
 from handoff.web import at_risk_within, format_when, render
 
@@ -20,11 +21,15 @@ bp = Blueprint("lookup", __name__)
 def index():
     """Look up what was promised and what is true now, while the customer is on the line."""
     query = request.args.get("q", "")[:MAX_QUERY]  # what anyone types on the phone, at most
+    per = page_size(request.args.get("per"), default=LOOKUP_LIMIT)
+    cursor = Cursor.read(request.args.get("after"), (int,)) or Cursor.read(
+        request.args.get("before"), (int,), backwards=True
+    )
     now = utcnow()
     results = []
-    commitments, many = find_commitments(query)
-    tasks = open_task_by_commitment([c.id for c in commitments])
-    for commitment in commitments:
+    page, many = find_commitments(query, per, cursor)
+    tasks = open_task_by_commitment([c.id for c in page.rows])
+    for commitment in page.rows:
         status = commitment.status(now, at_risk_within())
         task = tasks.get(commitment.id)
         sentence = status_sentence(commitment, status, now, format_when, format_relative)
@@ -36,5 +41,17 @@ def index():
         query=query,
         results=results,
         many=many,
+        pages=_pages(query, per, page),
         shortest=SHORTEST,
     )
+
+
+def _pages(query: str, per: int, page) -> dict:
+    """The addresses of the pages beside this one (newer, older), the query and size kept."""
+    kept = {"q": query, **({"per": per} if per != LOOKUP_LIMIT else {})}
+    pages = {}
+    if page.before:
+        pages["newer"] = url_for("lookup.index", **kept, before=page.before)
+    if page.after:
+        pages["older"] = url_for("lookup.index", **kept, after=page.after)
+    return pages
