@@ -370,7 +370,7 @@ def test_to_say_never_names_a_deadline_that_has_passed():
 
 
 def test_the_results_page_newest_first_through_every_match_once_and_back(
-    client, org, make, sign_in
+    client, org, make, sign_in, count_queries
 ):
     """A word many promises share: pages of 10, newest first, each match once, the query and
     the page size kept in every address; back again page by page."""
@@ -404,6 +404,13 @@ def test_the_results_page_newest_first_through_every_match_once_and_back(
         )
         back.append(set(references.findall(body)))
     assert back == [set(newest_first[10:20]), set(newest_first[:10])]
+    # a page of 10 and a page of 50 ask the same number of questions
+    counted = []
+    for per in (10, 50):
+        with count_queries() as statements:
+            client.get(f"/lookup?q=mount&per={per}", headers=htmx_headers())
+        counted.append(len(statements))
+    assert counted[0] == counted[1]
 
 
 def test_a_cursor_that_is_not_one_starts_the_results_again(client, org, found, sign_in):
