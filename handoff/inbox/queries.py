@@ -2,8 +2,9 @@
 in one query: what a department must answer, settle and deliver, however much piles up."""
 
 from datetime import datetime
+from functools import cache, lru_cache
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Integer, Select, bindparam, func, literal, select, union_all
 
 from handoff.commitments.lifecycle import State
 from handoff.commitments.models import Handoff
@@ -27,8 +28,9 @@ SORTS = {"due": "Soonest due first", "newest": "Newest first"}
 SHAPES = {"due": (datetime, int), "newest": (int,)}
 
 
-def _where(section: str, department_id: int):
-    """The conditions of a section's handoffs, each an index range."""
+def _where(section: str, department_id):
+    """The conditions of a section's handoffs, each an index range (`department_id`: the
+    department's id, or a parameter bound to it)."""
     own = Handoff.department_id == department_id
     if section == "waiting":
         return [own, Handoff.state == State.PENDING]
@@ -40,7 +42,7 @@ def _where(section: str, department_id: int):
     return [Handoff.owner_department_id == department_id, Handoff.state == State.COUNTERED]
 
 
-def _query(section: str, department_id: int) -> Select:
+def _query(section: str, department_id) -> Select:
     # each row's id and sort key: what a row shows is loaded once for every section (cards)
     return select(Handoff.id, Handoff.due_at).where(*_where(section, department_id))
 
@@ -53,22 +55,23 @@ def section_pages(
     section's index range. Its rows are (id, due_at) pairs, for the cards to load."""
     shape = SHAPES[sort]
     descending = sort == "newest"
-    keys = (Handoff.id,) if descending else (Handoff.due_at, Handoff.id)
 
     def key_of(row) -> tuple:
         return (row.id,) if descending else (row.due_at, row.id)
 
-    cursors, parts = {}, []
+    cursors, ways, values = {}, [], {"department": department_id}
     for name in names:
         here = (positions or {}).get(name, {})
         cursor = Cursor.read(here.get("after"), shape) or Cursor.read(
             here.get("before"), shape, backwards=True
         )
         cursors[name] = cursor
-        part = reading_after(_query(name, department_id), keys, cursor, per, descending)
-        parts.append(select(part.add_columns(literal(name).label("section")).subquery()))
+        ways.append(None if cursor is None else "before" if cursor.backwards else "after")
+        if cursor is not None:
+            values.update({f"{name}_{i}": value for i, value in enumerate(cursor.key)})
+    statement = _pages_statement(tuple(names), sort, per, tuple(ways))
     found: dict[str, list] = {name: [] for name in names}
-    for row in db.session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
+    for row in db.session.execute(statement, values):
         found[row.section].append(row)
     pages = {}
     for name in names:
@@ -80,11 +83,37 @@ def section_pages(
     return pages
 
 
+@lru_cache(maxsize=256)
+def _pages_statement(names: tuple, sort: str, per: int, ways: tuple):
+    """section_pages' statement for these sections, order, page size and directions from a
+    cursor (None, "after" or "before", a section): built once for each, run with the
+    department and the cursors' keys bound (building it cost more than running it)."""
+    descending = sort == "newest"
+    keys = (Handoff.id,) if descending else (Handoff.due_at, Handoff.id)
+    department = bindparam("department", type_=Integer)
+    parts = []
+    for name, way in zip(names, ways, strict=True):
+        cursor = None
+        if way is not None:
+            marks = tuple(bindparam(f"{name}_{i}", type_=key.type) for i, key in enumerate(keys))
+            cursor = Cursor(marks, backwards=way == "before")
+        part = reading_after(_query(name, department), keys, cursor, per, descending)
+        parts.append(select(part.add_columns(literal(name).label("section")).subquery()))
+    return union_all(*parts) if len(parts) > 1 else parts[0]
+
+
 def section_counts(department_id: int) -> dict[str, int]:
     """How many handoffs each section holds, in one query (each count an index range)."""
+    counts = db.session.execute(_counts_statement(), {"department": department_id}).one()
+    return dict(zip(SECTIONS, counts, strict=True))
+
+
+@cache
+def _counts_statement():
+    """section_counts' statement: built once, run with the department bound."""
+    department = bindparam("department", type_=Integer)
     counts = [
-        select(func.count()).select_from(Handoff).where(*_where(name, department_id))
+        select(func.count()).select_from(Handoff).where(*_where(name, department))
         for name in SECTIONS
     ]
-    counts = [count.scalar_subquery() for count in counts]
-    return dict(zip(SECTIONS, db.session.execute(select(*counts)).one(), strict=True))
+    return select(*(count.scalar_subquery() for count in counts))

@@ -10,8 +10,9 @@ deadline in business time, and the sweep nags it until someone marks it told.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache, lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from handoff.accounts.models import Person
@@ -166,34 +167,8 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[
     """The customers this department must tell about a broken promise, soonest deadline
     first (at most `limit`), and how many there are in all: rows of columns, with their
     commitments as the lists show them."""
-    mine = [CustomerTask.department_id == department_id, CustomerTask.closed_at.is_(None)]
-    department, earlier, person = aliases(Department, Department, Person)
-    found = db.session.execute(
-        select(
-            CustomerTask.id,
-            CustomerTask.commitment_id,
-            CustomerTask.handoff_id,
-            CustomerTask.reason,
-            CustomerTask.department_id,
-            department.name.label("department_name"),
-            CustomerTask.person_id,
-            person.name.label("person_name"),
-            CustomerTask.from_department_id,
-            earlier.name.label("earlier_name"),
-            CustomerTask.carried,
-            CustomerTask.created_at,
-            CustomerTask.due_at,
-            CustomerTask.nags_sent,
-            CustomerTask.escalated_at,
-        )
-        .join(department, department.id == CustomerTask.department_id)
-        .outerjoin(person, person.id == CustomerTask.person_id)
-        .outerjoin(earlier, earlier.id == CustomerTask.from_department_id)
-        .where(*mine)
-        .order_by(CustomerTask.due_at, CustomerTask.id)
-        .limit(limit)
-    ).all()
-    total = db.session.scalar(select(func.count()).select_from(CustomerTask).where(*mine))
+    found = db.session.execute(_open_tasks_statement(limit), {"department": department_id}).all()
+    total = db.session.scalar(_open_tasks_count_statement(), {"department": department_id})
     if not found:
         return [], total
     commitments = {c.id: c for c in commitment_rows([t.commitment_id for t in found])}
@@ -217,6 +192,50 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[
         for t in found
     ]
     return tasks, total
+
+
+def _open_of_department() -> list:
+    """The conditions of a department's open tasks (the department a bound parameter)."""
+    department = bindparam("department", type_=Integer)
+    return [CustomerTask.department_id == department, CustomerTask.closed_at.is_(None)]
+
+
+@lru_cache(maxsize=8)
+def _open_tasks_statement(limit: int):
+    """open_tasks_of_department's rows: built once for each limit, run with the department
+    bound (building it cost more than running it)."""
+    department, earlier, person = aliases(Department, Department, Person)
+    return (
+        select(
+            CustomerTask.id,
+            CustomerTask.commitment_id,
+            CustomerTask.handoff_id,
+            CustomerTask.reason,
+            CustomerTask.department_id,
+            department.name.label("department_name"),
+            CustomerTask.person_id,
+            person.name.label("person_name"),
+            CustomerTask.from_department_id,
+            earlier.name.label("earlier_name"),
+            CustomerTask.carried,
+            CustomerTask.created_at,
+            CustomerTask.due_at,
+            CustomerTask.nags_sent,
+            CustomerTask.escalated_at,
+        )
+        .join(department, department.id == CustomerTask.department_id)
+        .outerjoin(person, person.id == CustomerTask.person_id)
+        .outerjoin(earlier, earlier.id == CustomerTask.from_department_id)
+        .where(*_open_of_department())
+        .order_by(CustomerTask.due_at, CustomerTask.id)
+        .limit(limit)
+    )
+
+
+@cache
+def _open_tasks_count_statement():
+    """How many open tasks a department has: built once, run with the department bound."""
+    return select(func.count()).select_from(CustomerTask).where(*_open_of_department())
 
 
 def open_task_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
