@@ -89,3 +89,26 @@ def test_rows_come_in_the_order_asked_and_leave_out_what_is_not_there(app, route
     assert commitment_rows([]) == []
     assert handoff_cards([10**9]) == {}
     assert isinstance(route[0], Commitment)
+
+
+def test_links_of_rows_are_the_addresses_url_for_makes_whatever_the_values(app):
+    """row_url fills a pattern built once: each value goes into its own place, quoted as
+    url_for quotes it, even a value that holds a placeholder's text."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from flask import url_for
+
+    from handoff.web import row_url
+
+    with app.test_request_context("/"):
+        for values in (
+            {"department_id": 7, "section": "waiting", "after": "__mark2__x"},
+            {"department_id": 8, "section": "accepted", "after": "a b/ü?&=%"},
+            {"department_id": 9, "section": "__mark0__", "after": "__mark0____mark1__"},
+        ):
+            ours, flasks = (urlsplit(u("inbox.section", **values)) for u in (row_url, url_for))
+            assert ours.path == flasks.path  # (the query is written with other, equal escapes)
+            assert parse_qs(ours.query) == parse_qs(flasks.query) == {"after": [values["after"]]}
+        assert row_url("commitments.show", reference="C-1001") == url_for(
+            "commitments.show", reference="C-1001"
+        )

@@ -457,7 +457,7 @@ def _handoff_row(handoff: Handoff, view: str, status: int, notice=None, forms=No
     # the card as the inbox shows it: one read of rows, not the entities again with their
     # relations (after a commit, every one of them would be read anew)
     (ident,) = sa_inspect(handoff).identity  # (without reading the expired entity again)
-    card = handoff_cards([ident])[ident]
+    card = handoff_cards([ident]).get(ident) or abort(404)
     context = {
         "handoff": card,
         "commitment": card.commitment,

@@ -50,7 +50,9 @@ class WorkingHours(db.Model):
     @classmethod
     def organisation(cls) -> "WorkingHours":
         """The organisation's hours (unsaved defaults if none were set up)."""
-        hours = db.session.scalar(select(cls).where(cls.department_id.is_(None)))
+        hours = db.session.scalar(
+            select(cls).where(cls.department_id.is_(None)).order_by(cls.id).limit(1)
+        )
         return hours or cls(department_id=None, **DEFAULT_HOURS)
 
     @classmethod
@@ -64,14 +66,13 @@ class WorkingHours(db.Model):
         one query."""
         if department_id is None:
             return cls.organisation()
-        found = {
-            hours.department_id: hours
-            for hours in db.session.scalars(
-                select(cls).where(
-                    or_(cls.department_id == department_id, cls.department_id.is_(None))
-                )
-            )
-        }
+        found: dict = {}
+        for hours in db.session.scalars(
+            select(cls)
+            .where(or_(cls.department_id == department_id, cls.department_id.is_(None)))
+            .order_by(cls.id)
+        ):
+            found.setdefault(hours.department_id, hours)  # (the first, as organisation())
         return (
             found.get(department_id) or found.get(None) or cls(department_id=None, **DEFAULT_HOURS)
         )

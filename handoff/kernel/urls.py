@@ -2,6 +2,7 @@
 then filled in for each row (url_for for every link of a long page or a digest cost more
 than all the rest of a row)."""
 
+import re
 from urllib.parse import quote
 
 from flask import url_for
@@ -14,16 +15,24 @@ class UrlPattern:
     converter takes as integers), filled in by `url`."""
 
     def __init__(self, endpoint: str, names, numbers=(), external: bool = False):
-        self.marks = {
+        marks = {
             name: str(NUMBER_MARK + i) if name in numbers else f"__mark{i}__"
             for i, name in enumerate(sorted(names))
         }
-        values = {name: int(mark) if name in numbers else mark for name, mark in self.marks.items()}
-        self.pattern = url_for(endpoint, _external=external, **values)
+        values = {name: int(mark) if name in numbers else mark for name, mark in marks.items()}
+        pattern = url_for(endpoint, _external=external, **values)
+        # the address cut at its placeholders once: a value is put in its place, never into
+        # another value that happens to contain a placeholder's text
+        where = re.compile("|".join(re.escape(mark) for mark in marks.values()))
+        named = {mark: name for name, mark in marks.items()}
+        self.pieces = where.split(pattern)
+        self.names = [named[found] for found in where.findall(pattern)]
 
     def url(self, **values) -> str:
-        url = self.pattern
-        for name, value in values.items():
-            written = str(value) if type(value) is int else quote(str(value), safe="")
-            url = url.replace(self.marks[name], written, 1)
-        return url
+        pieces = self.pieces
+        parts = [pieces[0]]
+        for i, name in enumerate(self.names, 1):
+            value = values[name]
+            parts.append(str(value) if type(value) is int else quote(str(value), safe=""))
+            parts.append(pieces[i])
+        return "".join(parts)

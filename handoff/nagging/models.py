@@ -57,20 +57,21 @@ class NagPolicy(db.Model):
     @classmethod
     def organisation(cls) -> "NagPolicy":
         """The organisation's default policy (unsaved defaults if none was set up)."""
-        policy = db.session.scalar(db.select(cls).where(cls.department_id.is_(None)))
+        policy = db.session.scalar(
+            db.select(cls).where(cls.department_id.is_(None)).order_by(cls.id).limit(1)
+        )
         return policy or cls(department_id=None, **DEFAULTS)
 
     @classmethod
     def for_department(cls, department_id: int) -> "NagPolicy":
         """The department's own policy, or the organisation's default (one query for both)."""
-        found = {
-            policy.department_id: policy
-            for policy in db.session.scalars(
-                db.select(cls).where(
-                    or_(cls.department_id == department_id, cls.department_id.is_(None))
-                )
-            )
-        }
+        found: dict = {}
+        for policy in db.session.scalars(
+            db.select(cls)
+            .where(or_(cls.department_id == department_id, cls.department_id.is_(None)))
+            .order_by(cls.id)
+        ):
+            found.setdefault(policy.department_id, policy)  # (the first, as organisation())
         return found.get(department_id) or found.get(None) or cls(department_id=None, **DEFAULTS)
 
 

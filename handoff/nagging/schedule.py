@@ -23,8 +23,15 @@ class PolicyBook:
         self._policies: dict[int, rules.Policy] = {}
         self._rows = None
         if everyone:
-            policies = {p.department_id: p for p in db.session.scalars(select(NagPolicy))}
-            hours = {h.department_id: h for h in db.session.scalars(select(WorkingHours))}
+            # (highest id first, so that a department's first row wins, as organisation())
+            policies = {
+                p.department_id: p
+                for p in db.session.scalars(select(NagPolicy).order_by(NagPolicy.id.desc()))
+            }
+            hours = {
+                h.department_id: h
+                for h in db.session.scalars(select(WorkingHours).order_by(WorkingHours.id.desc()))
+            }
             self._rows = (policies, hours)
 
     def rules(self, department_id: int) -> rules.Policy:
