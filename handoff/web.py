@@ -71,14 +71,16 @@ def reader_zone() -> ZoneInfo:
     """The time zone of the person reading the page (or the one a mail link was written for)."""
     if not has_app_context():
         return zone_named(current_app.config["DEFAULT_TIME_ZONE"])
-    named = g.get("reader_time_zone")
+    # (asked for every moment on a page: g is looked up once a call, the zone once a request)
+    kept = vars(g._get_current_object())
+    named = kept.get("reader_time_zone")
     if named and (zone := zone_named(named)):
         return zone
-    zone = g.get("_signed_in_zone")
-    if zone is None:  # asked for every moment on a page: looked up once
+    zone = kept.get("_signed_in_zone")
+    if zone is None:
         person = current_user.time_zone if current_user and current_user.is_authenticated else None
         zone = zone_named(person) or zone_named(current_app.config["DEFAULT_TIME_ZONE"])
-        g._signed_in_zone = zone
+        kept["_signed_in_zone"] = zone
     return zone
 
 
