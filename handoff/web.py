@@ -50,9 +50,9 @@ def render_fragment(fragment: str, status: int = 200, trigger: str | None = None
 def row_url(endpoint: str, **values) -> str:
     """url_for for the many rows of one page: the address of `endpoint` is built once per
     request with placeholders (kernel.urls), then each row's values are put in."""
-    # (asked hundreds of times a page: the key is the names as given and which are numbers)
-    key = (endpoint, *values, *(type(value) is int for value in values.values()))
-    patterns = g.setdefault("_row_urls", {})
+    # (asked hundreds of times a page: the key is the names as given and the values' types)
+    key = (endpoint, tuple(values), tuple(map(type, values.values())))
+    patterns = vars(g._get_current_object()).setdefault("_row_urls", {})
     pattern = patterns.get(key)
     if pattern is None:
         numbers = frozenset(name for name, value in values.items() if type(value) is int)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from flask import url_for
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")  # what quoting leaves as it is (a number, C-1042)
 NUMBER_MARK = 9_000_000_001  # beyond any database id: a placeholder no real value can be
 
 
@@ -33,6 +34,7 @@ class UrlPattern:
         parts = [pieces[0]]
         for i, name in enumerate(self.names, 1):
             value = values[name]
-            parts.append(str(value) if type(value) is int else quote(str(value), safe=""))
+            text = str(value)
+            parts.append(text if _PLAIN.fullmatch(text) else quote(text, safe=""))
             parts.append(pieces[i])
         return "".join(parts)
