@@ -71,12 +71,20 @@ def test_an_admin_who_sees_every_department_chooses_an_inbox_from_a_list(
     assert chosen.status_code == 302
     assert chosen.headers["Location"] == f"/departments/{more[0].id}/inbox"
     assert client.get("/inbox?department=9999", follow_redirects=True).status_code == 404
-    assert "You belong to no department" in client.get("/inbox?department=x").get_data(as_text=True)
+    assert "Open the inbox of" in client.get("/inbox?department=x").get_data(as_text=True)
 
 
-def test_someone_in_no_department_is_told_so(client, org, sign_in):
+def test_someone_in_no_department_is_told_so_and_an_admin_chooses_any_inbox(
+    client, org, make, sign_in
+):
+    sign_in(client, make.person("Nora Newcomer"))
+    body = client.get("/inbox").get_data(as_text=True)
+    assert "You belong to no department" in body and 'name="department"' not in body
     sign_in(client, org.admin)
-    assert "You belong to no department" in client.get("/inbox").get_data(as_text=True)
+    body = client.get("/inbox").get_data(as_text=True)
+    assert "You belong to no department" not in body
+    for department in (org.sales, org.installation, org.billing):
+        assert f'<option value="{department.id}">{department.name}</option>' in body
 
 
 def test_an_unknown_department_inbox_is_404(client, org, sign_in):

@@ -35,7 +35,9 @@ def mine():
         return redirect(url_for("inbox.show", department_id=chosen))
     departments = current_user.departments
     if not departments:
-        return render("inbox/none.html", "inbox/none.html")
+        # an admin belongs to none, and may open any department's inbox: a list to choose from
+        every = _every_department() if current_user.is_admin else []
+        return render("inbox/none.html", "inbox/none.html", switchable=every)
     return redirect(url_for("inbox.show", department_id=departments[0].id))
 
 
@@ -138,11 +140,7 @@ def show(department_id: int):
     """What waits for this department's answer, the counters it must settle, its work."""
     department = db.get_or_404(Department, department_id)
     tasks, tasks_total = open_tasks_of_department(department_id)
-    switchable = (
-        db.session.execute(select(Department.id, Department.name).order_by(Department.name)).all()
-        if current_user.is_admin
-        else current_user.departments
-    )
+    switchable = _every_department() if current_user.is_admin else current_user.departments
     return render(
         "inbox/show.html",
         "inbox/_lists.html",
@@ -153,6 +151,13 @@ def show(department_id: int):
         told_form=ToldForm(formdata=None),
         switchable=switchable,
     )
+
+
+def _every_department() -> list:
+    """Every department's id and name, by name (whose inboxes an admin may open)."""
+    return db.session.execute(
+        select(Department.id, Department.name).order_by(Department.name)
+    ).all()
 
 
 @bp.get("/departments/<int:department_id>/inbox/<section>")
