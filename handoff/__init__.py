@@ -1,6 +1,6 @@
 """Handoff: internal handoffs of customer commitments."""
 
-from flask import Flask, render_template, request, session, url_for
+from flask import Flask, render_template, request, send_from_directory, session, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import (
     DataError,
@@ -60,6 +60,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     reactions.install()
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     _register_blueprints(app)
+    _register_icon(app)
     _register_templating(app)
     _register_errors(app)
     _register_headers(app)
@@ -120,6 +121,15 @@ def _register_blueprints(app: Flask) -> None:
     blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging, promises)
     for blueprint in (*blueprints, nagging_admin, ownership):
         app.register_blueprint(blueprint)
+
+
+def _register_icon(app: Flask) -> None:
+    """/favicon.ico, for what asks for it without reading a page's icon link (the pages name
+    static/favicon.svg): the same picture, not a 404 in the console."""
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml")
 
 
 def _register_templating(app: Flask) -> None:

@@ -68,11 +68,36 @@ def page(browser, live_server):
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
-    errors = []
+    errors, logged = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # what the console shows as an error (a resource that failed, a policy that refused
+    # something, a library's error): each is something wrong a person could see
+    page.on(
+        "console",
+        lambda message: (
+            logged.append(f"{message.text} ({message.location.get('url')})")
+            if message.type == "error"
+            else None
+        ),
+    )
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    # (a form sent back with its errors is 422, an answer given first by someone else 409:
+    # the product's answers, swapped in place, which the browser lists as failed loads)
+    expected = re.compile(r"Failed to load resource: .* status of (409|422) ")
+    logged = [line for line in logged if not expected.match(line)]
+    for pattern in EXPECTED_IN_CONSOLE.pop(id(page), []):  # what the test itself set off
+        logged = [line for line in logged if not re.search(pattern, line)]
+    assert logged == [], f"errors in the browser's console: {logged}"
+
+
+EXPECTED_IN_CONSOLE: dict[int, list[str]] = {}
+
+
+def expect_in_console(page, pattern: str) -> None:
+    """A console error this test sets off on purpose (a forbidden action's 403, say)."""
+    EXPECTED_IN_CONSOLE.setdefault(id(page), []).append(pattern)
 
 
 def sign_in(page, person):
@@ -174,6 +199,7 @@ def test_record_hand_off_accept_and_look_up_in_a_real_browser(page, org, make, n
     assert not_reloaded(page)
 
     # Someone who is no longer in the department: 403, shown in the banner, nothing changed.
+    expect_in_console(page, r"status of 403|Error Code 403")
     third = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
     page.reload()
     mark_page(page)

@@ -227,3 +227,12 @@ def test_the_web_process_freezes_what_it_keeps_after_its_first_requests(tmp_path
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout.strip().splitlines()[-1])
     assert counts[0] == counts[1] == 0 and counts[2] > 0 and counts[3] == counts[2]
+
+
+def test_the_icon_is_there_for_anyone_who_asks_for_it(client):
+    """Pages name static/favicon.svg; /favicon.ico, which some clients ask for regardless,
+    is the same picture (a 404 there is an error in every browser console)."""
+    with client.get("/favicon.ico") as icon, client.get("/static/favicon.svg") as named:
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+        assert icon.data == named.data
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/login").get_data(as_text=True)
