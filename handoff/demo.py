@@ -453,9 +453,17 @@ def _customers(rng, count: int) -> list[Customer]:
 
 
 def sign_in_details() -> list[str]:
-    """The demo accounts worth trying, one line each."""
-    lines = ["admin@example.com      administrator"]
-    for name, local, department, role in NAMED_PEOPLE:
-        lines.append(f"{local + '@example.com':22} {name}, {role} of {department}")
-    lines.append(f"{'chloe@example.com':22} also a member of Sales (two inboxes)")
+    """The demo accounts worth trying, one line a person, as the database has them."""
+    lines = [f"{'admin@example.com':22} administrator"]
+    for _name, local, _department, _role in NAMED_PEOPLE:
+        person = Person.by_email(f"{local}@example.com")
+        if person is None:
+            continue
+        roles: dict[str, list[str]] = {}
+        for membership in sorted(person.memberships, key=lambda m: m.department.name):
+            roles.setdefault(membership.role, []).append(membership.department.name)
+        said = "; ".join(f"{role} of {' and '.join(names)}" for role, names in roles.items())
+        inboxes = len(person.memberships)
+        more = f" ({'two' if inboxes == 2 else inboxes} inboxes)" if inboxes > 1 else ""
+        lines.append(f"{person.email:22} {person.name}, {said}{more}")
     return lines

@@ -1,0 +1,88 @@
+"""The demo is what the README says it is: its size, its accounts, its walk-through."""
+
+import re
+from pathlib import Path
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+
+from handoff.accounts.models import Person
+from handoff.commitments.models import Commitment
+from handoff.customers.models import Customer
+from handoff.demo import DEMO_PASSWORD, build_demo, sign_in_details
+from handoff.departments.hours import WorkingHours, business_day_minutes
+from handoff.departments.models import Department
+from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db, transaction
+from handoff.promises.models import StandingPromise
+from handoff.promises.services import save_promise
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def said(pattern: str) -> re.Match:
+    """What the README says, however its lines are wrapped."""
+    found = re.search(pattern.replace(" ", r"\s+"), README)
+    assert found, f"the README no longer says {pattern!r}"
+    return found
+
+
+def test_the_readme_says_what_the_demo_is(app):
+    with transaction():
+        build_demo(seed=7, progress=lambda line: None)
+
+    # its size
+    size = said(r"\((\d+) departments, (\d+) people, (\d+) customers, (\d+) commitments")
+    counted = [
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (Department, Person, Customer, Commitment)
+    ]
+    assert [int(n) for n in size.groups()] == counted
+
+    # the accounts: each signs in with the demo password and is who the table says
+    table = re.findall(r"^\| `([^`]+@example\.com)` \| (.+?) \|$", README, re.MULTILINE)
+    assert len(table) >= 5
+    for email, who in table:
+        person = Person.by_email(email)
+        assert person is not None and check_password_hash(person.password_hash, DEMO_PASSWORD)
+        if person.is_admin:
+            assert who.startswith("administrator")
+            continue
+        assert who.startswith(person.name), (email, who)
+        for membership in person.memberships:
+            assert membership.department.name in who, (email, who)
+        assert ("lead of" in who) == any(m.role == "lead" for m in person.memberships), who
+
+    # the list printed at start-up: one line a person, the table's people
+    printed = [line.split()[0] for line in sign_in_details()]
+    assert len(printed) == len(set(printed)) and set(printed) == {email for email, _ in table}
+
+    # "Support works round the clock"
+    said("Support works round the clock")
+    support = db.session.scalar(select(Department).where(Department.name == "Support"))
+    assert WorkingHours.for_department(support.id).always_open
+
+    # the walk: what it publishes in Installation is not there yet, and publishing it works
+    published = said(r'"([^"]+)" \((\d+) business days\) is published')
+    walk = said(r'publish another \("([^"]+)", (\d+) business days\)')
+    installation = db.session.scalar(select(Department).where(Department.name == "Installation"))
+    names = set(
+        db.session.scalars(
+            select(StandingPromise.name).where(StandingPromise.department_id == installation.id)
+        )
+    )
+    assert published.group(1) in names and walk.group(1) not in names
+    ben = Person.by_email("ben@example.com")
+    assert ben.is_lead_of(installation.id)
+    with transaction():
+        save_promise(
+            installation,
+            ben,
+            utcnow(),
+            promise=None,
+            name=walk.group(1),
+            covers="",
+            lead_minutes=int(walk.group(2)) * business_day_minutes(installation.id),
+            max_amount=None,
+            max_quantity=None,
+        )
