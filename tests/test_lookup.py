@@ -255,12 +255,12 @@ def test_the_sentence_for_a_real_commitment_follows_its_answers(org, make, now):
 # --- what to say to the customer, for every status ----------------------------------------
 
 
-def to_say(c, status, task=None):
+def to_say(c, status, task=None, told=None):
     from handoff.commitments.sentences import customer_sentence
 
     c.customer_owner_department = SimpleNamespace(name="Sales")
     c.title = "Router installed"
-    return customer_sentence(c, status, NOW, when, task)
+    return customer_sentence(c, status, NOW, when, task, told)
 
 
 def tell_task(reason: str, due_at=NOW + timedelta(hours=2)):
@@ -337,6 +337,19 @@ def test_to_say_declined_with_a_task_names_when_the_customer_hears():
         "I'm sorry, we can't do this as promised for Thu 14 May 08:00. "
         "Sales will contact you by Tue 12 May 10:00 about what we can do instead."
     )
+
+
+def test_to_say_declined_after_the_customer_was_told_promises_no_second_call():
+    from handoff.ownership.services import Told
+
+    c = commitment(handoff("Billing", "declined", answer_note="needs a signed order"))
+    told = Told(NOW - timedelta(hours=3), "Ivo Berg", "Billing", "Asked for the order")
+    assert to_say(c, Status.AT_RISK, None, told) == (
+        "I'm sorry, we can't do this as promised for Thu 14 May 08:00. Billing spoke to you "
+        "about it on Tue 12 May 05:00, and Sales is your contact for what happens next."
+    )
+    # a new task to tell them (the promise broke again) is what they hear next
+    assert "Sales will contact you by" in to_say(c, Status.AT_RISK, tell_task("declined"), told)
 
 
 def test_to_say_late_with_a_task_names_when_the_customer_hears():

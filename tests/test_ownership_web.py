@@ -151,3 +151,28 @@ def test_admins_set_the_rule_and_the_deadline(client, org, make, sign_in, now):
     services.decline(c.handoffs[0], org.ivo, now, "No")
     db.session.commit()
     assert fresh(c).customer_owner_department_id == org.sales.id  # the rule is off
+
+
+def test_once_the_customer_was_told_the_lookup_shows_what_they_heard_and_promises_no_call(
+    client, org, declined, sign_in
+):
+    """The next agent reads what the customer heard, from whom and when, and the sentence
+    to say no longer announces a call that already happened."""
+    sign_in(client, org.ivo)
+    task = the_task(declined)
+    before = client.get(f"/lookup?q={declined.reference}", headers=htmx_headers())
+    assert "Installation will contact you by" in before.get_data(as_text=True)
+    client.post(
+        f"/tasks/{task.id}/told",
+        data={"note": "Offered Thursday morning instead; they will confirm by mail"},
+        headers=htmx_headers(),
+    )
+    assert the_task(declined).outcome == "told"
+    sign_in(client, org.dev)  # another agent, in another department
+    body = client.get(f"/lookup?q={declined.reference}", headers=htmx_headers()).get_data(
+        as_text=True
+    )
+    assert "The customer heard</span> from Ivo Berg (Installation)" in body
+    assert "“Offered Thursday morning instead; they will confirm by mail”" in body
+    assert "will contact you" not in body
+    assert "Installation spoke to you about it on" in body

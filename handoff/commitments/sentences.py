@@ -60,12 +60,15 @@ def status_sentence(
     return sentence
 
 
-def customer_sentence(commitment, status: Status, now: datetime, when: Formatter, task=None) -> str:
+def customer_sentence(
+    commitment, status: Status, now: datetime, when: Formatter, task=None, told=None
+) -> str:
     """What an agent can say to the customer, true to the state and promising nothing more.
 
     It names a date only when a department confirmed it, and says "we can't confirm" while
     any part is unanswered, countered or declined. With an open task to tell the customer
-    (`task`), the customer owner's deadline is the time the customer will hear by.
+    (`task`), the customer owner's deadline is the time the customer will hear by; once the
+    customer was told (`told`, with no task open), it says so rather than promise a call.
     """
     route = [h for h in commitment.handoffs if h.state != State.CANCELLED]
     promised = when(commitment.promised_at)
@@ -78,6 +81,12 @@ def customer_sentence(commitment, status: Status, now: datetime, when: Formatter
         return f"It's done: everything we promised was completed on {when(finished)}."
     declined = [h for h in route if h.state == State.DECLINED]
     if declined:
+        if task is None and told is not None:
+            return (
+                f"I'm sorry, we can't do this as promised for {promised}. {told.department} "
+                f"spoke to you about it on {when(told.at)}, and {owner} is your contact for "
+                f"what happens next."
+            )
         return (
             f"I'm sorry, we can't do this as promised for {promised}. "
             f"{owner} will contact you{by} about what we can do instead."

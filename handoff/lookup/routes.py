@@ -9,7 +9,7 @@ from handoff.kernel.dates import format_relative
 from handoff.kernel.paging import Cursor, page_size
 from handoff.kernel.search import SHORTEST
 from handoff.lookup.queries import LOOKUP_LIMIT, find_commitments
-from handoff.ownership.services import open_task_by_commitment
+from handoff.ownership.services import last_told_by_commitment, open_task_by_commitment
 from handoff.web import at_risk_within, format_when, render
 
 MAX_QUERY = 200
@@ -29,12 +29,14 @@ def index():
     results = []
     page, many = find_commitments(query, per, cursor)
     tasks = open_task_by_commitment([c.id for c in page.rows])
+    told = last_told_by_commitment([c.id for c in page.rows])
     for commitment in page.rows:
         status = commitment.status(now, at_risk_within())
         task = tasks.get(commitment.id)
         sentence = status_sentence(commitment, status, now, format_when, format_relative)
-        to_say = customer_sentence(commitment, status, now, format_when, task)
-        results.append((commitment, status, sentence, to_say, task))
+        heard = told.get(commitment.id)
+        to_say = customer_sentence(commitment, status, now, format_when, task, heard)
+        results.append((commitment, status, sentence, to_say, task, heard))
     return render(
         "lookup/index.html",
         "lookup/_results.html",

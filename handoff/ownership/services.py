@@ -238,6 +238,41 @@ def _open_tasks_count_statement():
     return select(func.count()).select_from(CustomerTask).where(*_open_of_department())
 
 
+@dataclass(frozen=True)
+class Told:
+    """What a customer last heard about a commitment: when, from whom, and the note."""
+
+    at: datetime
+    by: str
+    department: str
+    note: str
+
+
+def last_told_by_commitment(ids: list[int]) -> dict[int, Told]:
+    """For each of these commitments whose customer was told of a broken promise: the latest
+    telling (one query), so that the next agent says nothing that contradicts it."""
+    if not ids:
+        return {}
+    department, person = aliases(Department, Person)
+    found = db.session.execute(
+        select(
+            CustomerTask.commitment_id,
+            CustomerTask.closed_at,
+            person.name,
+            department.name,
+            CustomerTask.note,
+        )
+        .join(department, department.id == CustomerTask.department_id)
+        .join(person, person.id == CustomerTask.closed_by_id)
+        .where(CustomerTask.commitment_id.in_(ids), CustomerTask.outcome == "told")
+        .order_by(CustomerTask.closed_at.desc(), CustomerTask.id.desc())
+    )
+    told: dict[int, Told] = {}
+    for commitment_id, at, by, department_name, note in found:
+        told.setdefault(commitment_id, Told(at, by, department_name, note))
+    return told
+
+
 def open_task_by_commitment(ids: list[int]) -> dict[int, CustomerTask]:
     """The open task to tell the customer, per commitment (two queries for a page of them),
     with the handoff that broke and its department (why the customer must be told), not the
