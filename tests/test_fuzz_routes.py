@@ -144,6 +144,7 @@ INBOX_QUERY = {
 
 SPECS: dict[str, Spec] = {
     "static": Spec(path={"filename": "filename"}),
+    "favicon": Spec(),
     "accounts.login": Spec(
         query={"next": "next"},
         form={
@@ -212,13 +213,15 @@ SPECS: dict[str, Spec] = {
         path={"handoff_id": "handoff", "action": "action"}, form=ANSWER_FORM
     ),
     "customers.search": Spec(query={"customer_query": "text"}),
-    "inbox.mine": Spec(),
+    "inbox.mine": Spec(query={"department": "department"}),
     "inbox.show": Spec(path={"department_id": "department"}, query=INBOX_QUERY),
     "inbox.section": Spec(
         path={"department_id": "department", "section": "section"}, query=INBOX_QUERY
     ),
     "inbox.counts": Spec(path={"department_id": "department"}),
-    "lookup.index": Spec(query={"q": "lookup"}),
+    "lookup.index": Spec(
+        query={"q": "lookup", "per": "page_size", "after": "cursor", "before": "cursor"}
+    ),
     "nagging.act": Spec(
         path={"token": "token"},
         query={"do": "action"},
