@@ -142,3 +142,32 @@ def test_a_refresh_of_a_board_that_has_not_changed_gets_nothing_and_a_change_get
     body = client.get("/?per=10", headers=htmx_headers()).get_data(as_text=True)
     pager = body.split('<nav class="pager"')[1]
     assert "after=" in pager and "seen=" not in pager
+
+
+def test_an_overdue_commitment_says_which_step_is_late(client, org, make, sign_in, now):
+    """An overdue row beside "in 2 d" (the customer's date) names the step whose time
+    passed, or says that the customer's date itself passed."""
+    step_late = make.commitment(
+        by=org.ana,
+        owner=org.sales,
+        route=[org.installation],
+        at=now - timedelta(days=3),
+        due_in=timedelta(days=5.5),  # Installation's part was due 6 h ago; the customer's in 2 d
+    )
+    services.accept(step_late.handoffs[0], org.ivo, now - timedelta(days=2))
+    date_passed = make.commitment(
+        by=org.ana,
+        owner=org.sales,
+        route=[org.billing],
+        at=now - timedelta(days=4),
+        due_in=timedelta(days=2),  # the customer's date was 2 d ago; Billing declined
+    )
+    services.decline(date_passed.handoffs[0], org.dev, now - timedelta(days=3), "No")
+    db.session.commit()
+    sign_in(client, org.ana)
+    body = client.get("/").get_data(as_text=True)
+    row = body.split(f">{step_late.reference}</a>")[1].split("</tr>")[0]
+    assert 'class="status status-overdue"' in row
+    assert "Installation was due 6 h ago" in row and "in 2 d" in row
+    row = body.split(f">{date_passed.reference}</a>")[1].split("</tr>")[0]
+    assert "the customer's date passed 2 d ago" in row
