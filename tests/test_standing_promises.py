@@ -35,7 +35,7 @@ def test_one_minute_short_is_not_covered_and_says_why():
     assert not verdict.covered
     assert (
         verdict.reasons[0].startswith(
-            "Installation's standard install needs 3 business days; you are promising 2."
+            "Installation's 'Standard install' needs 3 business days; you are promising 2."
         )
         or "needs 3 business days; you are promising" in verdict.reasons[0]
     )
@@ -44,7 +44,7 @@ def test_one_minute_short_is_not_covered_and_says_why():
 def test_the_example_sentence_names_both_lead_times():
     verdict = judge(INSTALL, now=MONDAY_10, due_at=berlin(2026, 5, 12, 10, 0), hours=HOURS)
     assert verdict.reasons == (
-        "Installation's standard install needs 3 business days; you are promising 1 business day",
+        "Installation's 'Standard install' needs 3 business days; you are promising 1 business day",
     )
 
 
@@ -201,7 +201,7 @@ def test_the_form_warns_live_which_steps_need_an_answer_and_who_is_on_duty(
     response = client.post("/commitments/new/check", data=data, headers=htmx_headers())
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body
-    assert "Installation&#39;s standard install needs 3 business days" in body
+    assert "Installation&#39;s &#39;Standard install&#39; needs 3 business days" in body
     assert "Installation must confirm this." in body and "On duty: Ben Okafor." in body
     assert "Billing must confirm this</strong>: no standing promise is named" in body
     data["route-0-due_at"] = later

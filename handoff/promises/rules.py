@@ -65,7 +65,7 @@ def judge(
         needed = describe_lead(terms.lead_minutes, hours)
         offered = describe_lead(round(given), hours) if given else "no time at all"
         reasons.append(
-            f"{terms.department}'s {terms.name.lower()} needs {needed}; you are promising {offered}"
+            f"{terms.department}'s '{terms.name}' needs {needed}; you are promising {offered}"
         )
     if terms.max_amount is not None and amount is not None and amount > terms.max_amount:
         reasons.append(
