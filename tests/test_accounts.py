@@ -100,3 +100,28 @@ def test_an_address_too_long_to_be_a_page_is_not_echoed_into_the_sign_in_redirec
     assert len(response.headers["Location"]) < 100
     assert "next=" not in response.headers["Location"]
     assert "next=/inbox?x%3Daa" in client.get("/inbox?x=aa").headers["Location"]
+
+
+def test_a_person_names_their_own_time_zone_and_every_moment_follows_it(client, org, make, sign_in):
+    """/me names the zone; choosing another shows every time in it (a sign-in from a browser
+    elsewhere does not undo the choice); a zone nobody knows is refused in place."""
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(client, org.ana)
+    me = client.get("/me").get_data(as_text=True)
+    assert f"Your time zone: <strong>{fresh(org.ana).time_zone or 'Europe/Berlin'}" in me
+    assert '<option selected value="Asia/Tokyo">' in me or 'value="Asia/Tokyo"' in me
+    chosen = client.post("/me/time-zone", data={"time_zone": "Asia/Tokyo"})
+    assert chosen.status_code == 303 and fresh(org.ana).time_zone == "Asia/Tokyo"
+    me = client.get("/me").get_data(as_text=True)
+    assert "Your time zone: <strong>Asia/Tokyo</strong>" in me
+    tokyo = c.promised_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    page = client.get(f"/commitments/{c.reference}").get_data(as_text=True)
+    assert tokyo.strftime("%a %d %b %H:%M") in page
+    refused = client.post("/me/time-zone", data={"time_zone": "Mars/Olympus_Mons"})
+    assert refused.status_code == 422 and "Not a valid choice" in refused.get_data(as_text=True)
+    assert fresh(org.ana).time_zone == "Asia/Tokyo"
+    client.post("/logout")
+    client.post(
+        "/login", data={"email": org.ana.email, "password": PASSWORD, "time_zone": "Europe/Paris"}
+    )
+    assert fresh(org.ana).time_zone == "Asia/Tokyo"

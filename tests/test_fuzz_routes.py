@@ -158,6 +158,7 @@ SPECS: dict[str, Spec] = {
     "accounts.logout": Spec(),
     "accounts.me": Spec(),
     "accounts.reminders": Spec(form={"digest_mode": "choice:immediate|morning"}),
+    "accounts.time_zone": Spec(form={"time_zone": "choice:UTC|Europe/Berlin|Asia/Tokyo"}),
     "accounts.password": Spec(
         form={"current": "password", "new": "password", "repeat": "password"}
     ),

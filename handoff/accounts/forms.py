@@ -1,9 +1,10 @@
 """Sign-in form."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from handoff.kernel.dates import known_zones
 from handoff.kernel.forms import choices
 
 
@@ -31,6 +32,16 @@ DIGEST_MODES = [
 
 class ReminderForm(FlaskForm):
     digest_mode = RadioField("How reminders reach me", choices=choices(DIGEST_MODES))
+
+
+class TimeZoneForm(FlaskForm):
+    """The time zone a person reads every moment in (one of those this machine knows)."""
+
+    time_zone = SelectField("Your time zone", validators=[DataRequired("Choose a time zone.")])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [(name, name) for name in known_zones()]
 
 
 class PasswordForm(FlaskForm):

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from handoff.accounts import throttle
-from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm
+from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm, TimeZoneForm
 from handoff.accounts.models import Person
 from handoff.extensions import htmx, login_manager
 from handoff.kernel.clock import utcnow
@@ -123,13 +123,34 @@ def me():
     return _me_page(ReminderForm(digest_mode=current_user.digest_mode), PasswordForm(), 200)
 
 
-def _me_page(form: ReminderForm, password_form: PasswordForm, status: int):
+def _me_page(form: ReminderForm, password_form: PasswordForm, status: int, zone_form=None):
+    zone = current_user.time_zone or current_app.config["DEFAULT_TIME_ZONE"]
     return (
         render_template(
-            "accounts/me.html", person=current_user, form=form, password_form=password_form
+            "accounts/me.html",
+            person=current_user,
+            form=form,
+            password_form=password_form,
+            zone=zone,
+            zone_form=zone_form or TimeZoneForm(formdata=None, time_zone=zone),
         ),
         status,
     )
+
+
+@bp.post("/me/time-zone")
+@login_required
+def time_zone():
+    """Choose the time zone every moment is shown in."""
+    form = TimeZoneForm()
+    if not form.validate():
+        reminders = ReminderForm(formdata=None, digest_mode=current_user.digest_mode)
+        return _me_page(reminders, PasswordForm(formdata=None), 422, zone_form=form)
+    person = db.session.get(Person, current_user.id)
+    person.time_zone = form.time_zone.data
+    db.session.commit()
+    flash(f"Times are now shown in {person.time_zone}.")
+    return redirect(url_for("accounts.me"), 303)
 
 
 @bp.post("/me/reminders")

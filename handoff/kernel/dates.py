@@ -2,7 +2,8 @@
 own time zone (the year only when it is not this year), 'in 3 h', '5 h ago'."""
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 WHEN = "%a %d %b %H:%M"
 WHEN_IN_ANOTHER_YEAR = "%a %d %b %Y %H:%M"
@@ -44,3 +45,14 @@ def is_valid_zone(name: str | None) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+@cache
+def known_zones() -> tuple[str, ...]:
+    """The IANA time zones a person may choose, by name (UTC, and Area/City ones)."""
+    names = {
+        name
+        for name in available_timezones()
+        if "/" in name and not name.startswith(("posix/", "right/", "Etc/", "SystemV/"))
+    }
+    return ("UTC", *sorted(names))
