@@ -384,3 +384,17 @@ def test_page_through_the_board_and_an_inbox_section_and_come_back(page, org, ma
         arg=made[10].reference,
     )
     shot(page, "inbox-second-page")
+
+
+def test_the_first_tab_offers_a_way_past_the_header_to_the_page(page, org):
+    """Working by keyboard: the first Tab shows "Skip to the main content", Enter moves focus
+    to the page itself."""
+    from playwright.sync_api import expect
+
+    sign_in(page, org.ana)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to the main content")
+    expect(skip).to_be_focused()
+    assert skip.bounding_box()["y"] >= 0  # shown once it has focus
+    page.keyboard.press("Enter")
+    expect(page.locator("main#main")).to_be_focused()
