@@ -55,6 +55,32 @@
     }
   });
 
+  // Answering a card by keyboard: the card is swapped for its new state, and the button that
+  // had focus is gone. Focus goes to the card as it is now, and what happened is announced.
+  var answered = null;
+  document.addEventListener("submit", function (event) {
+    var card = event.target.closest && event.target.closest("article.handoff, article.task");
+    answered = card ? card.id : null;
+  }, true);
+
+  document.addEventListener("htmx:responseError", function () { answered = null; }, true);
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!answered) { return; }
+    var card = document.getElementById(answered);
+    answered = null;
+    if (!card) { return; }
+    card.setAttribute("tabindex", "-1");
+    card.focus();
+    var live = document.getElementById("announce");
+    if (!live) { return; }
+    var ref = card.querySelector(".ref");
+    var notice = card.querySelector(".notice, .errors, .task-done");
+    var state = card.querySelector(".state");
+    var what = notice ? notice.textContent : (state ? state.textContent.replace(/^[^A-Za-z]+/, "") : "");
+    live.textContent = ((ref ? ref.textContent.trim() + ": " : "") + what.trim());
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", fillTimeZone);
   } else {

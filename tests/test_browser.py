@@ -398,3 +398,23 @@ def test_the_first_tab_offers_a_way_past_the_header_to_the_page(page, org):
     assert skip.bounding_box()["y"] >= 0  # shown once it has focus
     page.keyboard.press("Enter")
     expect(page.locator("main#main")).to_be_focused()
+
+
+def test_answering_by_keyboard_keeps_focus_on_the_card_and_says_what_happened(page, org, make):
+    """Enter on Accept: the card comes back accepted, focus is on it (not lost to the page),
+    and the outcome is announced to a screen reader."""
+    from playwright.sync_api import expect
+
+    first = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(page, org.ben)
+    page.goto(f"/departments/{org.installation.id}/inbox")
+    card = page.locator(f"#handoff-{first.handoffs[0].id}")
+    card.get_by_role("button", name="Accept").focus()
+    page.keyboard.press("Enter")
+    expect(card.locator(".state")).to_have_text("✓ accepted")
+    expect(card).to_be_focused()
+    expect(page.locator("#announce")).to_have_text(f"{first.reference}: accepted")
+    # the next one, by keyboard alone from there
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('article') !== null")
