@@ -418,3 +418,26 @@ def test_answering_by_keyboard_keeps_focus_on_the_card_and_says_what_happened(pa
     # the next one, by keyboard alone from there
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('article') !== null")
+
+
+def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make):
+    """At 360 px wide: the header wraps, the board's rows are cards, and no page is wider
+    than the screen."""
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    page.set_viewport_size({"width": 360, "height": 780})
+    sign_in(page, org.ben)
+    for path in (
+        "/",
+        f"/departments/{org.installation.id}/inbox",
+        f"/lookup?q={c.reference}",
+        "/commitments/new",
+        f"/commitments/{c.reference}",
+        f"/departments/{org.installation.id}/promises",
+        "/me",
+    ):
+        page.goto(path)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 360, f"{path} is {wide} px wide on a 360 px screen"
+    page.goto("/")
+    sign_out = page.get_by_role("button", name="Sign out")
+    assert sign_out.is_visible() and sign_out.bounding_box()["height"] >= 44
