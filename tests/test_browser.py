@@ -441,3 +441,75 @@ def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make
     page.goto("/")
     sign_out = page.get_by_role("button", name="Sign out")
     assert sign_out.is_visible() and sign_out.bounding_box()["height"] >= 44
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"  # from npm, vendored
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now, a line each."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """axe.run(document, {resultTypes: ['violations']}).then(result => result.violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ' (' + v.nodes.length + '): ' + v.nodes[0].target.join(' ')))"""
+    )
+    return found
+
+
+@pytest.fixture
+def audited(browser, live_server):
+    """A page whose context lets axe-core in (the app's policy admits no script it did not
+    serve), at each size in turn."""
+    contexts = []
+
+    def at(size: str):
+        context = browser.new_context(
+            base_url=live_server, viewport=SIZES[size], timezone_id="Europe/Berlin", bypass_csp=True
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield at
+    for context in contexts:
+        context.close()
+
+
+def test_no_main_page_has_a_serious_accessibility_problem_at_either_size(audited, org, make, now):
+    declined = make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    services.decline(declined.handoffs[1], org.dev, now, "Needs a signed order")
+    db.session.commit()
+    pages = (
+        "/",
+        f"/departments/{org.installation.id}/inbox",
+        f"/lookup?q={declined.reference}",
+        "/commitments/new",
+        f"/commitments/{declined.reference}",
+        f"/departments/{org.installation.id}/promises",
+        "/me",
+    )
+    found = {}
+    for size in SIZES:
+        page = audited(size)
+        sign_in(page, org.ben)
+        for path in pages:
+            page.goto(path)
+            problems = serious_violations(page)
+            if problems:
+                found[f"{size} {path}"] = problems
+    assert found == {}
+
+
+def test_the_accessibility_check_finds_what_it_is_for(audited, org):
+    """Planted: faint words and a picture without words. The check must report both."""
+    page = audited("desktop")
+    sign_in(page, org.ben)
+    page.evaluate(
+        """document.querySelector('main').insertAdjacentHTML('beforeend',
+            '<p style="color: #c8c8c8; background: #fff">faint</p>'
+            + '<img src="/static/favicon.svg">')"""
+    )
+    found = " ".join(serious_violations(page))
+    assert "color-contrast" in found and "image-alt" in found
