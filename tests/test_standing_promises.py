@@ -202,6 +202,9 @@ def test_the_form_warns_live_which_steps_need_an_answer_and_who_is_on_duty(
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body
     assert "Installation&#39;s &#39;Standard install&#39; needs 3 business days" in body
+    # the business time it needs and the clock time it is due, side by side
+    due = (now + timedelta(hours=1)).astimezone(BERLIN).strftime("%a %d %b %H:%M")
+    assert f">{due}</time>, in " in body and " by the clock)" in body
     assert "Installation must confirm this." in body and "On duty: Ben Okafor." in body
     assert "Billing must confirm this</strong>: no standing promise is named" in body
     data["route-0-due_at"] = later
