@@ -12,9 +12,12 @@ from handoff.board.queries import (
     board_page,
     local_day_bounds,
 )
+from handoff.commitments.sentences import why_overdue
+from handoff.commitments.status import Status
 from handoff.customers.models import Customer
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
+from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db
 from handoff.kernel.paging import PAGE_SIZES
 from handoff.kernel.timeline import TimelineEvent
@@ -76,7 +79,11 @@ def index():
         after=request.args.get("after"),
         before=request.args.get("before"),
     )
-    rows = [(c, c.status(now, at_risk_within())) for c in result.page.rows]
+    rows = []
+    for c in result.page.rows:
+        status = c.status(now, at_risk_within())
+        why = why_overdue(c, now, format_relative) if status == Status.OVERDUE else ""
+        rows.append((c, status, why))
     listed = {
         "rows": rows,
         "pages": result.page,

@@ -118,3 +118,15 @@ def customer_sentence(
     if task is not None and task.reason == "date_moved":
         return f"Your date has changed: {what} is now confirmed for {when(latest)}."
     return f"It's confirmed: {what}, by {when(latest)}."
+
+
+def why_overdue(commitment, now: datetime, relative: Callable) -> str:
+    """Why an overdue commitment is overdue, for its badge: which open step's time passed
+    ("Installation was due 6 h ago"), or that the customer's date did (the board's "Overdue"
+    beside "in 6 d", the customer's date, read as a contradiction)."""
+    late = [h for h in commitment.handoffs if h.is_open and h.due_at < now]
+    if late:
+        return "; ".join(f"{h.department.name} was due {relative(h.due_at, now)}" for h in late)
+    if commitment.promised_at < now:
+        return f"the customer's date passed {relative(commitment.promised_at, now)}"
+    return ""
