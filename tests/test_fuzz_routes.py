@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -29,11 +30,12 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from handoff import create_app
-from handoff.accounts.models import Person
+from handoff.accounts.models import Absence, Person
 from handoff.commitments import services
 from handoff.commitments.answers import ANSWERS
 from handoff.commitments.models import Handoff
 from handoff.customers.models import Customer
+from handoff.departments import away
 from handoff.departments.models import Department, Membership
 from handoff.kernel.db import db
 from handoff.kernel.paging import Cursor
@@ -159,6 +161,17 @@ SPECS: dict[str, Spec] = {
     "accounts.me": Spec(),
     "accounts.reminders": Spec(form={"digest_mode": "choice:immediate|morning"}),
     "accounts.time_zone": Spec(form={"time_zone": "choice:UTC|Europe/Berlin|Asia/Tokyo"}),
+    "accounts.away_page": Spec(),
+    "accounts.mark_away": Spec(
+        form={
+            "person_id": "person",
+            "first_day": "date",
+            "last_day": "date",
+            "delegate_id": "person",
+            "note": "text",
+        }
+    ),
+    "accounts.end_away": Spec(path={"absence_id": "absence"}),
     "accounts.password": Spec(
         form={"current": "password", "new": "password", "repeat": "password"}
     ),
@@ -384,7 +397,11 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
         return st.sampled_from(kind.removeprefix("choice:").split("|"))
     ids = world.get(kind)
     if ids is not None:  # (an id that no longer exists, for the plain kinds)
-        gone = ["99999"] if kind in ("department", "person", "handoff", "task", "customer") else []
+        gone = (
+            ["99999"]
+            if kind in ("department", "person", "handoff", "task", "customer", "absence")
+            else []
+        )
         return st.sampled_from([str(i) for i in ids] + gone)
     now = world["now"]
     return {
@@ -395,6 +412,7 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
         "datetime": st.integers(-6, 24 * 40).map(
             lambda h: (now + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M")
         ),
+        "date": st.integers(-3, 400).map(lambda d: (now + timedelta(days=d)).date().isoformat()),
         "time": st.sampled_from(["08:00", "17:00", "00:00", "23:59"]),
         "bool": st.sampled_from(["y", "on", "1", ""]),
         "email": st.sampled_from(world["emails"] + ["new.person@example.com"]),
@@ -415,12 +433,14 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
 def _hostile(kind: str) -> st.SearchStrategy:
     if kind in ("int", "decimal", "weekdays") or kind in ID_KINDS:
         return st.one_of(st.sampled_from(HOSTILE_NUMBERS), hostile_text)
-    if kind in ("datetime", "time"):
-        return st.one_of(st.sampled_from(HOSTILE_TIMES), hostile_text)
+    if kind in ("datetime", "time", "date"):
+        return st.one_of(st.sampled_from(HOSTILE_TIMES + HOSTILE_DAYS), hostile_text)
     return hostile_text
 
 
+HOSTILE_DAYS = ["2026-02-30", "0001-01-01", "9999-12-31", "1970-01-01", "2026-13-01", "06.12.2026"]
 ID_KINDS = {"department", "person", "membership", "handoff", "task", "message", "promise"}
+ID_KINDS |= {"absence"}
 ID_KINDS |= {"customer", "own_department", "route_department_0", "route_department_1"}
 ID_KINDS |= {"step_promise"}
 
@@ -573,6 +593,18 @@ def world(org, make, app, now):
             max_amount=None,
             max_quantity=5,
         )
+    with writes():  # Ivo away from tomorrow, Dev answering for him
+        tomorrow = (now + timedelta(days=1)).date()
+        away.mark_away(
+            org.ivo,
+            first_day=tomorrow,
+            last_day=tomorrow + timedelta(days=2),
+            delegate=org.dev,
+            note="Holiday",
+            actor=org.ivo,
+            zone=ZoneInfo("Europe/Berlin"),
+            now=now,
+        )
     with writes():
         sweep(now)  # reminders and digests in the outbox
         db.session.add(NaggerProcess(name="nagger:1", started_at=now, last_round_at=now))
@@ -589,6 +621,7 @@ def world(org, make, app, now):
         "message": db.session.scalars(sa.select(OutboxMessage.id)).all(),
         "promise": db.session.scalars(sa.select(StandingPromise.id)).all(),
         "customer": db.session.scalars(sa.select(Customer.id)).all(),
+        "absence": db.session.scalars(sa.select(Absence.id)).all(),
     }
     assert all(ids.values()), ids
     commitments = (pending, accepted, countered, declined)

@@ -1,11 +1,19 @@
 """Sign-in form."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, RadioField, SelectField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
 
 from handoff.kernel.dates import known_zones
-from handoff.kernel.forms import choices
+from handoff.kernel.forms import DayField, choices, picked_id
 
 
 def strip(value):
@@ -65,3 +73,21 @@ class PasswordForm(FlaskForm):
             EqualTo("new", "The two differ."),
         ],
     )
+
+
+class AwayForm(FlaskForm):
+    """Someone away from a first to a last day, and who answers for them meanwhile."""
+
+    person_id = SelectField("Who is away", coerce=picked_id, validators=[InputRequired()])
+    first_day = DayField("First day away", validators=[InputRequired("Give the first day away.")])
+    last_day = DayField("Last day away", validators=[InputRequired("Give the last day away.")])
+    delegate_id = SelectField("Who answers meanwhile", coerce=picked_id, validators=[Optional()])
+    note = StringField("Note (optional)", filters=[strip], validators=[Length(max=200)])
+
+    def __init__(self, people, delegates, *args, **kwargs):
+        """`people`: whom the reader may mark away; `delegates`: who may answer for them
+        (each (id, name) pairs)."""
+        super().__init__(*args, **kwargs)
+        self.person_id.choices = [(p_id, name) for p_id, name in people]
+        self.delegate_id.choices = [(None, "Nobody: reminders go to the rest of the department")]
+        self.delegate_id.choices += [(p_id, name) for p_id, name in delegates]

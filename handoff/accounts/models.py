@@ -2,11 +2,11 @@
 
 import hmac
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Index, String, select
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -41,6 +41,11 @@ class Person(UserMixin, db.Model):
 
     memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
         back_populates="person", cascade="all, delete-orphan"
+    )
+    # The absences this person answers for (as a delegate): read when first asked, once a
+    # request, and only where someone asks whether they may act for a department.
+    delegations: Mapped[list["Absence"]] = relationship(
+        foreign_keys="Absence.delegate_id", viewonly=True, order_by="Absence.starts_at"
     )
 
     @property
@@ -93,8 +98,49 @@ class Person(UserMixin, db.Model):
         return any(m.department_id == department_id and m.role == "lead" for m in self.memberships)
 
     def belongs_to(self, department_id: int) -> bool:
-        """Whether this person may act for the department (members, leads and admins)."""
-        return self.is_admin or department_id in self.department_ids
+        """Whether this person may act for the department (members, leads and admins, and
+        the delegate of a member who is away)."""
+        return (
+            self.is_admin
+            or department_id in self.department_ids
+            or self.acting_for(department_id) is not None
+        )
+
+    def acting_for(self, department_id: int, now: datetime | None = None) -> "Person | None":
+        """Whom this person answers for in the department at `now` (the clock's now when not
+        given): a member who is away and named them as delegate; None when they act as
+        themselves (they belong to it, or cover nobody there)."""
+        if department_id in self.department_ids:
+            return None
+        now = now or utcnow()
+        for absence in self.delegations:
+            if absence.covers(now) and department_id in absence.person.department_ids:
+                return absence.person
+        return None
+
+    @property
+    def covered_departments(self) -> list:
+        """The departments this person answers for today as a delegate (not their own)."""
+        now, own = utcnow(), self.department_ids
+        found = {
+            m.department.id: m.department
+            for absence in self.delegations
+            if absence.covers(now)
+            for m in absence.person.memberships
+            if m.department_id not in own
+        }
+        return sorted(found.values(), key=lambda d: d.name)
+
+    @property
+    def acting_department_ids(self) -> frozenset[int]:
+        """This person's departments and those they answer for today as a delegate."""
+        return self.department_ids | {d.id for d in self.covered_departments}
+
+    @property
+    def acting_departments(self) -> list:
+        """The departments whose inboxes are this person's now: their own, then those they
+        answer for while a member is away."""
+        return self.departments + self.covered_departments
 
     @staticmethod
     def normalise_email(email: str) -> str:
@@ -105,6 +151,39 @@ class Person(UserMixin, db.Model):
     def by_email(cls, email: str) -> "Person | None":
         """The person with this email, if any."""
         return db.session.scalar(select(cls).where(cls.email == cls.normalise_email(email)))
+
+
+class Absence(db.Model):
+    """A person away, from their first day to their last (in their own calendar), and who
+    answers for them in their departments meanwhile. `starts_at`/`ends_at` bound it in UTC
+    (the first day's midnight and the midnight after the last, in the person's time zone),
+    so whether someone is away at a moment is a comparison, on every database."""
+
+    __tablename__ = "absence"
+    __table_args__ = (
+        Index("ix_absence_person", "person_id", "ends_at"),
+        Index("ix_absence_delegate", "delegate_id", "ends_at"),
+        Index("ix_absence_ends", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id], lazy="joined", innerjoin=True)
+    delegate: Mapped[Person | None] = relationship(foreign_keys=[delegate_id], lazy="joined")
+    set_by: Mapped[Person | None] = relationship(foreign_keys=[set_by_id])
+
+    def covers(self, now: datetime) -> bool:
+        """Whether the person is away at `now`."""
+        return self.starts_at <= now < self.ends_at
 
 
 class SignInFailure(db.Model):

@@ -9,14 +9,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from handoff.accounts import throttle
-from handoff.accounts.forms import LoginForm, PasswordForm, ReminderForm, TimeZoneForm
-from handoff.accounts.models import Person
+from handoff.accounts.forms import AwayForm, LoginForm, PasswordForm, ReminderForm, TimeZoneForm
+from handoff.accounts.models import Absence, Person
+from handoff.departments import away
+from handoff.departments.models import Membership
 from handoff.extensions import htmx, login_manager
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.db import db
 from handoff.kernel.forms import database_id
-from handoff.web import safe_next
+from handoff.web import attempt, safe_next, zone_named
 
 bp = Blueprint("accounts", __name__)
 
@@ -192,3 +194,94 @@ def password():
             return redirect(url_for("accounts.me"), 303)
         form.current.errors.append("That is not your current password.")  # (counted by admit)
     return _me_page(ReminderForm(digest_mode=person.digest_mode), form, 422)
+
+
+def _markable() -> list[tuple[int, str]]:
+    """Whom the signed-in person may mark away: themselves, the people of the departments
+    they lead, anyone for an admin; by name."""
+    query = select(Person.id, Person.name).where(Person.active.is_(True))
+    if not current_user.is_admin:
+        led = [m.department_id for m in current_user.memberships if m.role == "lead"]
+        colleagues = select(Membership.person_id).where(Membership.department_id.in_(led or [-1]))
+        query = query.where((Person.id == current_user.id) | Person.id.in_(colleagues))
+    people = db.session.execute(query.order_by(Person.name, Person.id)).all()
+    mine = [p for p in people if p.id == current_user.id]
+    return mine + [p for p in people if p.id != current_user.id]
+
+
+def _delegates() -> list[tuple[int, str]]:
+    """Who may answer for someone away: anyone whose account is open, by name."""
+    return db.session.execute(
+        select(Person.id, Person.name).where(Person.active.is_(True)).order_by(Person.name)
+    ).all()
+
+
+def _away_page(form: AwayForm, status: int = 200):
+    now = utcnow()
+    absences = away.absences_shown_to(current_user, now)
+    changeable = {a.id for a in absences if away.may_mark_away(current_user, a.person)}
+    return (
+        render_template(
+            "accounts/away.html",
+            form=form,
+            absences=absences,
+            changeable=changeable,
+            now=now,
+            may_mark_others=len(form.person_id.choices) > 1,
+        ),
+        status,
+    )
+
+
+@bp.get("/away")
+@login_required
+def away_page():
+    """Who is away, now and soon, and a form to mark someone away."""
+    form = AwayForm(_markable(), _delegates(), formdata=None, person_id=current_user.id)
+    return _away_page(form)
+
+
+def _zone_of(person: Person):
+    """The time zone a person's days are counted in: their own, or the organisation's."""
+    return zone_named(person.time_zone) or zone_named(current_app.config["DEFAULT_TIME_ZONE"])
+
+
+@bp.post("/away")
+@login_required
+def mark_away():
+    """Mark someone away from a first to a last day, with a delegate who answers meanwhile."""
+    form = AwayForm(_markable(), _delegates())
+    if not form.validate():
+        return _away_page(form, 422)
+    person = db.session.get(Person, form.person_id.data)
+    delegate = db.session.get(Person, form.delegate_id.data) if form.delegate_id.data else None
+    done, absence = attempt(
+        form,
+        away.mark_away,
+        person,
+        first_day=form.first_day.data,
+        last_day=form.last_day.data,
+        delegate=delegate,
+        note=form.note.data or "",
+        actor=current_user,
+        zone=_zone_of(person),
+        now=utcnow(),
+    )
+    if not done:
+        return _away_page(form, 422)
+    whom = "You are" if person.id == current_user.id else f"{person.name} is"
+    answers = f"; {delegate.name} answers meanwhile" if delegate else ""
+    flash(f"{whom} away {away.span(absence)}{answers}.")
+    return redirect(url_for("accounts.away_page"), 303)
+
+
+@bp.post("/away/<int:absence_id>/end")
+@login_required
+def end_away(absence_id: int):
+    """Someone is back early, or will not be away after all."""
+    absence = db.get_or_404(Absence, absence_id)
+    name = absence.person.name
+    away.end_absence(absence, current_user, _zone_of(absence.person), utcnow())
+    db.session.commit()
+    flash(f"{name} is no longer marked away.")
+    return redirect(url_for("accounts.away_page"), 303)

@@ -15,6 +15,7 @@ from handoff.board.queries import (
 from handoff.commitments.sentences import why_overdue
 from handoff.commitments.status import Status
 from handoff.customers.models import Customer
+from handoff.departments.away import Presence
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
@@ -72,7 +73,9 @@ def index():
         return "", 204, {"Vary": "HX-Request"}
     result = board_page(
         filters,
-        department_ids=current_user.department_ids,
+        department_ids=(  # (a delegate's include those they answer for)
+            current_user.acting_department_ids if filters.mine else current_user.department_ids
+        ),
         now=now,
         at_risk_within=at_risk_within(),
         day_bounds=local_day_bounds(to_local(now)),
@@ -97,6 +100,7 @@ def index():
     return render(
         "board/index.html",
         unreachable=unreachable_departments(),
+        away_today=Presence.at(now).unattended(),
         show_choices=SHOW_CHOICES,
         sort_choices=SORT_CHOICES,
         page_sizes=PAGE_SIZES,

@@ -181,6 +181,8 @@ class Handoff(db.Model):
     # The latest answer (accept, counter, decline) and the latest change of state.
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # Whom the answer was given for: an away member, when their delegate answered.
+    answered_for_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     answer_note: Mapped[str] = mapped_column(Text, default="")
     counter_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     counter_terms: Mapped[str] = mapped_column(Text, default="")
@@ -210,6 +212,7 @@ class Handoff(db.Model):
         foreign_keys=[department_id], lazy="joined", innerjoin=True
     )
     answered_by: Mapped[Person | None] = relationship(foreign_keys=[answered_by_id], lazy="joined")
+    answered_for: Mapped[Person | None] = relationship(foreign_keys=[answered_for_id])
     changed_by: Mapped[Person] = relationship(
         foreign_keys=[changed_by_id], lazy="joined", innerjoin=True
     )

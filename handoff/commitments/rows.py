@@ -52,6 +52,7 @@ class Step:
     counter_terms: str
     nags_total: int
     escalated_at: datetime | None
+    answered_for_id: int | None  # an away member, when their delegate answered
 
     @property
     def is_open(self) -> bool:
@@ -105,6 +106,7 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
         counter_terms,
         nags_total,
         escalated_at,
+        answered_for_id,
     ) in db.session.execute(_steps_statement(), {"ids": ids}):
         steps[commitment_id].append(
             Step(
@@ -120,6 +122,7 @@ def commitment_rows(ids: list[int]) -> list[CommitmentRow]:
                 counter_terms=counter_terms,
                 nags_total=nags_total,
                 escalated_at=escalated_at,
+                answered_for_id=answered_for_id,
             )
         )
     rows = {}
@@ -201,6 +204,7 @@ def _steps_statement():
             Handoff.counter_terms,
             Handoff.nags_total,
             Handoff.escalated_at,
+            Handoff.answered_for_id,
         )
         .join(Department, Department.id == Handoff.department_id)
         .where(Handoff.commitment_id.in_(bindparam("ids", expanding=True)))
@@ -248,6 +252,7 @@ class HandoffCard:
     requested_by: Named
     answered_at: datetime | None
     answered_by: Named | None
+    answered_for: Named | None  # an away member, when their delegate answered
     answer_note: str
     counter_due_at: datetime | None
     counter_terms: str
@@ -280,6 +285,10 @@ class HandoffCard:
     def answered_by_id(self) -> int | None:
         return self.answered_by.id if self.answered_by else None
 
+    @property
+    def answered_for_id(self) -> int | None:
+        return self.answered_for.id if self.answered_for else None
+
     # the model's own rules, read from the card's columns
     effective_due_at = Handoff.effective_due_at
     accepted_by_promise = Handoff.accepted_by_promise
@@ -306,6 +315,8 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
         answered_at,
         answered_by_id,
         answerer_name,
+        answered_for_id,
+        absent_name,
         answer_note,
         counter_due_at,
         counter_terms,
@@ -346,6 +357,7 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
             requested_by=Named(requested_by_id, asker_name),
             answered_at=answered_at,
             answered_by=_named(answered_by_id, answerer_name),
+            answered_for=_named(answered_for_id, absent_name),
             answer_note=answer_note,
             counter_due_at=counter_due_at,
             counter_terms=counter_terms,
@@ -364,8 +376,8 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
 @cache
 def _cards_statement():
     """handoff_cards' statement: built once, run with the ids bound."""
-    department, owner, talker, asker, answerer, changer = aliases(
-        Department, Department, Department, Person, Person, Person
+    department, owner, talker, asker, answerer, absent, changer = aliases(
+        Department, Department, Department, Person, Person, Person, Person
     )
     promise = Handoff.standing_promise.property.entity.class_  # (promises build on commitments)
     return (
@@ -383,6 +395,8 @@ def _cards_statement():
             Handoff.answered_at,
             Handoff.answered_by_id,
             answerer.name.label("answerer_name"),
+            Handoff.answered_for_id,
+            absent.name.label("absent_name"),
             Handoff.answer_note,
             Handoff.counter_due_at,
             Handoff.counter_terms,
@@ -412,7 +426,26 @@ def _cards_statement():
         .join(talker, talker.id == Commitment.customer_owner_department_id)
         .join(asker, asker.id == Handoff.requested_by_id)
         .outerjoin(answerer, answerer.id == Handoff.answered_by_id)
+        .outerjoin(absent, absent.id == Handoff.answered_for_id)
         .join(changer, changer.id == Handoff.changed_by_id)
         .outerjoin(promise, promise.id == Handoff.standing_promise_id)
         .where(Handoff.id.in_(bindparam("ids", expanding=True)))
     )
+
+
+def delegated_answers(rows: list[CommitmentRow]) -> dict[int, tuple[str, str]]:
+    """For the handoffs of these rows a delegate answered: who answered and for whom, by
+    handoff id (one small query, and none when no delegate answered any)."""
+    ids = [step.id for row in rows for step in row.handoffs if step.answered_for_id]
+    if not ids:
+        return {}
+    answerer, absent = aliases(Person, Person)
+    return {
+        handoff_id: (by, for_)
+        for handoff_id, by, for_ in db.session.execute(
+            select(Handoff.id, answerer.name, absent.name)
+            .join(answerer, answerer.id == Handoff.answered_by_id)
+            .join(absent, absent.id == Handoff.answered_for_id)
+            .where(Handoff.id.in_(ids))
+        )
+    }

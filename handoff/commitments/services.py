@@ -182,6 +182,9 @@ def _move(
     current = State(handoff.state)
     if is_repeat(current, action):
         return Outcome(handoff, changed=False)
+    absent = _acting_for(actor, handoff, action, now)
+    if absent is not None:  # a delegate answers: the words say for whom
+        facts = {**facts, "by": actor.name, "for": absent.name}
     target = next_state(current, action)
     handoff.state = target
     handoff.changed_at = now
@@ -203,9 +206,21 @@ def _move(
     return Outcome(handoff, changed=True)
 
 
+OWNER_SIDE_ACTIONS = frozenset({Action.TAKE_COUNTER, Action.REJECT_COUNTER, Action.CANCEL})
+
+
+def _acting_for(actor: Person, handoff: Handoff, action: Action, now: datetime):
+    """The away member `actor` gives this answer for as their delegate (None: for nobody)."""
+    if action in OWNER_SIDE_ACTIONS:
+        return actor.acting_for(handoff.commitment.owner_department_id, now)
+    return actor.acting_for(handoff.department_id, now)
+
+
 def _stamp_answer(handoff: Handoff, actor: Person, now: datetime, note: str) -> None:
     handoff.answered_at = now
     handoff.answered_by_id = actor.id
+    absent = actor.acting_for(handoff.department_id, now)  # (answers are the department's)
+    handoff.answered_for_id = absent.id if absent else None
     handoff.answer_note = note.strip()
 
 

@@ -3,6 +3,16 @@
 from handoff.kernel.timeline import phrase, with_note
 
 
+def _for(d: dict) -> str:
+    """' by Ben Okafor for Lena Quinn' when a delegate answered for someone away."""
+    return f" by {d['by']} for {d['for']}" if d.get("for") else ""
+
+
+def _by(d: dict) -> str:
+    """'Ben Okafor', or 'Ben Okafor for Lena Quinn' when a delegate acted."""
+    return f"{d['by']} for {d['for']}" if d.get("for") else d["by"]
+
+
 @phrase("recorded")
 def _recorded(d: dict) -> str:
     return f"{d['by']} recorded the commitment"
@@ -17,37 +27,37 @@ def _requested(d: dict) -> str:
 def _accept(d: dict) -> str:
     if d.get("promise"):
         return f"Accepted by standing promise '{d['promise']}'"
-    return with_note(f"{d['department']} accepted", d.get("note"))
+    return with_note(f"{d['department']} accepted{_for(d)}", d.get("note"))
 
 
 @phrase("decline")
 def _decline(d: dict) -> str:
-    return with_note(f"{d['department']} declined", d.get("note"))
+    return with_note(f"{d['department']} declined{_for(d)}", d.get("note"))
 
 
 @phrase("counter")
 def _counter(d: dict) -> str:
-    return with_note(f"{d['department']} countered", d.get("note"))
+    return with_note(f"{d['department']} countered{_for(d)}", d.get("note"))
 
 
 @phrase("take_counter")
 def _take_counter(d: dict) -> str:
-    return f"{d['by']} took {d['department']}'s counter"
+    return f"{_by(d)} took {d['department']}'s counter"
 
 
 @phrase("reject_counter")
 def _reject_counter(d: dict) -> str:
-    return with_note(f"{d['by']} rejected {d['department']}'s counter", d.get("note"))
+    return with_note(f"{_by(d)} rejected {d['department']}'s counter", d.get("note"))
 
 
 @phrase("complete")
 def _complete(d: dict) -> str:
-    return with_note(f"{d['department']} marked its part done", d.get("note"))
+    return with_note(f"{d['department']} marked its part done{_for(d)}", d.get("note"))
 
 
 @phrase("removed")
 def _removed(d: dict) -> str:
-    return with_note(f"{d['department']} was taken off the route", d.get("note"))
+    return with_note(f"{d['department']} was taken off the route{_for(d)}", d.get("note"))
 
 
 @phrase("cancel")

@@ -2,7 +2,7 @@
 
 from decimal import Decimal, InvalidOperation
 
-from wtforms.fields import DateTimeLocalField, FieldList
+from wtforms.fields import DateField, DateTimeLocalField, FieldList
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
@@ -74,6 +74,17 @@ class MomentField(DateTimeLocalField):
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("format", "%Y-%m-%dT%H:%M")
         super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not FIRST_YEAR <= self.data.year <= LAST_YEAR:
+            self.data = None
+            raise ValueError(f"Give a date from {FIRST_YEAR} to {LAST_YEAR}.")
+
+
+class DayField(DateField):
+    """A day as a date input sends it ("2026-05-12"), in this century; anything else is the
+    field's error."""
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)

@@ -3,6 +3,7 @@
 from flask import Blueprint, request, url_for
 from flask_login import login_required
 
+from handoff.commitments.rows import delegated_answers
 from handoff.commitments.sentences import customer_sentence, status_sentence
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
@@ -42,6 +43,7 @@ def index():
         "lookup/_results.html",
         query=query,
         results=results,
+        delegated=delegated_answers(page.rows),
         many=many,
         pages=_pages(query, per, page),
         shortest=SHORTEST,

@@ -11,10 +11,12 @@ still true and the recipient is in hours, or drops it.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
+from handoff.departments.away import Presence
 from handoff.departments.models import Membership
 from handoff.kernel.db import db, insert_ignore
 from handoff.kernel.events import AcceptedByStandingPromise, CustomerOwnerChanged
@@ -31,10 +33,11 @@ class Recipient:
 
 
 class People:
-    """Who can receive a department's reminders: active members and leads, with an email
-    (each an id, an email and a name: rows, not entities, so a sweep reads them once)."""
+    """Who can receive a department's reminders at `now`: active members and leads, with an
+    email (each an id, an email and a name: rows, not entities, so a sweep reads them once).
+    Someone away is left out, and the delegate who answers for them takes their place."""
 
-    def __init__(self, department_id: int | None = None):
+    def __init__(self, now: datetime, department_id: int | None = None):
         query = (
             select(Membership.department_id, Membership.role, Person.id, Person.email, Person.name)
             .join(Person, Person.id == Membership.person_id)
@@ -44,19 +47,35 @@ class People:
         if department_id is not None:  # (one department's, or everyone's)
             query = query.where(Membership.department_id == department_id)
         rows = db.session.execute(query).all()
+        presence = Presence.at(now)
         self.members: dict[int, list] = defaultdict(list)
         self.leads: dict[int, list] = defaultdict(list)
         for row in rows:
+            if presence.is_away(row.id):
+                delegate = presence.delegate_of(row.id)
+                if delegate is None or not delegate.email:
+                    continue
+                row = SimpleNamespace(
+                    department_id=row.department_id,
+                    role=row.role,
+                    id=delegate.id,
+                    email=delegate.email,
+                    name=delegate.name,
+                )
             (self.leads if row.role == "lead" else self.members)[row.department_id].append(row)
+        for lists in (self.members, self.leads):
+            for department_id, persons in lists.items():  # (a delegate once a department)
+                seen: set[int] = set()
+                lists[department_id] = [p for p in persons if not (p.id in seen or seen.add(p.id))]
 
 
-def people_of(department_id: int) -> list[Recipient]:
-    """Every active member and lead of a department who has an address, by name."""
-    people = People(department_id)
-    everyone = sorted(
-        people.members[department_id] + people.leads[department_id], key=lambda p: p.name
-    )
-    return [Recipient(p.email, p.name, p.id, department_id) for p in everyone]
+def people_of(department_id: int, now: datetime) -> list[Recipient]:
+    """Every active member and lead of a department who has an address and is here at
+    `now` (or the delegate of one who is away), by name."""
+    people = People(now, department_id)
+    everyone = {p.id: p for p in people.members[department_id] + people.leads[department_id]}
+    ordered = sorted(everyone.values(), key=lambda p: p.name)
+    return [Recipient(p.email, p.name, p.id, department_id) for p in ordered]
 
 
 def record(about: dict, *reminder) -> int:
@@ -109,10 +128,10 @@ def tell_of_acceptance(event: AcceptedByStandingPromise) -> None:
     handoff = event.handoff
     db.session.flush()
     about = {"handoff_id": handoff.id, "series": handoff.nag_series}
-    record(about, Kind.FYI, 0, 0, people_of(handoff.department_id), event.at)
+    record(about, Kind.FYI, 0, 0, people_of(handoff.department_id, event.at), event.at)
 
 
 def tell_of_hand_over(event: CustomerOwnerChanged) -> None:
     """The department that talked to the customer hears once, in its own hours, who does now."""
     about = {"task_id": event.task.id}
-    record(about, Kind.HANDOVER, 0, 0, people_of(event.from_department_id), event.at)
+    record(about, Kind.HANDOVER, 0, 0, people_of(event.from_department_id, event.at), event.at)

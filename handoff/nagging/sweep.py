@@ -70,7 +70,7 @@ def sweep(now: datetime) -> SweepReport:
     with writing():
         report.late = note_late_handoffs(now)
         db.session.commit()
-        names = RoundNames()
+        names = RoundNames(now)
         for model, chase in ((Handoff, _nag_one), (CustomerTask, _chase_task)):
             for _ in range(MAX_BATCHES):
                 more = _sweep_batch(model, chase, now, report, names)
@@ -99,11 +99,15 @@ def _renew_statistics() -> None:
 
 class RoundNames:
     """Who is in which department, and the departments' names: read once a round, and only
-    by a round with something due (rows, which no commit of a batch expires)."""
+    by a round with something due (rows, which no commit of a batch expires); who is away
+    is as at the round's `now`."""
+
+    def __init__(self, now: datetime):
+        self.now = now
 
     @cached_property
     def people(self) -> People:
-        return People()
+        return People(self.now)
 
     @cached_property
     def departments(self) -> dict:
