@@ -8,6 +8,7 @@ from decimal import Decimal
 from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.customers.models import Customer
+from handoff.departments.away import mark_away
 from handoff.departments.hours import hours_of
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
@@ -48,7 +49,11 @@ NAMED_PEOPLE = [
     ("Ben Okafor", "ben", "Installation", "lead"),
     ("Chloe Martin", "chloe", "Customer Service", "member"),
     ("Dev Patel", "dev", "Billing", "lead"),
+    ("Lena Quinn", "lena", "Field Service", "lead"),
 ]
+# Away this week (from today, for five days), and who answers for them: Lena, with Ben
+# answering for her; all of Legal, with nobody, so the board names it.
+AWAY_DAYS = 5
 FIRST = [
     "Ava",
     "Liam",
@@ -205,11 +210,12 @@ def build_demo(
     )
     used = {p.email for members in people_by_department.values() for p in members}
     has_lead = {department for _, _, department, role in NAMED_PEOPLE if role == "lead"}
+    named = {tuple(name.split(" ", 1)) for name, *_ in NAMED_PEOPLE}
     for department in departments.values():
         while len(people_by_department[department.name]) < 3:
             first, last = rng.choice(FIRST), rng.choice(LAST)
             email = f"{first}.{last}@example.com".lower()
-            if email in used:
+            if email in used or (first, last) in named:  # (one Lena Quinn in the demo)
                 continue
             used.add(email)
             role = "member" if department.name in has_lead else "lead"
@@ -217,6 +223,7 @@ def build_demo(
             _join(_person(f"{first} {last}", email), department, role, people_by_department)
     db.session.flush()
     progress(f"  {len(departments)} departments, {len(used) + 1} people")
+    _away(now, people_by_department)
 
     _policies(departments, now)
     promises = _catalogues(departments, people_by_department, now)
@@ -369,6 +376,30 @@ def _catalogues(departments, people_by_department, now) -> dict:
     return promises
 
 
+def _away(now: datetime, people_by_department: dict[str, list[Person]]) -> None:
+    """Lena Quinn away this week with Ben Okafor answering for her; Legal away, nobody for it."""
+    zone = hours_of(None).zone
+    first = now.astimezone(zone).date()
+    last = first + timedelta(days=AWAY_DAYS - 1)
+    lena = Person.by_email("lena@example.com")
+    ben = Person.by_email("ben@example.com")
+    away = [(lena, ben, "Holiday")]
+    away += [
+        (person, None, "Away-day with the auditors") for person in people_by_department["Legal"]
+    ]
+    for person, delegate, note in away:
+        mark_away(
+            person,
+            first_day=first,
+            last_day=last,
+            delegate=delegate,
+            note=note,
+            actor=person,
+            zone=zone,
+            now=now,
+        )
+
+
 def _policies(departments: dict[str, Department], now) -> None:
     """Office hours in Berlin by default; a round-the-clock Support desk; Shipping in New York."""
     save_policy(
@@ -465,5 +496,10 @@ def sign_in_details() -> list[str]:
         said = "; ".join(f"{role} of {' and '.join(names)}" for role, names in roles.items())
         inboxes = len(person.memberships)
         more = f" ({'two' if inboxes == 2 else inboxes} inboxes)" if inboxes > 1 else ""
+        now = utcnow()
+        for absence in person.absences:
+            if absence.covers(now):
+                answers = f", {absence.delegate.name} answers" if absence.delegate else ""
+                more += f"; away until {absence.last_day:%a %d %b}{answers}"
         lines.append(f"{person.email:22} {person.name}, {said}{more}")
     return lines

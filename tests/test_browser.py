@@ -420,6 +420,35 @@ def test_answering_by_keyboard_keeps_focus_on_the_card_and_says_what_happened(pa
     assert page.evaluate("document.activeElement.closest('article') !== null")
 
 
+def test_a_member_goes_away_and_their_delegate_answers_for_them(page, org, make):
+    """Ivo marks himself away with Dev (of Billing) answering for him; Dev finds
+    Installation's inbox, accepts, and the card and the timeline say for whom."""
+    from playwright.sync_api import expect
+
+    c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    sign_in(page, org.ivo)
+    page.goto("/me")
+    page.get_by_role("link", name="Mark yourself away").click()
+    page.get_by_label("Who answers meanwhile").select_option(label="Dev Patel")
+    page.get_by_label("Note (optional)").fill("Holiday")
+    page.get_by_role("button", name="Mark away").click()
+    expect(page.locator(".flashes")).to_contain_text("Dev Patel answers meanwhile")
+    expect(page.locator(".absence")).to_contain_text("Ivo Berg (Installation) is away")
+    sign_out(page)
+
+    sign_in(page, org.dev)
+    page.get_by_role("link", name="Inbox").click()
+    page.get_by_role("link", name="Installation").click()
+    expect(page.locator(".away-notes")).to_contain_text("Ivo Berg is away until")
+    card = page.locator(f"#handoff-{c.handoffs[0].id}")
+    card.get_by_role("button", name="Accept").click()
+    expect(card.locator(".answer")).to_contain_text("Accepted by Dev Patel for Ivo Berg")
+    page.goto(f"/commitments/{c.reference}")
+    expect(page.locator("#timeline")).to_contain_text(
+        "Installation accepted by Dev Patel for Ivo Berg"
+    )
+
+
 def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make):
     """At 360 px wide: the header wraps, the board's rows are cards, and no page is wider
     than the screen."""
@@ -434,6 +463,7 @@ def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make
         f"/commitments/{c.reference}",
         f"/departments/{org.installation.id}/promises",
         "/me",
+        "/away",
     ):
         page.goto(path)
         wide = page.evaluate("document.documentElement.scrollWidth")
@@ -503,6 +533,7 @@ def test_no_main_page_has_a_serious_accessibility_problem_at_either_size(audited
         "commitment": f"/commitments/{reference}",
         "promises": f"/departments/{installation.id}/promises",
         "me": "/me",
+        "away": "/away",
     }
     found = {}
     for size in SIZES:

@@ -89,5 +89,5 @@ class AwayForm(FlaskForm):
         (each (id, name) pairs)."""
         super().__init__(*args, **kwargs)
         self.person_id.choices = [(p_id, name) for p_id, name in people]
-        self.delegate_id.choices = [(None, "Nobody: reminders go to the rest of the department")]
+        self.delegate_id.choices = [(None, "Nobody")]
         self.delegate_id.choices += [(p_id, name) for p_id, name in delegates]

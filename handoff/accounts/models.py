@@ -47,6 +47,9 @@ class Person(UserMixin, db.Model):
     delegations: Mapped[list["Absence"]] = relationship(
         foreign_keys="Absence.delegate_id", viewonly=True, order_by="Absence.starts_at"
     )
+    absences: Mapped[list["Absence"]] = relationship(
+        foreign_keys="Absence.person_id", viewonly=True, order_by="Absence.starts_at"
+    )
 
     @property
     def is_active(self) -> bool:

@@ -237,7 +237,15 @@ def _away_page(form: AwayForm, status: int = 200):
 @login_required
 def away_page():
     """Who is away, now and soon, and a form to mark someone away."""
-    form = AwayForm(_markable(), _delegates(), formdata=None, person_id=current_user.id)
+    today = utcnow().astimezone(_zone_of(current_user)).date()
+    form = AwayForm(
+        _markable(),
+        _delegates(),
+        formdata=None,
+        person_id=current_user.id,
+        first_day=today,
+        last_day=today,
+    )
     return _away_page(form)
 
 
