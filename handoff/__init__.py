@@ -30,6 +30,9 @@ from handoff.web import (
     wants_fragment,
 )
 
+# The forms that take a file, by endpoint, and the field it comes in.
+TAKES_FILES = {"nagging_admin.holidays_preview": {"calendar"}}
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
@@ -215,8 +218,9 @@ def _register_errors(app: Flask) -> None:
     def _refuse_what_no_page_sends():
         # Refused at the door, for every route at once, before anything is read or written:
         # a NUL character (PostgreSQL refuses it in text, and no person types one), and files
-        # (no form here takes one; a field sent as a file would reach validators as an object).
-        if request.files:
+        # but where a form takes one (a field sent as a file would reach validators as an
+        # object).
+        if request.files and set(request.files) - TAKES_FILES.get(request.endpoint, set()):
             return problem(400, "Not understood", "This form takes no files. Nothing was changed.")
         values = [request.path, *request.args.values(), *request.form.values()]
         values += [*request.args.keys(), *request.form.keys()]

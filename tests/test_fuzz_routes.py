@@ -257,6 +257,12 @@ SPECS: dict[str, Spec] = {
     ),
     "nagging_admin.policies": Spec(),
     "nagging_admin.policy": Spec(path={"department_id": "department"}, form=POLICY_FORM),
+    "nagging_admin.holidays_preview": Spec(
+        path={"department_id": "department"}, form={"calendar": "text"}
+    ),
+    "nagging_admin.import_holidays": Spec(
+        path={"department_id": "department"}, form={"days": "days"}
+    ),
     "ownership.told": Spec(
         path={"task_id": "task"}, form={"note": "text", "view": "choice:inbox|commitment"}
     ),
@@ -413,6 +419,9 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
             lambda h: (now + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M")
         ),
         "date": st.integers(-3, 400).map(lambda d: (now + timedelta(days=d)).date().isoformat()),
+        "days": st.lists(st.integers(-3, 900), min_size=1, max_size=5).map(
+            lambda ds: ",".join((now + timedelta(days=d)).date().isoformat() for d in ds)
+        ),
         "time": st.sampled_from(["08:00", "17:00", "00:00", "23:59"]),
         "bool": st.sampled_from(["y", "on", "1", ""]),
         "email": st.sampled_from(world["emails"] + ["new.person@example.com"]),
@@ -433,7 +442,7 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
 def _hostile(kind: str) -> st.SearchStrategy:
     if kind in ("int", "decimal", "weekdays") or kind in ID_KINDS:
         return st.one_of(st.sampled_from(HOSTILE_NUMBERS), hostile_text)
-    if kind in ("datetime", "time", "date"):
+    if kind in ("datetime", "time", "date", "days"):
         return st.one_of(st.sampled_from(HOSTILE_TIMES + HOSTILE_DAYS), hostile_text)
     return hostile_text
 
@@ -483,6 +492,46 @@ def fields(draw, spec: dict[str, str], world: dict) -> MultiDict:
     if draw(st.booleans()) and draw(st.booleans()):
         data.add(draw(st.sampled_from(HOSTILE_NAMES)), draw(st.sampled_from(["1", "x", ""])))
     return data
+
+
+def _calendar(*lines: str) -> bytes:
+    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//x//EN", *lines]).encode()
+
+
+_EVENT = ["BEGIN:VEVENT", "UID:1", "SUMMARY:Closed"]
+# Calendar files an admin might upload: real ones, and broken or hostile ones.
+CALENDARS = [
+    _calendar(*_EVENT, "DTSTART;VALUE=DATE:20270104", "END:VEVENT", "END:VCALENDAR"),
+    _calendar(
+        *_EVENT, "DTSTART;VALUE=DATE:20270101", "RRULE:FREQ=YEARLY", "END:VEVENT", "END:VCALENDAR"
+    ),
+    _calendar(
+        *_EVENT, "DTSTART;VALUE=DATE:20270101", "RRULE:FREQ=DAILY", "END:VEVENT", "END:VCALENDAR"
+    ),
+    _calendar(
+        *_EVENT, "DTSTART:20270104T090000Z", "DTEND:20270104T100000Z", "END:VEVENT", "END:VCALENDAR"
+    ),
+    _calendar(
+        *_EVENT, "DTSTART;VALUE=DATE:00010101", "RRULE:FREQ=YEARLY", "END:VEVENT", "END:VCALENDAR"
+    ),
+    _calendar(*_EVENT, "DTSTART;VALUE=DATE:99991231", "END:VEVENT", "END:VCALENDAR"),
+    _calendar(*_EVENT, "DTSTART;VALUE=DATE:2027XX01", "END:VEVENT", "END:VCALENDAR"),
+    _calendar(
+        *_EVENT,
+        "DTSTART;VALUE=DATE:20270104",
+        "DTEND;VALUE=DATE:20260104",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ),
+    _calendar(*_EVENT, "DTSTART;TZID=Nowhere/City:20270104T090000", "END:VEVENT", "END:VCALENDAR"),
+    _calendar(
+        *_EVENT, "DTSTART;VALUE=DATE:20270104", "RRULE:FREQ=SECONDLY", "END:VEVENT", "END:VCALENDAR"
+    ),
+    _calendar(*_EVENT, "DTSTART;VALUE=DATE:20270104", "END:VEVENT"),  # never ends
+    _calendar("BEGIN:VEVENT", "END:VCALENDAR"),
+    b"\xff\xfe" + "BEGIN:VCALENDAR".encode("utf-16-le"),
+    b"BEGIN:VCALENDAR\r\n" + b"X-LONG:" + b"a" * 5000 + b"\r\nEND:VCALENDAR",
+]
 
 
 # Field names no page sends: unknown ones, and numbered rows with odd numbers.
@@ -540,6 +589,8 @@ def requests(draw, endpoint: str, world: dict):
             data = draw(fields(spec.form, world))
             name = draw(st.sampled_from([*spec.form, "upload"]))
             data[name] = (io.BytesIO(draw(st.binary(max_size=200))), "x.txt")
+            if name == "calendar" and draw(st.booleans()):  # a calendar, or nearly one
+                data[name] = (io.BytesIO(draw(st.sampled_from(CALENDARS))), "holidays.ics")
             body = {"data": data, "content_type": "multipart/form-data"}
         elif body_kind == "json":
             body = {

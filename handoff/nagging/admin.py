@@ -1,6 +1,7 @@
 """Admins read the outbox and set the nag policies."""
 
 import re
+from datetime import UTC
 
 from flask import (
     Blueprint,
@@ -16,14 +17,22 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from handoff.departments.calendars import NEW, read_holidays
 from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.kernel.errors import InvalidInput
 from handoff.kernel.paging import DEFAULT_PAGE_SIZE, PAGE_SIZES, page_size
 from handoff.mail import FAILED, STATUSES, OutboxMessage, retry, smtp_configured
-from handoff.nagging.forms import PolicyForm
+from handoff.nagging.forms import (
+    MOST_CALENDAR_BYTES,
+    HolidayDaysForm,
+    HolidayFileForm,
+    PolicyForm,
+)
 from handoff.nagging.outbox import outbox_page, status_counts
 from handoff.nagging.policies import follow_the_organisation, save_policy, shown_for
+from handoff.web import zone_named
 
 bp = Blueprint("nagging_admin", __name__, url_prefix="/admin")
 MAX_SEARCH = 254  # an address at most
@@ -136,12 +145,81 @@ def policy(department_id: int | None = None):
         flash(f"Saved; {moved} open handoffs and tasks were rescheduled under it.")
         return redirect(url_for("nagging_admin.policies"), 303)
     status = 422 if request.method == "POST" else 200
+    return _policy_page(department, shown, form, HolidayFileForm(formdata=None), status)
+
+
+def _policy_page(department, shown, form, calendar_form, status: int):
     return (
         render_template(
             "nagging/policy.html",
             form=form,
+            calendar_form=calendar_form,
             department=department,
             has_own=department is not None and shown.own,
         ),
         status,
     )
+
+
+def _policy_url(department) -> str:
+    if department is None:
+        return url_for("nagging_admin.policy")
+    return url_for("nagging_admin.policy", department_id=department.id)
+
+
+@bp.post("/policies/organisation/holidays/preview")
+@bp.post("/policies/<int:department_id>/holidays/preview")
+def holidays_preview(department_id: int | None = None):
+    """The days an iCalendar file names, each with what adding it would do: nothing is
+    saved until the admin adds them."""
+    department = db.get_or_404(Department, department_id) if department_id else None
+    shown = shown_for(department_id)
+    calendar_form = HolidayFileForm()
+    found = None
+    if calendar_form.validate():
+        hours = shown.hours
+        try:
+            found = read_holidays(
+                calendar_form.calendar.data.read(MOST_CALENDAR_BYTES + 1),
+                today=utcnow().astimezone(zone_named(hours.time_zone) or UTC).date(),
+                known=hours.holiday_dates,
+                work_days=hours.work_day_numbers,
+            )
+        except InvalidInput as error:
+            calendar_form.calendar.errors = [*calendar_form.calendar.errors, str(error)]
+    if found is None:
+        form = PolicyForm.of(shown.hours, shown.policy)
+        return _policy_page(department, shown, form, calendar_form, 422)
+    new = [f.day for f in found if f.outcome == NEW]
+    return render_template(
+        "nagging/holidays_preview.html",
+        department=department,
+        found=found,
+        new=new,
+        hours=shown.hours,
+        has_own=department is not None and shown.own,
+        file_name=(calendar_form.calendar.data.filename or "")[:120],
+        days_form=HolidayDaysForm(formdata=None, days=",".join(d.isoformat() for d in new)),
+        back=_policy_url(department),
+    )
+
+
+@bp.post("/policies/organisation/holidays")
+@bp.post("/policies/<int:department_id>/holidays")
+def import_holidays(department_id: int | None = None):
+    """Add the days a preview showed to the holidays; open work is planned anew."""
+    department = db.get_or_404(Department, department_id) if department_id else None
+    form = HolidayDaysForm()
+    if not form.validate():
+        raise InvalidInput(" ".join(form.days.errors or ["The days to add were not sent."]))
+    known = shown_for(department_id).hours.holiday_dates
+    added = [d for d in form.days.days if d not in known]
+    merged = sorted(known | set(added))
+    moved = save_policy(department_id, utcnow(), holidays="\n".join(d.isoformat() for d in merged))
+    db.session.commit()
+    whose = department.name if department else "the organisation"
+    flash(
+        f"{len(added)} holiday{'' if len(added) == 1 else 's'} added to {whose}'s hours; "
+        f"{moved} open handoffs and tasks were rescheduled under them."
+    )
+    return redirect(_policy_url(department), 303)

@@ -3,9 +3,11 @@
 from datetime import date, time
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     IntegerField,
     SelectMultipleField,
     StringField,
@@ -22,9 +24,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from handoff.departments.calendars import MOST_DAYS
 from handoff.departments.hours import WEEKDAYS
 from handoff.kernel.dates import is_valid_zone
-from handoff.kernel.forms import choices
+from handoff.kernel.forms import FIRST_YEAR, LAST_YEAR, choices
 
 
 class CheckboxesField(SelectMultipleField):
@@ -173,3 +176,39 @@ class PolicyForm(FlaskForm):
     def validate_org_escalate_after(self, field):
         if field.data is not None and field.data <= (self.escalate_after.data or 0):
             raise ValidationError("The organisation comes after the leads: give a larger number.")
+
+
+MOST_CALENDAR_BYTES = 512 * 1024  # a year of any country's holidays is a few kilobytes
+
+
+class HolidayFileForm(FlaskForm):
+    """An iCalendar file of holidays, read and shown before anything is saved."""
+
+    calendar = FileField(
+        "Calendar file (.ics)",
+        validators=[
+            FileRequired("Choose a calendar file (.ics)."),
+            FileAllowed(["ics", "ical", "ifb", "icalendar"], "Choose a calendar file (.ics)."),
+            FileSize(MOST_CALENDAR_BYTES, message="The file is larger than 512 KB."),
+        ],
+    )
+
+
+class HolidayDaysForm(FlaskForm):
+    """The days a preview offered, sent back to be added."""
+
+    days = HiddenField(validators=[InputRequired("No days to add.")])
+
+    def validate_days(self, field):
+        days = []
+        for text in (field.data or "").split(","):
+            try:
+                day = date.fromisoformat(text.strip())
+            except ValueError:
+                raise ValidationError(f"“{text.strip()[:20]}” is not a date.") from None
+            if not FIRST_YEAR <= day.year <= LAST_YEAR:
+                raise ValidationError(f"{day} is not a date of this century.")
+            days.append(day)
+        if len(days) > MOST_DAYS:
+            raise ValidationError(f"At most {MOST_DAYS:,} days at once.")
+        field.days = sorted(set(days))
