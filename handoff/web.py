@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, g, has_app_context, make_response, render_template
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
+from wtforms.fields import FieldList, FormField
 
 from handoff.extensions import htmx
 from handoff.kernel import dates
@@ -136,6 +137,33 @@ class DatabaseIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def show_refusal(form, error: InvalidInput) -> None:
+    """Put a rule's refusal beside the field it names ("ask", or "route.1.ask" for a row of
+    a list of sub-forms), or above the form when it names none the form has."""
+    field = None
+    if error.field:  # (a form of one step takes "route.0.ask" as its own "ask")
+        field = _field_at(form, error.field) or _field_at(form, error.field.rsplit(".", 1)[-1])
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
+
+
+def _field_at(form, path: str):
+    node = form
+    for part in path.split("."):
+        if isinstance(node, FieldList):
+            if not part.isdigit() or int(part) >= len(node.entries):
+                return None
+            node = node.entries[int(part)]
+            continue
+        container = node.form if isinstance(node, FormField) else node
+        if not hasattr(container, "_fields") or part not in container._fields:
+            return None
+        node = container._fields[part]
+    return None if node is form else node
+
+
 def attempt(form, call, *args, **kwargs) -> tuple[bool, object]:
     """Run a service call for a validated form and commit; answer (True, what it returned).
     A rule's refusal (InvalidInput) is rolled back and shown beside the field it names, or
@@ -144,10 +172,7 @@ def attempt(form, call, *args, **kwargs) -> tuple[bool, object]:
         result = call(*args, **kwargs)
     except InvalidInput as error:
         db.session.rollback()
-        if error.field and error.field in form:
-            form[error.field].errors = [*form[error.field].errors, str(error)]
-        else:
-            form.form_errors.append(str(error))
+        show_refusal(form, error)
         return False, None
     commit_writes()
     return True, result

@@ -276,3 +276,21 @@ def test_two_people_taking_off_the_last_two_steps_at_once_leave_one(
     assert response.status_code == 422
     assert "last step of the route" in response.get_data(as_text=True)
     assert [fresh(first).state, fresh(second).state] == ["pending", "cancelled"]
+
+
+def test_a_refused_counter_date_is_said_beside_its_field_and_described_by_it(
+    client, org, commitment, sign_in, now
+):
+    sign_in(client, org.ivo)
+    handoff_id = commitment.handoffs[0].id
+    past = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    body = client.post(
+        f"/handoffs/{handoff_id}/counter", data={"due_at": past}, headers=htmx_headers()
+    ).get_data(as_text=True)
+    errors = f'id="h{handoff_id}-counter-due_at-errors"'
+    assert errors in body and "in the past" in body[body.index(errors) :][:200]
+    assert f'aria-describedby="h{handoff_id}-counter-due_at-errors"' in body
+    declined = client.post(
+        f"/handoffs/{handoff_id}/decline", data={"reason": "  "}, headers=htmx_headers()
+    ).get_data(as_text=True)
+    assert f'id="h{handoff_id}-decline-reason-errors"' in declined

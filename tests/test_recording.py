@@ -180,3 +180,23 @@ def test_the_customer_search_offers_matching_customers(client, org, make, sign_i
         assert "Nordic Dental" in body and "Harbor Hotel" not in body, query
     body = client.get("/customers/search?customer_query=zzz").get_data(as_text=True)
     assert "No customer matches" in body
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"promised_at": "2020-01-01T10:00"}, "promised_at", "promised time is in the past"),
+        ({"route-1-due_at": "2020-01-01T10:00"}, "route-1-due_at", "Billing is in the past"),
+    ],
+)
+def test_a_date_the_rules_refuse_is_said_beside_its_own_field(
+    client, org, sign_in, form, changes, field, message
+):
+    sign_in(client, org.ana)
+    body = client.post("/commitments/new", data=form(**changes), headers=htmx_headers()).text
+    errors = f'id="{field}-errors"'
+    assert errors in body, body[:2000]
+    assert message in body[body.index(errors) :][:300]
+    assert f'aria-describedby="{field}-errors"' in body
+    banners = [line for line in body.splitlines() if 'class="problem"' in line]
+    assert not any(message in line for line in banners)  # beside the field, not above the form

@@ -47,6 +47,7 @@ from handoff.web import (
     local_input,
     render,
     render_fragment,
+    show_refusal,
     wants_fragment,
 )
 
@@ -435,7 +436,7 @@ def answer(handoff_id: int, action: str):
         return _handoff_row(handoff, view, 409, notice=_already(handoff))
     except InvalidInput as error:
         db.session.rollback()
-        form.form_errors.append(str(error))
+        show_refusal(form, error)
         return _handoff_row(db.get_or_404(Handoff, handoff_id), view, 422, forms={action: form})
     commit_writes()
     if not outcome.changed:

@@ -64,22 +64,28 @@ def may_record_for(person: Person, department: Department) -> bool:
 
 
 def _validate_route(route: list[RouteStep], now: datetime) -> None:
+    """Each refusal names the step's field as `route.<n>.<name>` (n from 0, as entered)."""
     if not route:
         raise InvalidInput("The route needs at least one department.")
     seen: set[int] = set()
-    for step in route:
+    for n, step in enumerate(route):
         promise = step.standing_promise
         if promise is not None and promise.department_id != step.department.id:
-            raise InvalidInput(f"'{promise.name}' is not {step.department.name}'s promise.")
+            raise InvalidInput(
+                f"'{promise.name}' is not {step.department.name}'s promise.",
+                f"route.{n}.standing_promise_id",
+            )
         if step.department.id in seen:
             raise InvalidInput(
-                f"{step.department.name} appears twice in the route.", "department_id"
+                f"{step.department.name} appears twice in the route.", f"route.{n}.department_id"
             )
         seen.add(step.department.id)
         if not step.ask.strip():
-            raise InvalidInput(f"Say what is asked of {step.department.name}.", "ask")
+            raise InvalidInput(f"Say what is asked of {step.department.name}.", f"route.{n}.ask")
         if step.due_at <= now:
-            raise InvalidInput(f"The date for {step.department.name} is in the past.", "due_at")
+            raise InvalidInput(
+                f"The date for {step.department.name} is in the past.", f"route.{n}.due_at"
+            )
 
 
 def record_commitment(
@@ -98,7 +104,7 @@ def record_commitment(
     if not may_record_for(actor, owner_department):
         raise NotAllowed(f"You are not in {owner_department.name}.")
     if promised_at <= now:
-        raise InvalidInput("The promised time is in the past.")
+        raise InvalidInput("The promised time is in the past.", "promised_at")
     _validate_route(route, now)
     commitment = Commitment(
         customer=customer,
@@ -250,7 +256,7 @@ def decline(handoff: Handoff, actor: Person, now: datetime, reason: str) -> Outc
     """The department declines its handoff; a reason is required."""
     _require_answerer(actor, handoff)
     if not reason.strip():
-        raise InvalidInput("Say why the handoff is declined.")
+        raise InvalidInput("Say why the handoff is declined.", "reason")
     name = handoff.department.name
     outcome = _move(
         handoff, Action.DECLINE, actor, now, {"department": name, "note": reason.strip()}
@@ -275,7 +281,7 @@ def counter(
     if due_at is None and not terms.strip():
         raise InvalidInput("A counter needs a date or terms the department can meet.")
     if due_at is not None and due_at <= now:
-        raise InvalidInput("The counter date is in the past.")
+        raise InvalidInput("The counter date is in the past.", "due_at")
     name = handoff.department.name
     facts = {"department": name, "note": (terms or note).strip()}
     outcome = _move(handoff, Action.COUNTER, actor, now, facts, about_at=due_at)
@@ -311,7 +317,7 @@ def reject_counter(handoff: Handoff, actor: Person, now: datetime, note: str) ->
     """The owner side refuses the counter: the handoff is asked again as it was."""
     _require_owner_side(actor, handoff.commitment)
     if not note.strip():
-        raise InvalidInput("Say why the counter is rejected.")
+        raise InvalidInput("Say why the counter is rejected.", "reason")
     facts = {"by": actor.name, "department": handoff.department.name, "note": note.strip()}
     outcome = _move(handoff, Action.REJECT_COUNTER, actor, now, facts)
     if outcome.changed:
@@ -339,7 +345,7 @@ def remove_step(handoff: Handoff, actor: Person, now: datetime, reason: str) -> 
     commitment = handoff.commitment
     _require_owner_side(actor, commitment)
     if not reason.strip():
-        raise InvalidInput("Say why the step is taken off the route.")
+        raise InvalidInput("Say why the step is taken off the route.", "reason")
     # Changes of the route take turns on the commitment's lock (as cancelling it does), and
     # what is left of the route is read under it: two people taking off the last two steps
     # at once cannot leave a commitment with none.
@@ -457,7 +463,7 @@ def record_feedback(
         owner = commitment.customer_owner_department.name
         raise NotAllowed(f"Only {owner}, who talks to the customer, records their feedback.")
     if not 1 <= score <= 5:
-        raise InvalidInput("The score is from 1 to 5.")
+        raise InvalidInput("The score is from 1 to 5.", "score")
     state = commitment.status(now, at_risk_within=timedelta(0))
     if state != Status.FULFILLED:
         raise Conflict(
@@ -494,7 +500,7 @@ def record_feedback(
 def add_comment(commitment: Commitment, actor: Person, now: datetime, body: str) -> Comment:
     """Anyone signed in writes to the commitment's internal discussion."""
     if not body.strip():
-        raise InvalidInput("Write something first.")
+        raise InvalidInput("Write something first.", "body")
     comment = Comment(commitment_id=commitment.id, author=actor, body=body.strip(), created_at=now)
     db.session.add(comment)
     record(commitment, "comment", now, actor=actor, by=actor.name)
