@@ -264,6 +264,58 @@ def test_follow_a_reminder_from_the_outbox_answer_it_and_see_the_board_change(
     shot(page, "08-board-after-mail-answer")
 
 
+def test_a_reminder_reads_on_a_phone_and_its_link_answers_there(
+    page, org, make, now, app_factory, live_server
+):
+    """The digest in a 360 px mail client: one column, nothing wider than the screen, buttons
+    a thumb can hit; its Decline link opens a page that fits the phone, with Decline first,
+    and a decline without a reason is refused beside the field, the words kept."""
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from handoff.mail import OutboxMessage
+    from handoff.nagging.sweep import sweep
+
+    from nagging_helpers import set_policy
+
+    set_policy(always_open=True, ack_window_minutes=5)
+    c = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(minutes=30)
+    )
+    nagger = app_factory(PUBLIC_BASE_URL=live_server)
+    with nagger.app_context():
+        sweep(now)
+        mail = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.to_address == org.ivo.email)
+        ).one()
+        html = mail.body_html
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.set_content(html)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    buttons = page.get_by_role("link", name=re.compile(r"^(Accept|Counter|Decline)$"))
+    assert buttons.count() == 3
+    for i in range(3):
+        box = buttons.nth(i).bounding_box()
+        assert box["height"] >= 44 and box["x"] + box["width"] <= 360
+    decline = buttons.filter(has_text="Decline").get_attribute("href")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(decline)  # not signed in: the link is Ivo's
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    first = page.locator("form.act-form").first
+    expect(first.get_by_role("heading")).to_have_text("Decline")  # the one the mail chose
+    box = page.locator("form.chosen").bounding_box()
+    assert box["y"] < 844  # on the first screen
+    first.get_by_label("Reason (required)").fill("   ")
+    first.get_by_role("button", name="Decline").click()
+    reason = page.locator("form.chosen").get_by_label("Reason (required)")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#decline-reason-errors")).to_contain_text("A reason is required")
+    reason.fill("No van free until Monday")
+    page.locator("form.chosen").get_by_role("button", name="Decline").click()
+    expect(page.get_by_text(f"Done: {c.reference} is now declined.")).to_be_visible()
+
+
 def test_standing_promise_then_a_decline_moves_who_talks_to_the_customer(page, org, make, now):
     """Issue 5's walk: a standing promise, one commitment within it, one beyond it, a decline,
     and the lookup naming the declining department and what to say."""
