@@ -57,3 +57,47 @@ def test_the_demo_fills_every_state_and_refuses_to_load_twice(app):
     again = runner.invoke(args=["load-demo"])
     assert again.exit_code != 0
     assert "already has people" in again.output
+
+
+def test_bin_demo_passes_its_options_to_the_server(make, database_url, tmp_path):
+    """`bin/demo --port N` serves at port N (its options reach the server, not the set-up).
+    On a database that already has people the demo is not loaded again, so it starts at once."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    make.person("Someone")  # (not empty: no demo to load)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "HANDOFF_DATABASE_URL": database_url}
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(root / "bin" / "demo"), "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        answer = None
+        deadline = time.monotonic() + 180  # (a first run installs the project into .venv)
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+                    answer = r.status
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert answer == 200, log.read_text()[-2000:]
+        assert f"running at http://127.0.0.1:{port}" in log.read_text()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
