@@ -100,6 +100,7 @@ def _register_models() -> None:
     from handoff.customers import models as _customers  # noqa: F401
     from handoff.departments import hours as _hours  # noqa: F401
     from handoff.departments import models as _departments  # noqa: F401
+    from handoff.insights import models as _insights  # noqa: F401
     from handoff.mail import OutboxMessage as _outbox  # noqa: F401
     from handoff.nagging import models as _nagging  # noqa: F401
     from handoff.nagging import timeline as _reminder_words  # noqa: F401

@@ -241,6 +241,7 @@ def build_demo(
         "Support",
         "Field Service",
     ]
+    made = []
     for index in range(commitments):
         created = now - timedelta(minutes=rng.randint(10, 28 * 24 * 60))
         if index % 4 == 0:  # a quarter made in the last two days: fresh work waiting
@@ -270,9 +271,11 @@ def build_demo(
             now=created,
         )
         _play(rng, commitment, created, now, people_by_department)
+        made.append(commitment)
         if index % 40 == 0:
             progress(f"  commitments: {index}/{commitments}")
     progress(f"  commitments: {commitments}/{commitments}")
+    _feedback(random.Random(seed + 1), made, now, people_by_department)
     reminders = _nag_history(rng, now, people_by_department, progress)
     return (
         f"Demo loaded: {len(departments)} departments, {len(used) + 1} people, "
@@ -343,6 +346,39 @@ def _settle(rng, commitment, now, people_by_department) -> None:
             services.accept(handoff, member, at)
         if handoff.state == "accepted" and at < now:
             services.complete(handoff, member, at + timedelta(minutes=30))
+
+
+FEEDBACK = {
+    5: "Very happy: it came when we said.",
+    4: "Fine, a small wait.",
+    3: "It took a while.",
+    2: "They had to chase us.",
+}
+
+
+def _feedback(rng, commitments, now, people_by_department) -> None:
+    """Most customers whose commitment was fulfilled said how it went: happier when every
+    part was done on time (its own random numbers, so the rest of the demo stays the same)."""
+    for commitment in commitments:
+        handoffs = commitment.handoffs
+        if commitment.cancelled_at is not None or not handoffs:
+            continue
+        if any(h.state not in ("done", "cancelled") for h in handoffs) or rng.random() < 0.3:
+            continue
+        finished = max(h.done_at or h.changed_at for h in handoffs)
+        at = finished + timedelta(hours=rng.randint(1, 48))
+        if at >= now:
+            continue
+        on_time = all(h.done_at is None or h.done_at <= h.due_at for h in handoffs)
+        score = rng.choice([4, 5, 5]) if on_time else rng.choice([2, 3, 3, 4])
+        talker = commitment.customer_owner_department.name
+        services.record_feedback(
+            commitment,
+            rng.choice(people_by_department[talker]),
+            at,
+            score=score,
+            comment=FEEDBACK.get(score, ""),
+        )
 
 
 CATALOGUE = {

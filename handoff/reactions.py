@@ -6,26 +6,33 @@ feature that must hear of something by adding its reaction here, not by calling 
 verb.
 """
 
+from handoff.insights import rollups
 from handoff.kernel import events
 from handoff.nagging import notices, schedule
 from handoff.ownership import services as ownership
 from handoff.promises import services as promises
 
 EVENT_HANDLERS = {
-    # plan the first reminder, then accept at once within a standing promise
-    events.HandoffRequested: [schedule.plan_reminders, promises.accept_within_standing_promise],
-    # the state moved: reminders start a new series under it
-    events.HandoffAnswered: [schedule.plan_reminders],
-    # the department hears the news in its next digest
-    events.AcceptedByStandingPromise: [notices.tell_of_acceptance],
+    # plan the first reminder, then accept at once within a standing promise; count it
+    events.HandoffRequested: [
+        schedule.plan_reminders,
+        promises.accept_within_standing_promise,
+        rollups.handed_over,
+    ],
+    # the state moved: reminders start a new series under it; the answer is counted
+    events.HandoffAnswered: [rollups.answered, schedule.plan_reminders],
+    # the department hears the news in its next digest; counted as accepted at once
+    events.AcceptedByStandingPromise: [notices.tell_of_acceptance, rollups.accepted_by_promise],
     # you break it, you own it: the conversation moves, a task to tell the customer is set
-    events.PromiseBroke: [ownership.on_promise_broke],
+    events.PromiseBroke: [ownership.on_promise_broke, rollups.broke],
     # the department that had the conversation hears once who has it now
     events.CustomerOwnerChanged: [notices.tell_of_hand_over],
-    # heard by nothing yet (insights and webhooks will)
+    # counted for insights: told in time, the customer's score, reminders, escalations
+    events.CustomerTold: [rollups.told],
+    events.FeedbackRecorded: [rollups.feedback],
     events.CommitmentFulfilled: [],
-    events.NagRecorded: [],
-    events.Escalated: [],
+    events.NagRecorded: [rollups.reminded],
+    events.Escalated: [rollups.escalated],
 }
 
 

@@ -30,6 +30,7 @@ from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.kernel.events import (
     AcceptedByStandingPromise,
     CommitmentFulfilled,
+    FeedbackRecorded,
     HandoffAnswered,
     HandoffRequested,
     PromiseBroke,
@@ -208,7 +209,12 @@ def _move(
         about_at=about_at,
         **facts,
     )
-    announce(HandoffAnswered(handoff, action.value, current.value, target.value, actor, now))
+    by_promise = bool(facts.get("promise"))
+    announce(
+        HandoffAnswered(
+            handoff, action.value, current.value, target.value, actor, now, by_promise=by_promise
+        )
+    )
     return Outcome(handoff, changed=True)
 
 
@@ -494,6 +500,7 @@ def record_feedback(
         score=score,
         note=comment.strip(),
     )
+    announce(FeedbackRecorded(commitment, score, now))
     return feedback
 
 

@@ -38,6 +38,7 @@ class HandoffAnswered:
     to_state: str
     actor: Any
     at: datetime
+    by_promise: bool = False  # accepted at once by a standing promise, not by a person
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,25 @@ class CommitmentFulfilled:
 
 
 @dataclass(frozen=True)
+class CustomerTold:
+    """Someone told the customer what a broken promise means for them (a task closed)."""
+
+    task_id: int
+    handoff_id: int | None  # the handoff whose break set the task
+    in_time: bool  # within the task's deadline
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackRecorded:
+    """The customer's feedback (a 1–5 score) on a fulfilled commitment was recorded."""
+
+    commitment: Any
+    score: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class NagRecorded:
     """A reminder was recorded for its recipients (about a handoff, or a task)."""
 
@@ -112,6 +132,8 @@ EVENTS = (
     PromiseBroke,
     CustomerOwnerChanged,
     CommitmentFulfilled,
+    CustomerTold,
+    FeedbackRecorded,
     NagRecorded,
     Escalated,
 )

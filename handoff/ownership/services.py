@@ -29,7 +29,7 @@ from handoff.departments.models import Department
 from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
-from handoff.kernel.events import CustomerOwnerChanged, PromiseBroke, announce
+from handoff.kernel.events import CustomerOwnerChanged, CustomerTold, PromiseBroke, announce
 from handoff.ownership.models import CustomerTask, OrganisationSettings, reason_text
 
 
@@ -361,6 +361,8 @@ def mark_told(task: CustomerTask, actor: Person, now: datetime, note: str) -> bo
         department=task.department.name,
         note=note,
     )
+    in_time = now <= task.due_at
+    announce(CustomerTold(task.id, task.handoff_id, in_time, now))
     return True
 
 

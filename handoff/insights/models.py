@@ -1,0 +1,86 @@
+"""The figures insights read, kept up to date by the domain events (handoff.reactions).
+
+Every handoff belongs to the week it was handed to its department (the Monday of that week in
+the organisation's time zone): its figures (how fast it was answered, the reminders it
+needed, how it was answered, how its delivery went) are counted in that week's row of its
+department and of the department that promised on its behalf, whenever they happen. A row
+is one (department, promising department, week); a department's figures are the sum of its
+rows. How long each first answer took, in business minutes, is kept as a count per minute
+(`AnswerTime`), so that a median or 90th percentile over any weeks is exact.
+"""
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, Index, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from handoff.kernel.db import db
+
+COUNTERS = (
+    "handoffs",  # handed to the department that week
+    "answered",  # answered by a person (accept, counter or decline), the first time
+    "in_window",  # … within the department's acknowledgement window
+    "by_promise",  # accepted at once by a standing promise
+    "accepted",  # first answered with an acceptance (a person, or a standing promise)
+    "declined",  # declined (each time)
+    "countered",  # countered (each time)
+    "reminders",  # reminders sent about it (one per reminder, however many recipients)
+    "escalations",  # reminders that reached a new level (the leads, the organisation)
+    "done_on_time",  # marked done by its due time
+    "done_late",  # marked done after its due time
+    "late",  # passed its due time undone
+    "tasks",  # tasks to tell the customer the department's break caused
+    "told_in_time",  # … told within the deadline
+    "feedback",  # customer feedback on commitments the department was part of
+    "feedback_score",  # … the sum of their scores (1–5)
+)
+
+
+class WeekFigures(db.Model):
+    """One department's counts for the handoffs handed to it in one week on behalf of one
+    promising department."""
+
+    __tablename__ = "week_figures"
+    __table_args__ = (Index("ix_week_figures_week", "week", "department_id"),)
+
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    by_promise: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    declined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    countered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    told_in_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feedback: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feedback_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class AnswerTime(db.Model):
+    """How many first answers to handoffs of one week took exactly `minutes` business
+    minutes (rounded down)."""
+
+    __tablename__ = "answer_time"
+    __table_args__ = (Index("ix_answer_time_week", "week", "department_id"),)
+
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

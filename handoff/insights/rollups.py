@@ -1,0 +1,140 @@
+"""Keeping the figures true: the reactions to the domain events that count what happened
+(see handoff.reactions), each one upsert in the verb's own transaction.
+
+A handoff's figures go to the week it was handed over, whenever they happen: an answer on
+Tuesday to Monday's handoff counts in Monday's week. Only a person's first answer to a
+handoff counts as its acknowledgement (a counter rejected and answered again is not a second
+one); a standing promise's acceptance is counted apart.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+
+from handoff.commitments.models import Handoff
+from handoff.departments.hours import WorkingHours, hours_of
+from handoff.insights.models import AnswerTime, WeekFigures
+from handoff.kernel import events
+from handoff.kernel.db import add_up, db
+from handoff.nagging.models import NagPolicy
+from handoff.nagging.rules import Kind
+
+ANSWERS = {"accept", "counter", "decline"}  # the acknowledgements of a pending handoff
+REMINDERS = {Kind.ACK.value, Kind.SETTLE.value, Kind.DUE_SOON.value, Kind.LATE.value}
+_ZONE = "insights.organisation_zone"
+
+
+def organisation_zone() -> ZoneInfo:
+    """The organisation's time zone, in which weeks begin (read once a transaction)."""
+    info = db.session.info
+    if _ZONE not in info:
+        info[_ZONE] = ZoneInfo(WorkingHours.organisation().time_zone)
+    return info[_ZONE]
+
+
+@sa_event.listens_for(db.session, "after_commit")
+@sa_event.listens_for(db.session, "after_rollback")
+def _forget_zone(session) -> None:
+    session.info.pop(_ZONE, None)
+
+
+def week_of(moment: datetime, zone: ZoneInfo) -> date:
+    """The Monday of the week `moment` falls in, in `zone`."""
+    day = moment.astimezone(zone).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _count(department_id: int, owner_id: int, requested_at: datetime, **amounts: int) -> None:
+    week = week_of(requested_at, organisation_zone())
+    key = {"department_id": department_id, "owner_department_id": owner_id, "week": week}
+    add_up(WeekFigures, key, **amounts)
+
+
+def _count_handoff(handoff, **amounts: int) -> None:
+    _count(handoff.department_id, handoff.owner_department_id, handoff.requested_at, **amounts)
+
+
+def _count_handoff_id(handoff_id: int, **amounts: int) -> None:
+    row = db.session.execute(
+        select(Handoff.department_id, Handoff.owner_department_id, Handoff.requested_at).where(
+            Handoff.id == handoff_id
+        )
+    ).one_or_none()
+    if row is not None:
+        _count(*row, **amounts)
+
+
+def handed_over(event: events.HandoffRequested) -> None:
+    db.session.flush()  # (the handoff has its id and times)
+    _count_handoff(event.handoff, handoffs=1)
+
+
+def answered(event: events.HandoffAnswered) -> None:
+    handoff = event.handoff
+    first = handoff.answered_at is None  # (the answer is stamped after this reaction)
+    if event.action in ANSWERS and event.from_state == "pending" and not event.by_promise and first:
+        _acknowledged(handoff, event.action, event.at)
+    if event.action == "decline":
+        _count_handoff(handoff, declined=1)
+    elif event.action == "counter":
+        _count_handoff(handoff, countered=1)
+    elif event.action == "complete":
+        on_time = event.at <= handoff.due_at
+        _count_handoff(handoff, **{"done_on_time" if on_time else "done_late": 1})
+
+
+def answer_minutes(handoff, at: datetime) -> int:
+    """Business minutes from the handover to `at`, in the department's hours, rounded down."""
+    hours = hours_of(handoff.department_id, handoff.requested_at.year)
+    return int(hours.minutes_between(handoff.requested_at, at))
+
+
+def _acknowledged(handoff, action: str, at: datetime) -> None:
+    minutes = answer_minutes(handoff, at)
+    window = NagPolicy.for_department(handoff.department_id).ack_window_minutes
+    counts = {"answered": 1, "in_window": int(minutes <= window)}
+    if action == "accept":
+        counts["accepted"] = 1
+    _count_handoff(handoff, **counts)
+    key = {
+        "department_id": handoff.department_id,
+        "owner_department_id": handoff.owner_department_id,
+        "week": week_of(handoff.requested_at, organisation_zone()),
+        "minutes": minutes,
+    }
+    add_up(AnswerTime, key, handoffs=1)
+
+
+def accepted_by_promise(event: events.AcceptedByStandingPromise) -> None:
+    _count_handoff(event.handoff, by_promise=1, accepted=1)
+
+
+def reminded(event: events.NagRecorded) -> None:
+    if event.handoff_id is not None and event.task_id is None and event.kind in REMINDERS:
+        _count_handoff_id(event.handoff_id, reminders=1)
+
+
+def escalated(event: events.Escalated) -> None:
+    if event.handoff_id is not None and event.task_id is None:
+        _count_handoff_id(event.handoff_id, escalations=1)
+
+
+def broke(event: events.PromiseBroke) -> None:
+    """A break: a task to tell the customer for it, and a late one is counted as late."""
+    amounts = {"tasks": 1}
+    if event.reason == events.LATE:
+        amounts["late"] = 1
+    _count_handoff(event.handoff, **amounts)
+
+
+def told(event: events.CustomerTold) -> None:
+    if event.handoff_id is not None and event.in_time:
+        _count_handoff_id(event.handoff_id, told_in_time=1)
+
+
+def feedback(event: events.FeedbackRecorded) -> None:
+    for handoff in event.commitment.handoffs:
+        if handoff.state != "cancelled":
+            _count_handoff(handoff, feedback=1, feedback_score=event.score)

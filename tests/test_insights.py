@@ -1,0 +1,131 @@
+"""Insights' figures: kept by the domain events, equal to what the record says."""
+
+from datetime import timedelta
+
+import pytest
+
+from handoff.commitments import services
+from handoff.demo import build_demo
+from handoff.insights.rebuild import count_from_record, kept_figures, rebuild
+from handoff.insights.rollups import week_of
+from handoff.kernel.db import db, transaction
+from handoff.nagging.sweep import sweep
+from handoff.ownership.models import CustomerTask
+from handoff.ownership.services import mark_told
+
+from conftest import fresh, writes
+from nagging_helpers import BERLIN, berlin, set_policy
+
+MONDAY_9 = berlin(2026, 5, 11, 9, 0)  # Mon–Fri 08–17, answer within 2 h, remind every 4 h
+
+
+def differences(kept: tuple[dict, dict], counted: tuple[dict, dict]) -> list[str]:
+    """Where the kept figures and the record disagree, a line each (the checker)."""
+    found = []
+    for name, k, c in (("figures", kept[0], counted[0]), ("answer times", kept[1], counted[1])):
+        for key in sorted(set(k) | set(c), key=str):
+            if k.get(key) != c.get(key):
+                found.append(f"{name} {key}: kept {k.get(key)}, record {c.get(key)}")
+    return found
+
+
+def compare() -> list[str]:
+    db.session.commit()
+    connection = db.session.connection()
+    return differences(kept_figures(connection), count_from_record(connection))
+
+
+def test_the_demos_history_kept_by_events_is_what_its_record_says(app):
+    with transaction():
+        build_demo(seed=7, progress=lambda line: None)
+    found = compare()
+    assert found == [], "\n".join(found)
+    figures, times = kept_figures(db.session.connection())
+    totals = {name: sum(c[name] for c in figures.values()) for name in next(iter(figures.values()))}
+    # the demo's history has something of every kind to count
+    assert [name for name in totals if totals[name] == 0] == [], totals
+    assert sum(times.values()) == totals["answered"]
+
+
+def test_the_checker_finds_a_count_gone_wrong(app):
+    """Planted: one kept count one too many, one answer time moved, one row lost."""
+    with transaction():
+        build_demo(seed=7, progress=lambda line: None, commitments=40)
+    assert compare() == []
+    connection = db.session.connection()
+    connection.exec_driver_sql(
+        "UPDATE week_figures SET reminders = reminders + 1 WHERE rowid IN "
+        "(SELECT rowid FROM week_figures LIMIT 1)"
+    ) if db.engine.dialect.name == "sqlite" else connection.exec_driver_sql(
+        "UPDATE week_figures SET reminders = reminders + 1 WHERE ctid IN "
+        "(SELECT ctid FROM week_figures LIMIT 1)"
+    )
+    connection.exec_driver_sql("UPDATE answer_time SET minutes = minutes + 100000")
+    found = compare()
+    assert any("figures" in line and "reminders" in line for line in found), found
+    assert any(line.startswith("answer times") for line in found), found
+    with transaction():
+        rebuild(db.session.connection())
+    assert compare() == []
+
+
+@pytest.fixture
+def week(org, make, app):
+    """Installation's week of 11 May: three handoffs from Sales, answered as below."""
+    set_policy()
+    made = [
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], at=MONDAY_9 + timedelta(hours=h)
+        )
+        for h in (0, 1, 2)
+    ]
+    return made
+
+
+def figures_of(department, owner, monday):
+    figures, times = kept_figures(db.session.connection())
+    return figures.get((department.id, owner.id, monday)), {
+        minutes: n
+        for (d, o, w, minutes), n in times.items()
+        if (d, o, w) == (department.id, owner.id, monday)
+    }
+
+
+def test_a_weeks_figures_count_what_happened_to_its_handoffs(week, org):
+    first, second, third = (c.handoffs[0] for c in week)
+    first, second = fresh(first), fresh(second)
+    with writes():  # 30 business minutes, then the next morning (Monday 10:00 → Tue 09:00)
+        services.accept(first, org.ivo, MONDAY_9 + timedelta(minutes=30))
+        services.decline(second, org.ivo, berlin(2026, 5, 12, 9, 0), "No van")
+    sweep(berlin(2026, 5, 11, 13, 0))  # the third's window ran out at 13:00: a reminder
+    with writes():
+        services.counter(
+            fresh(third), org.ben, berlin(2026, 5, 11, 14, 0), due_at=None, terms="Mornings"
+        )
+    db.session.commit()
+    counts, times = figures_of(org.installation, org.sales, week_of(MONDAY_9, BERLIN))
+    assert counts["handoffs"] == 3
+    assert (counts["answered"], counts["in_window"], counts["accepted"]) == (3, 1, 1)
+    assert (counts["declined"], counts["countered"], counts["reminders"]) == (1, 1, 1)
+    assert counts["tasks"] == 1  # the decline broke the promise
+    # 30 min; Mon 10:00 → Tue 09:00 is 7 + 1 = 8 h; Mon 11:00 → 14:00 is 3 h
+    assert times == {30: 1, 480: 1, 180: 1}
+    assert compare() == []
+
+
+def test_told_in_time_and_done_late_are_counted(week, org, now):
+    first = week[0].handoffs[0]
+    with writes():
+        services.decline(fresh(first), org.ivo, MONDAY_9 + timedelta(minutes=10), "No van")
+    task = db.session.scalars(db.select(CustomerTask)).one()
+    with writes():
+        mark_told(fresh(task), org.ivo, MONDAY_9 + timedelta(minutes=20), "Called them")
+    second = week[1].handoffs[0]
+    second = fresh(second)
+    with writes():
+        services.accept(second, org.ivo, MONDAY_9 + timedelta(hours=2))
+        services.complete(second, org.ivo, second.due_at + timedelta(hours=1))
+    db.session.commit()
+    counts, _ = figures_of(org.installation, org.sales, week_of(MONDAY_9, BERLIN))
+    assert (counts["told_in_time"], counts["done_late"], counts["done_on_time"]) == (1, 1, 0)
+    assert compare() == []
