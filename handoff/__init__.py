@@ -116,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     from handoff.commitments.routes import bp as commitments
     from handoff.customers.routes import bp as customers
     from handoff.inbox.routes import bp as inbox
+    from handoff.insights.routes import bp as insights
     from handoff.lookup.routes import bp as lookup
     from handoff.nagging.admin import bp as nagging_admin
     from handoff.nagging.routes import bp as nagging
@@ -123,7 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from handoff.promises.routes import bp as promises
 
     blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging, promises)
-    for blueprint in (*blueprints, nagging_admin, ownership):
+    for blueprint in (*blueprints, nagging_admin, ownership, insights):
         app.register_blueprint(blueprint)
 
 

@@ -77,7 +77,8 @@
     var ref = card.querySelector(".ref");
     var notice = card.querySelector(".notice, .errors, .task-done");
     var state = card.querySelector(".state");
-    var what = notice ? notice.textContent : (state ? state.textContent.replace(/^[^A-Za-z]+/, "") : "");
+    var what = notice ? notice.textContent : (state ? state.textContent : "");
+    what = what.replace(/^[^A-Za-z]+/, "");  // (an icon before the words is not read out)
     live.textContent = ((ref ? ref.textContent.trim() + ": " : "") + what.trim());
   });
 

@@ -125,3 +125,11 @@ def test_a_person_names_their_own_time_zone_and_every_moment_follows_it(client, 
         "/login", data={"email": org.ana.email, "password": PASSWORD, "time_zone": "Europe/Paris"}
     )
     assert fresh(org.ana).time_zone == "Asia/Tokyo"
+
+
+def test_a_head_request_answers_as_a_get_does(client, org, sign_in):
+    """What an uptime check sends: HEAD /login is 200, not a refused form."""
+    assert client.head("/login").status_code == 200
+    sign_in(client, org.admin)
+    for path in ("/commitments/new", "/admin/departments", "/admin/people"):
+        assert client.head(path).status_code == client.get(path).status_code == 200, path

@@ -82,7 +82,7 @@ def test_a_person_is_not_away_twice_at_once_and_a_delegate_must_be_here(org):
     with pytest.raises(InvalidInput, match=r"Ivo Berg is away .* too") as refused:
         mark(org.ben, date(2026, 5, 15), date(2026, 5, 15), delegate=org.ivo, now=MONDAY_9)
     assert refused.value.field == "delegate_id"
-    with pytest.raises(InvalidInput, match="Someone else answers"):
+    with pytest.raises(InvalidInput, match="nobody answers for themselves"):
         mark(org.ben, date(2026, 5, 18), date(2026, 5, 18), delegate=org.ben, now=MONDAY_9)
 
 
@@ -222,7 +222,7 @@ def test_marking_oneself_away_on_the_page(org, now, client, sign_in):
         follow_redirects=True,
     )
     assert saved.status_code == 200
-    assert "You are away from" in saved.text and "Ben Okafor answers meanwhile" in saved.text
+    assert "You will be away from" in saved.text and "Ben Okafor answers meanwhile" in saved.text
     assert "will be away" in saved.text
     [absence] = absences()
     assert (absence.first_day, absence.last_day, absence.delegate_id) == (first, last, org.ben.id)

@@ -131,7 +131,9 @@ def test_a_bad_file_is_said_beside_the_field_and_nothing_changes(admin_client, o
     assert refused.status_code == 422
     assert 'id="calendar-errors"' in refused.text and "not an iCalendar" in refused.text
     wrong = upload(admin_client, f"{url}/holidays/preview", b"x", name="holidays.pdf")
-    assert wrong.status_code == 422 and "Choose a calendar file" in wrong.text
+    assert wrong.status_code == 422 and "whose name ends in .ics" in wrong.text
+    binary = upload(admin_client, f"{url}/holidays/preview", b"\xff\xfe\x00garbage\x01")
+    assert "garbage" not in binary.text  # (the file's bytes are not echoed back)
     missing = admin_client.post(f"{url}/holidays/preview", data={})
     assert missing.status_code == 422
     forged = admin_client.post(f"{url}/holidays", data={"days": "2026-02-30"})

@@ -298,6 +298,15 @@ def test_to_say_countered_offers_the_earliest_date_without_committing():
     )
 
 
+def test_to_say_a_counter_still_in_time_for_the_customer_does_not_say_we_cannot_confirm():
+    offered = datetime(2026, 5, 13, 9, tzinfo=UTC)  # before the customer's Thu 14 May 08:00
+    c = commitment(handoff("Installation", "countered", counter_due_at=offered))
+    assert to_say(c, Status.AT_RISK) == (
+        "We're still working to Thu 14 May 08:00: one part is being rearranged. "
+        "We'll confirm it soon."
+    )
+
+
 def test_to_say_declined_apologises_and_names_who_will_call():
     c = commitment(handoff("Billing", "declined", answer_note="needs a signed order"))
     assert to_say(c, Status.AT_RISK) == (

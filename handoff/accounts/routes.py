@@ -82,7 +82,7 @@ def _unauthorized():
 def login():
     """Sign in with email and password; failures are throttled per account and per client."""
     form = LoginForm()
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # (a HEAD is a GET without the body: 200)
         form.next.data = request.args.get("next", "")
         return render_template("accounts/login.html", form=form, error=None)
     if not form.validate_on_submit():
@@ -277,7 +277,12 @@ def mark_away():
     )
     if not done:
         return _away_page(form, 422)
-    whom = "You are" if person.id == current_user.id else f"{person.name} is"
+    now = utcnow()
+    you = person.id == current_user.id
+    if absence.covers(now):
+        whom = "You are" if you else f"{person.name} is"
+    else:
+        whom = "You will be" if you else f"{person.name} will be"
     answers = f"; {delegate.name} answers meanwhile" if delegate else ""
     flash(f"{whom} away {away.span(absence)}{answers}.")
     return redirect(url_for("accounts.away_page"), 303)
@@ -288,8 +293,8 @@ def mark_away():
 def end_away(absence_id: int):
     """Someone is back early, or will not be away after all."""
     absence = db.get_or_404(Absence, absence_id)
-    name = absence.person.name
+    whom = "You are" if absence.person_id == current_user.id else f"{absence.person.name} is"
     away.end_absence(absence, current_user, _zone_of(absence.person), utcnow())
     db.session.commit()
-    flash(f"{name} is no longer marked away.")
+    flash(f"{whom} no longer marked away.")
     return redirect(url_for("accounts.away_page"), 303)

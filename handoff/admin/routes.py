@@ -54,7 +54,7 @@ def department(department_id: int):
     """Edit a department and manage its members and leads."""
     department = db.get_or_404(Department, department_id)
     form = DepartmentForm(obj=department)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return _department_page(department, form, _membership_form(department))
     if form.validate():
         given = (form.name.data, form.description.data)
@@ -129,7 +129,7 @@ def people():
 @bp.route("/people/new", methods=["GET", "POST"])
 def new_person():
     form = PersonForm()
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_template("admin/person.html", form=form, person=None)
     if form.validate():
         done, person = attempt(form, add_person, _given(form))
@@ -143,7 +143,7 @@ def new_person():
 def person(person_id: int):
     person = db.get_or_404(Person, person_id)
     form = PersonForm(obj=person)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_template("admin/person.html", form=form, person=person)
     if form.validate():
         done, _ = attempt(form, change_person, current_user, person, _given(form))

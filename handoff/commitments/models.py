@@ -164,6 +164,8 @@ class Handoff(db.Model):
         # with the condition's, so that SQLite prefers it to (state, due_at) without statistics.
         Index("ix_handoff_late", "state", "late_noted_at", "due_at", "id", **NOT_YET_LATE),
         Index("ix_handoff_owner_state_due", "owner_department_id", "state", "due_at"),
+        # the handoffs behind a figure of insights: a department's, by when handed over
+        Index("ix_handoff_department_requested", "department_id", "requested_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

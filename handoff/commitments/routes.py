@@ -95,7 +95,7 @@ def new():
         form.set_department_choices(all_departments, own, promises)
         return _render_form(form, None, 200)
     form.set_department_choices(all_departments, own, promises)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         form.customer_id.data = request.args.get("customer", type=database_id)
         return _render_form(form, None, 200)
     if not own:
@@ -343,7 +343,7 @@ def edit(reference: str):
             "details": commitment.details,
             "promised_at": local_input(commitment.promised_at),
         }
-        if request.method == "GET"
+        if request.method in ("GET", "HEAD")
         else None
     )
     if request.method == "POST" and form.validate():

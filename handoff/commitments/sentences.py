@@ -94,6 +94,10 @@ def customer_sentence(
     countered = [h for h in route if h.state == State.COUNTERED]
     if countered:
         h = countered[0]
+        within = h.counter_due_at and h.counter_due_at <= commitment.promised_at
+        if within and not h.counter_terms:  # a part moves, still in time for the customer
+            confirm = f"{owner} will confirm{by}." if by else "We'll confirm it soon."
+            return f"We're still working to {promised}: one part is being rearranged. {confirm}"
         if h.counter_due_at:
             offer = f"the earliest we can offer is {when(h.counter_due_at)}"
         else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from handoff.accounts.models import Absence, Person
 from handoff.departments.models import Department, Membership
@@ -69,7 +69,10 @@ def mark_away(
         raise InvalidInput(f"{_whom(person, actor)} already away {span(clash)}.", field="first_day")
     if delegate is not None:
         if delegate.id == person.id:
-            raise InvalidInput("Someone else answers while they are away.", field="delegate_id")
+            raise InvalidInput(
+                "Choose someone else to answer: nobody answers for themselves while away.",
+                field="delegate_id",
+            )
         if not delegate.active:
             raise InvalidInput(f"{delegate.name}'s account is closed.", field="delegate_id")
         clash = _overlapping(delegate.id, starts_at, ends_at)
@@ -137,21 +140,10 @@ def span(absence: Absence) -> str:
 
 
 def absences_shown_to(person: Person, now: datetime) -> list[Absence]:
-    """The absences under way or to come that `person` sees: everyone's for an admin,
-    otherwise those of the people in their departments, their own, and those they answer
-    for; soonest first."""
+    """The absences under way or to come, soonest first: everyone's (who is away is no
+    secret in an organisation, and a department with nobody here is named on the board)."""
+    del person  # (everyone signed in sees the same list; who may change one is asked apart)
     query = select(Absence).where(Absence.ends_at > now).order_by(Absence.starts_at, Absence.id)
-    if not person.is_admin:
-        colleagues = select(Membership.person_id).where(
-            Membership.department_id.in_(person.department_ids or [-1])
-        )
-        query = query.where(
-            or_(
-                Absence.person_id == person.id,
-                Absence.delegate_id == person.id,
-                Absence.person_id.in_(colleagues),
-            )
-        )
     return list(db.session.scalars(query))
 
 

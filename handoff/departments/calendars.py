@@ -44,7 +44,8 @@ def read_holidays(
         calendar = icalendar.Calendar.from_ical(data)
     except (ValueError, IndexError, KeyError, TypeError) as error:
         raise InvalidInput(
-            f"This file is not an iCalendar (.ics) file, or it is damaged: {str(error)[:120]}",
+            "This file is not an iCalendar (.ics) file, or it is damaged: no calendar could "
+            "be read from it. Export the calendar again as .ics and choose that file.",
             field="calendar",
         ) from error
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
@@ -67,7 +68,9 @@ def read_holidays(
         raise
     except (ValueError, TypeError, AttributeError, OverflowError) as error:
         raise InvalidInput(
-            f"The file's events could not be read: {str(error)[:120]}", field="calendar"
+            "Some of the file's events have dates that cannot be read (a damaged or unusual "
+            "calendar): nothing was taken from it.",
+            field="calendar",
         ) from error
     days = sorted(found.values(), key=lambda f: f.day)
     if sum(1 for f in days if f.outcome == NEW) > MOST_DAYS:

@@ -13,6 +13,13 @@ LOOKUP_LIMIT = 25  # results a page, unless the URL asks for another size
 CUSTOMER_LIMIT = 50  # customers a lookup looks at, newest first: more means "type more"
 
 
+def _open_first(c) -> tuple:
+    """Open commitments first (some part still to answer or to do), then the fulfilled and
+    the cancelled; newest promise first within each."""
+    still_open = c.cancelled_at is None and any(h.is_open for h in c.handoffs)
+    return (not still_open, -c.promised_at.timestamp(), -c.id)
+
+
 def find_commitments(
     query: str, per: int = LOOKUP_LIMIT, cursor: Cursor | None = None
 ) -> tuple[Page, bool]:
@@ -42,8 +49,5 @@ def find_commitments(
     ids = sorted(set(db.session.scalars(select(found.c[0]))), reverse=not backwards)
     ids, more = in_page_order(ids[: per + 1], per, cursor)
     page = page_of(ids, more, lambda i: (i,), cursor)
-    page.rows = sorted(
-        commitment_rows(ids),
-        key=lambda c: (c.cancelled_at is not None, -c.promised_at.timestamp(), -c.id),
-    )
+    page.rows = sorted(commitment_rows(ids), key=_open_first)
     return page, many

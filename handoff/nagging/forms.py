@@ -188,7 +188,10 @@ class HolidayFileForm(FlaskForm):
         "Calendar file (.ics)",
         validators=[
             FileRequired("Choose a calendar file (.ics)."),
-            FileAllowed(["ics", "ical", "ifb", "icalendar"], "Choose a calendar file (.ics)."),
+            FileAllowed(
+                ["ics", "ical", "ifb", "icalendar"],
+                "That is not a calendar file: choose one whose name ends in .ics.",
+            ),
             FileSize(MOST_CALENDAR_BYTES, message="The file is larger than 512 KB."),
         ],
     )

@@ -77,7 +77,7 @@ def act(token: str):
         "forms": {},
         "done": None,
     }
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_template("nagging/act.html", **context)
 
     action = request.form.get("action", "")

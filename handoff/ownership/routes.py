@@ -59,7 +59,7 @@ def settings():
     if not current_user.is_admin:
         raise NotAllowed("Only admins change the organisation's settings.")
     current = OrganisationSettings.current()
-    form = SettingsForm(obj=current if request.method == "GET" else None)
+    form = SettingsForm(obj=current if request.method in ("GET", "HEAD") else None)
     if request.method == "POST" and form.validate():
         save_settings(
             current_user,

@@ -73,12 +73,16 @@ def upgrade():
         ),
     )
     op.create_index('ix_answer_time_week', 'answer_time', ['week', 'department_id'])
+    op.create_index(
+        'ix_handoff_department_requested', 'handoff', ['department_id', 'requested_at']
+    )
     from handoff.insights.rebuild import rebuild_in_migration
 
     rebuild_in_migration(op.get_bind())
 
 
 def downgrade():
+    op.drop_index('ix_handoff_department_requested', table_name='handoff')
     op.drop_index('ix_answer_time_week', table_name='answer_time')
     op.drop_table('answer_time')
     op.drop_index('ix_week_figures_week', table_name='week_figures')

@@ -1,0 +1,101 @@
+"""Reading the figures: a few aggregate queries over the kept weeks, whatever the number of
+commitments behind them (a row per department, promising department and week; a row per
+minute that first answers took)."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from handoff.departments.models import Department
+from handoff.insights.models import COUNTERS, AnswerTime, WeekFigures
+from handoff.kernel.db import db
+
+
+@dataclass
+class Figures:
+    """One department's (or one pair's) figures over some weeks: the counts, and the
+    business minutes of each first answer, as (minutes, how many) in order."""
+
+    counts: dict = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    answer_minutes: list = field(default_factory=list)
+
+    def percentile(self, share: float) -> int | None:
+        """The first answer time that `share` of first answers took at most (exact: the
+        nearest-rank percentile, a minute being the unit); None with no answers."""
+        total = sum(n for _, n in self.answer_minutes)
+        if not total:
+            return None
+        rank = max(1, -(-int(share * total * 1000) // 1000))  # ceil(share × total)
+        seen = 0
+        for minutes, n in self.answer_minutes:
+            seen += n
+            if seen >= rank:
+                return minutes
+        return self.answer_minutes[-1][0]
+
+    @property
+    def median(self) -> int | None:
+        return self.percentile(0.5)
+
+    @property
+    def p90(self) -> int | None:
+        return self.percentile(0.9)
+
+    def share(self, part: str, whole: str) -> float | None:
+        """counts[part] / counts[whole], None when there is no whole."""
+        return self.counts[part] / self.counts[whole] if self.counts[whole] else None
+
+    def per(self, part: str, whole: str = "handoffs") -> float | None:
+        return self.share(part, whole)
+
+    @property
+    def feedback_average(self) -> float | None:
+        return self.share("feedback_score", "feedback")
+
+
+def weeks_between(first: date, last: date) -> list[date]:
+    """The Mondays from `first`'s week to `last`'s."""
+    monday = first - timedelta(days=first.weekday())
+    weeks = []
+    while monday <= last:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    return weeks
+
+
+def _counts_query(group, first: date, last: date, department_ids):
+    sums = [func.coalesce(func.sum(getattr(WeekFigures, name)), 0) for name in COUNTERS]
+    query = select(*group, *sums).where(WeekFigures.week >= first, WeekFigures.week <= last)
+    if department_ids:
+        query = query.where(WeekFigures.department_id.in_(department_ids))
+    return query.group_by(*group)
+
+
+def _times_query(group, first: date, last: date, department_ids):
+    query = select(*group, AnswerTime.minutes, func.sum(AnswerTime.handoffs)).where(
+        AnswerTime.week >= first, AnswerTime.week <= last
+    )
+    if department_ids:
+        query = query.where(AnswerTime.department_id.in_(department_ids))
+    return query.group_by(*group, AnswerTime.minutes).order_by(*group, AnswerTime.minutes)
+
+
+def figures_by(group, first: date, last: date, department_ids=None) -> dict[tuple, Figures]:
+    """The figures of the weeks from `first` to `last` (Mondays), grouped by the columns in
+    `group` (of WeekFigures and AnswerTime alike: department, promising department, week)."""
+    found: dict[tuple, Figures] = defaultdict(Figures)
+    by_kept = [getattr(WeekFigures, name) for name in group]
+    for row in db.session.execute(_counts_query(by_kept, first, last, department_ids)):
+        key, values = tuple(row[: len(group)]), row[len(group) :]
+        found[key].counts = dict(zip(COUNTERS, (int(v) for v in values), strict=True))
+    by_times = [getattr(AnswerTime, name) for name in group]
+    for row in db.session.execute(_times_query(by_times, first, last, department_ids)):
+        key, minutes, n = tuple(row[: len(group)]), row[len(group)], int(row[len(group) + 1])
+        found[key].answer_minutes.append((minutes, n))
+    return dict(found)
+
+
+def department_names() -> dict[int, str]:
+    return dict(db.session.execute(select(Department.id, Department.name)).all())

@@ -1,0 +1,315 @@
+"""Insights: what each department's answers, reminders and deliveries cost the customer, week
+by week, and who promises on whose behalf. Anyone signed in may read them; the period and the
+departments are in the URL, and every table downloads as CSV with the same numbers."""
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, Response, request, url_for
+from flask_login import login_required
+from sqlalchemy import select
+
+from handoff.commitments.models import Commitment, Handoff
+from handoff.insights.queries import department_names, figures_by, weeks_between
+from handoff.insights.rollups import organisation_zone
+from handoff.kernel.clock import utcnow
+from handoff.kernel.db import db
+from handoff.kernel.forms import database_id
+from handoff.web import render, row_url
+
+bp = Blueprint("insights", __name__)
+DEFAULT_WEEKS = 8
+MOST_WEEKS = 106  # two years
+MOST_DRILLED = 200  # commitments a cell lists
+
+
+def format_minutes(minutes: int | None) -> str:
+    """'45 min', '3 h 20 min' (business time), '–' for none."""
+    if minutes is None:
+        return "–"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def format_share(share: float | None) -> str:
+    return "–" if share is None else f"{round(share * 100)} %"
+
+
+def format_rate(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate:.1f}"
+
+
+class Period:
+    """The weeks asked for (`from` and `to`, dates in the organisation's calendar: each
+    taken as its week), at most MOST_WEEKS; the last DEFAULT_WEEKS unless the URL says."""
+
+    def __init__(self, args, today: date):
+        self.problem = ""
+        last = _day(args.get("to")) or today
+        first = _day(args.get("from")) or last - timedelta(weeks=DEFAULT_WEEKS - 1)
+        if first > last:
+            first, last = last, first
+            self.problem = "The first week came after the last: they were swapped."
+        if (last - first).days > MOST_WEEKS * 7:
+            first = last - timedelta(weeks=MOST_WEEKS - 1)
+            self.problem = f"At most {MOST_WEEKS} weeks at once: the last {MOST_WEEKS} are shown."
+        self.weeks = weeks_between(first, last)
+        self.first, self.last = self.weeks[0], self.weeks[-1]
+
+    @property
+    def end(self) -> date:
+        """The Sunday that ends the period."""
+        return self.last + timedelta(days=6)
+
+    def args(self) -> dict:
+        return {"from": self.first.isoformat(), "to": self.end.isoformat()}
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        day = date.fromisoformat((text or "").strip()[:10])
+    except ValueError:
+        return None
+    return day if 2000 <= day.year <= 2099 else None
+
+
+def _chosen_departments(names: dict[int, str]) -> list[int]:
+    chosen = []
+    for value in request.args.getlist("department"):
+        try:
+            department_id = database_id(value)
+        except ValueError:
+            continue
+        if department_id in names and department_id not in chosen:
+            chosen.append(department_id)
+    return chosen
+
+
+def _today() -> date:
+    return utcnow().astimezone(organisation_zone()).date()
+
+
+def _context() -> dict:
+    names = department_names()
+    period = Period(request.args, _today())
+    chosen = _chosen_departments(names)
+    by_department = figures_by(["department_id"], period.first, period.last, chosen)
+    by_week = figures_by(["department_id", "week"], period.first, period.last, chosen)
+    by_pair = figures_by(["owner_department_id", "department_id"], period.first, period.last)
+    shown = chosen or sorted(names, key=lambda d: names[d].casefold())
+    shown = sorted(shown, key=lambda d: names[d].casefold())
+    rows = [(d, names[d], by_department.get((d,))) for d in shown]
+    trend = {
+        d: [(w, by_week.get((d, w))) for w in period.weeks] for d in shown if (d,) in by_department
+    }
+    charts = {d: _chart(names[d], weeks) for d, weeks in trend.items()}
+    promisers = sorted({o for o, _ in by_pair}, key=lambda d: names[d].casefold())
+    answerers = sorted({d for _, d in by_pair}, key=lambda d: names[d].casefold())
+    return {
+        "names": names,
+        "period": period,
+        "chosen": chosen,
+        "rows": rows,
+        "trend": trend,
+        "charts": charts,
+        "pairs": by_pair,
+        "promisers": promisers,
+        "answerers": answerers,
+        "all_departments": sorted(names.items(), key=lambda item: item[1].casefold()),
+    }
+
+
+def _chart(name: str, weeks) -> dict:
+    """A department's weekly medians as a chart takes them, with the words a screen reader
+    reads for it."""
+    items = []
+    for week, f in weeks:
+        median = f.median if f is not None else None
+        within = f.share("in_window", "answered") if f is not None else None
+        words = format_minutes(median)
+        if within is not None:
+            words += f", {format_share(within)} within the window"
+        items.append((f"{week:%d %b}", median, words))
+    said = "; ".join(f"week of {label}: {words}" for label, _, words in items)
+    return {
+        "title": f"{name}: median time to answer, week by week",
+        "description": f"Median business time to answer the handoffs of each week. {said}.",
+        "bars": items,
+        "top": max((m for _, m, _ in items if m is not None), default=0),
+    }
+
+
+@bp.context_processor
+def _formats() -> dict:
+    return {"minutes": format_minutes, "share": format_share, "rate": format_rate}
+
+
+@bp.get("/insights")
+@login_required
+def index():
+    """Each department's figures over the period, its weeks, and who promises for whom."""
+    return render("insights/index.html", **_context())
+
+
+def _csv(name: str, header: list[str], rows) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+DEPARTMENT_COLUMNS = [
+    "department",
+    "handoffs",
+    "answered by a person",
+    "median answer (business minutes)",
+    "90th percentile (business minutes)",
+    "answered within the window",
+    "accepted at once by standing promise",
+    "reminders",
+    "escalations",
+    "declined",
+    "countered",
+    "done on time",
+    "done late",
+    "late",
+    "tasks to tell the customer",
+    "told in time",
+    "feedback",
+    "average feedback score",
+]
+
+
+def _department_row(name: str, f) -> list:
+    c = f.counts
+    average = f.feedback_average
+    return [
+        name,
+        c["handoffs"],
+        c["answered"],
+        f.median if f.median is not None else "",
+        f.p90 if f.p90 is not None else "",
+        c["in_window"],
+        c["by_promise"],
+        c["reminders"],
+        c["escalations"],
+        c["declined"],
+        c["countered"],
+        c["done_on_time"],
+        c["done_late"],
+        c["late"],
+        c["tasks"],
+        c["told_in_time"],
+        c["feedback"],
+        f"{average:.2f}" if average is not None else "",
+    ]
+
+
+@bp.get("/insights/departments.csv")
+@login_required
+def departments_csv():
+    """The departments' table, as CSV: the same period, departments and numbers."""
+    context = _context()
+    period = context["period"]
+    rows = [_department_row(name, f) for _, name, f in context["rows"] if f is not None]
+    return _csv(f"departments-{period.first}-{period.end}", DEPARTMENT_COLUMNS, rows)
+
+
+@bp.get("/insights/weeks.csv")
+@login_required
+def weeks_csv():
+    """Each department's figures week by week, as CSV."""
+    context = _context()
+    period, names = context["period"], context["names"]
+    rows = []
+    for department_id, weeks in context["trend"].items():
+        for week, f in weeks:
+            if f is not None:
+                rows.append([week.isoformat(), *_department_row(names[department_id], f)])
+    header = ["week (Monday)", *DEPARTMENT_COLUMNS]
+    return _csv(f"weeks-{period.first}-{period.end}", header, rows)
+
+
+@bp.get("/insights/pairs.csv")
+@login_required
+def pairs_csv():
+    """Who promised on whose behalf, as CSV."""
+    context = _context()
+    period, names = context["period"], context["names"]
+    header = [
+        "promising department",
+        "department",
+        "promised",
+        "declined",
+        "countered",
+        "late",
+        "median answer (business minutes)",
+    ]
+    rows = [
+        [
+            names[o],
+            names[d],
+            f.counts["handoffs"],
+            f.counts["declined"],
+            f.counts["countered"],
+            f.counts["late"],
+            f.median if f.median is not None else "",
+        ]
+        for (o, d), f in sorted(
+            context["pairs"].items(), key=lambda item: (names[item[0][0]], names[item[0][1]])
+        )
+    ]
+    return _csv(f"pairs-{period.first}-{period.end}", header, rows)
+
+
+@bp.get("/insights/commitments")
+@login_required
+def commitments():
+    """The commitments behind a figure: a department's handoffs of the period, on behalf of
+    one promising department if named."""
+    names = department_names()
+    period = Period(request.args, _today())
+    chosen = _chosen_departments(names)
+    owner = _chosen_owner(names)
+    zone = organisation_zone()
+    start = datetime.combine(period.first, time(0), zone)
+    end = datetime.combine(period.end + timedelta(days=1), time(0), zone)
+    query = (
+        select(Handoff, Commitment)
+        .join(Commitment, Commitment.id == Handoff.commitment_id)
+        .where(Handoff.requested_at >= start, Handoff.requested_at < end)
+        .order_by(Handoff.requested_at, Handoff.id)
+        .limit(MOST_DRILLED + 1)
+    )
+    if chosen:
+        query = query.where(Handoff.department_id.in_(chosen))
+    if owner is not None:
+        query = query.where(Handoff.owner_department_id == owner)
+    found = db.session.execute(query).all()
+    return render(
+        "insights/commitments.html",
+        found=found[:MOST_DRILLED],
+        more=len(found) > MOST_DRILLED,
+        names=names,
+        period=period,
+        chosen=chosen,
+        owner=owner,
+        back=url_for("insights.index", **period.args()),
+        row_url=row_url,
+    )
+
+
+def _chosen_owner(names: dict[int, str]) -> int | None:
+    try:
+        owner = database_id(request.args.get("owner", ""))
+    except ValueError:
+        return None
+    return owner if owner in names else None
