@@ -517,13 +517,31 @@ def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make
         f"/departments/{org.installation.id}/promises",
         "/me",
         "/away",
+        "/insights",
     ):
         page.goto(path)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= 360, f"{path} is {wide} px wide on a 360 px screen"
+    page.goto(f"/departments/{org.installation.id}/inbox")
+    page.locator("summary", has_text="Decline").first.click()
+    reason = page.locator("details[open] input[name=reason]").first
+    assert reason.bounding_box()["height"] <= 60  # one line, not a stretched box
     page.goto("/")
     sign_out = page.get_by_role("button", name="Sign out")
     assert sign_out.is_visible() and sign_out.bounding_box()["height"] >= 44
+    sign_out.click()
+    sign_in(page, org.admin)
+    for path in (
+        "/admin/departments",
+        "/admin/people",
+        "/admin/policies/organisation",
+        f"/admin/policies/{org.installation.id}",
+        "/admin/outbox",
+        "/admin/settings",
+    ):
+        page.goto(path)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 360, f"{path} is {wide} px wide on a 360 px screen"
 
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"  # from npm, vendored
