@@ -134,6 +134,8 @@ PROMISE_FORM = {
     "active": "bool",
 }
 
+INSIGHTS_QUERY = {"from": "date", "to": "date", "department": "department"}
+
 INBOX_QUERY = {
     "sort": "choice:due|newest",
     "per": "page_size",
@@ -257,6 +259,11 @@ SPECS: dict[str, Spec] = {
     ),
     "nagging_admin.policies": Spec(),
     "nagging_admin.policy": Spec(path={"department_id": "department"}, form=POLICY_FORM),
+    "insights.index": Spec(query=INSIGHTS_QUERY),
+    "insights.departments_csv": Spec(query=INSIGHTS_QUERY),
+    "insights.weeks_csv": Spec(query=INSIGHTS_QUERY),
+    "insights.pairs_csv": Spec(query=INSIGHTS_QUERY),
+    "insights.commitments": Spec(query={**INSIGHTS_QUERY, "owner": "department"}),
     "nagging_admin.holidays_preview": Spec(
         path={"department_id": "department"}, form={"calendar": "text"}
     ),

@@ -129,3 +129,75 @@ def test_told_in_time_and_done_late_are_counted(week, org, now):
     counts, _ = figures_of(org.installation, org.sales, week_of(MONDAY_9, BERLIN))
     assert (counts["told_in_time"], counts["done_late"], counts["done_on_time"]) == (1, 1, 0)
     assert compare() == []
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def answered_week(week, org):
+    """The week of 11 May: Installation accepted one in 30 min, declined one the next
+    morning (8 h), countered one in 3 h."""
+    first, second, third = (fresh(c.handoffs[0]) for c in week)
+    with writes():
+        services.accept(first, org.ivo, MONDAY_9 + timedelta(minutes=30))
+        services.decline(second, org.ivo, berlin(2026, 5, 12, 9, 0), "No van")
+        services.counter(third, org.ben, berlin(2026, 5, 11, 14, 0), due_at=None, terms="Later")
+    return week
+
+
+def test_the_page_shows_a_departments_week_as_counted_by_hand(answered_week, org, client, sign_in):
+    sign_in(client, org.dev)  # anyone signed in reads insights
+    page = client.get("/insights", query_string={"from": "2026-05-11", "to": "2026-05-17"})
+    assert page.status_code == 200
+    row = page.text[page.text.index(">Installation</a></th>") :].split("</tr>")[0]
+    cells = [cell.split("<")[0].strip() for cell in row.split("<td>")[1:]]
+    # handoffs, median (30, 180, 480 → 180), 90 % within (480), within the 2 h window 1 of 3
+    assert cells[:4] == ["3", "3 h", "8 h", "33 %"]
+    assert "Who promises on whose behalf" in page.text
+    assert 'aria-label="Sales for Installation: 3 promised, 1 declined, 1 countered, 0 late' in (
+        page.text
+    )
+    assert "<title id=" in page.text and "<desc id=" in page.text  # the chart speaks
+
+
+def test_the_csv_has_the_same_numbers(answered_week, org, client, sign_in):
+    sign_in(client, org.dev)
+    period = {"from": "2026-05-11", "to": "2026-05-17", "department": org.installation.id}
+    csv_text = client.get("/insights/departments.csv", query_string=period)
+    assert csv_text.mimetype == "text/csv"
+    lines = csv_text.text.strip().splitlines()
+    assert lines[0].startswith("department,handoffs,answered by a person,median answer")
+    assert lines[1].startswith("Installation,3,3,180,480,1,0,")
+    assert len(lines) == 2  # the department chosen, alone
+    pairs = client.get("/insights/pairs.csv", query_string=period).text.splitlines()
+    assert pairs[1] == "Sales,Installation,3,1,1,0,180"
+    weeks = client.get("/insights/weeks.csv", query_string=period).text.splitlines()
+    assert weeks[1].startswith("2026-05-11,Installation,3,3,180,480,")
+
+
+def test_a_cell_lists_the_commitments_behind_it(answered_week, org, make, client, sign_in):
+    other = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.billing], at=MONDAY_9 + timedelta(hours=1)
+    )
+    sign_in(client, org.dev)
+    period = {"from": "2026-05-11", "to": "2026-05-17"}
+    listed = client.get(
+        "/insights/commitments",
+        query_string={**period, "department": org.installation.id, "owner": org.sales.id},
+    ).text
+    for c in answered_week:
+        assert c.reference in listed
+    assert other.reference not in listed
+    assert "promised by Sales" in listed
+
+
+def test_a_period_the_url_gets_wrong_is_mended_and_said(answered_week, org, client, sign_in):
+    sign_in(client, org.dev)
+    swapped = client.get("/insights", query_string={"from": "2026-05-17", "to": "2026-05-11"})
+    assert swapped.status_code == 200 and "were swapped" in swapped.text
+    long = client.get("/insights", query_string={"from": "2001-01-01", "to": "2026-05-11"})
+    assert long.status_code == 200 and "At most 106 weeks" in long.text
+    nonsense = client.get("/insights", query_string={"from": "soon", "department": "x"})
+    assert nonsense.status_code == 200
+    assert client.get("/insights/commitments", query_string={"owner": "²"}).status_code == 200
