@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,6 +264,8 @@ def main() -> None:
         htmx = {"HX-Request": "true"}
         waiting = list(known["waiting"])
 
+        year_ago = (datetime.now(UTC) - timedelta(weeks=52)).date().isoformat()
+
         def get(path, headers=None):
             return lambda i: ("GET", path(i) if callable(path) else path, None, headers)
 
@@ -287,6 +290,8 @@ def main() -> None:
                 get(lambda i: "/lookup?q=" + customers[i % len(customers)][0][:3], htmx),
             ),
             ("lookup by a word", get(lambda i: "/lookup?q=" + WORDS[i % len(WORDS)], htmx)),
+            ("insights, 8 weeks", get("/insights")),
+            ("insights, a year", get(f"/insights?from={year_ago}")),
             ("accept (POST)", accept),
         ]
         print(f"Handoff, {known['commitments']:,} commitments, {url.split(':')[0]}")

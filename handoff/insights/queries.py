@@ -65,33 +65,38 @@ def weeks_between(first: date, last: date) -> list[date]:
     return weeks
 
 
-def _counts_query(group, first: date, last: date, department_ids):
-    sums = [func.coalesce(func.sum(getattr(WeekFigures, name)), 0) for name in COUNTERS]
-    query = select(*group, *sums).where(WeekFigures.week >= first, WeekFigures.week <= last)
+def _within(model, query, first: date, last: date, department_ids, owner_ids):
+    query = query.where(model.week >= first, model.week <= last)
     if department_ids:
-        query = query.where(WeekFigures.department_id.in_(department_ids))
-    return query.group_by(*group)
+        query = query.where(model.department_id.in_(department_ids))
+    if owner_ids:
+        query = query.where(model.owner_department_id.in_(owner_ids))
+    return query
 
 
-def _times_query(group, first: date, last: date, department_ids):
-    query = select(*group, AnswerTime.minutes, func.sum(AnswerTime.handoffs)).where(
-        AnswerTime.week >= first, AnswerTime.week <= last
-    )
-    if department_ids:
-        query = query.where(AnswerTime.department_id.in_(department_ids))
-    return query.group_by(*group, AnswerTime.minutes).order_by(*group, AnswerTime.minutes)
-
-
-def figures_by(group, first: date, last: date, department_ids=None) -> dict[tuple, Figures]:
+def figures_by(
+    group, first: date, last: date, department_ids=None, owner_ids=None, times: bool = True
+) -> dict[tuple, Figures]:
     """The figures of the weeks from `first` to `last` (Mondays), grouped by the columns in
-    `group` (of WeekFigures and AnswerTime alike: department, promising department, week)."""
+    `group` (of WeekFigures and AnswerTime alike: department, promising department, week),
+    of the departments and promising departments named (all, if none are); with the answer
+    times unless `times` is false (a median costs more than the counts)."""
     found: dict[tuple, Figures] = defaultdict(Figures)
     by_kept = [getattr(WeekFigures, name) for name in group]
-    for row in db.session.execute(_counts_query(by_kept, first, last, department_ids)):
+    sums = [func.coalesce(func.sum(getattr(WeekFigures, name)), 0) for name in COUNTERS]
+    counts = _within(WeekFigures, select(*by_kept, *sums), first, last, department_ids, owner_ids)
+    for row in db.session.execute(counts.group_by(*by_kept)):
         key, values = tuple(row[: len(group)]), row[len(group) :]
         found[key].counts = dict(zip(COUNTERS, (int(v) for v in values), strict=True))
+    if not times:
+        return dict(found)
     by_times = [getattr(AnswerTime, name) for name in group]
-    for row in db.session.execute(_times_query(by_times, first, last, department_ids)):
+    minutes = select(*by_times, AnswerTime.minutes, func.sum(AnswerTime.handoffs))
+    minutes = _within(AnswerTime, minutes, first, last, department_ids, owner_ids)
+    minutes = minutes.group_by(*by_times, AnswerTime.minutes).order_by(
+        *by_times, AnswerTime.minutes
+    )
+    for row in db.session.execute(minutes):
         key, minutes, n = tuple(row[: len(group)]), row[len(group)], int(row[len(group) + 1])
         found[key].answer_minutes.append((minutes, n))
     return dict(found)

@@ -22,6 +22,8 @@ bp = Blueprint("insights", __name__)
 DEFAULT_WEEKS = 8
 MOST_WEEKS = 106  # two years
 MOST_DRILLED = 200  # commitments a cell lists
+MOST_CHARTS = 12  # departments charted week by week (the busiest, unless chosen)
+MOST_IN_MATRIX = 15  # departments on each side of the matrix (the busiest); the CSV has all
 
 
 def format_minutes(minutes: int | None) -> str:
@@ -96,18 +98,28 @@ def _context() -> dict:
     names = department_names()
     period = Period(request.args, _today())
     chosen = _chosen_departments(names)
-    by_department = figures_by(["department_id"], period.first, period.last, chosen)
-    by_week = figures_by(["department_id", "week"], period.first, period.last, chosen)
-    by_pair = figures_by(["owner_department_id", "department_id"], period.first, period.last)
-    shown = chosen or sorted(names, key=lambda d: names[d].casefold())
-    shown = sorted(shown, key=lambda d: names[d].casefold())
+    first, last = period.first, period.last
+    by_department = figures_by(["department_id"], first, last, chosen)
+    pair_counts = figures_by(["owner_department_id", "department_id"], first, last, times=False)
+    shown = sorted(chosen or names, key=lambda d: names[d].casefold())
     rows = [(d, names[d], by_department.get((d,))) for d in shown]
-    trend = {
-        d: [(w, by_week.get((d, w))) for w in period.weeks] for d in shown if (d,) in by_department
-    }
+    busiest = sorted(
+        (d for d in shown if (d,) in by_department),
+        key=lambda d: -by_department[(d,)].counts["handoffs"],
+    )
+    charted = sorted(busiest[:MOST_CHARTS], key=lambda d: names[d].casefold())
+    by_week = figures_by(["department_id", "week"], first, last, charted) if charted else {}
+    trend = {d: [(w, by_week.get((d, w))) for w in period.weeks] for d in charted}
     charts = {d: _chart(names[d], weeks) for d, weeks in trend.items()}
-    promisers = sorted({o for o, _ in by_pair}, key=lambda d: names[d].casefold())
-    answerers = sorted({d for _, d in by_pair}, key=lambda d: names[d].casefold())
+    promisers = _most(pair_counts, 0, chosen=set(chosen) or None)
+    answerers = _most(pair_counts, 1, chosen=set(chosen) or None)
+    promisers = sorted(promisers, key=lambda d: names[d].casefold())
+    answerers = sorted(answerers, key=lambda d: names[d].casefold())
+    by_pair = (  # (the answer times of the pairs shown alone: a median costs more than a count)
+        figures_by(["owner_department_id", "department_id"], first, last, answerers, promisers)
+        if promisers and answerers
+        else {}
+    )
     return {
         "names": names,
         "period": period,
@@ -119,7 +131,22 @@ def _context() -> dict:
         "promisers": promisers,
         "answerers": answerers,
         "all_departments": sorted(names.items(), key=lambda item: item[1].casefold()),
+        "charts_left_out": len(busiest) - len(charted),
+        "matrix_left_out": len({o for o, _ in pair_counts})
+        - len(promisers)
+        + len({d for _, d in pair_counts})
+        - len(answerers),
     }
+
+
+def _most(pairs: dict, side: int, chosen) -> list[int]:
+    """The departments on one side of the matrix (0: promising, 1: promised for) that take
+    part in the most promises, at most MOST_IN_MATRIX (among `chosen`, if given)."""
+    totals: dict[int, int] = {}
+    for key, f in pairs.items():
+        if chosen is None or key[0] in chosen or key[1] in chosen:
+            totals[key[side]] = totals.get(key[side], 0) + f.counts["handoffs"]
+    return sorted(totals, key=lambda d: -totals[d])[:MOST_IN_MATRIX]
 
 
 def _chart(name: str, weeks) -> dict:
@@ -241,9 +268,11 @@ def weeks_csv():
 @bp.get("/insights/pairs.csv")
 @login_required
 def pairs_csv():
-    """Who promised on whose behalf, as CSV."""
-    context = _context()
-    period, names = context["period"], context["names"]
+    """Who promised on whose behalf, as CSV: every pair (the page shows the busiest)."""
+    names = department_names()
+    period = Period(request.args, _today())
+    chosen = set(_chosen_departments(names))
+    pairs = figures_by(["owner_department_id", "department_id"], period.first, period.last)
     header = [
         "promising department",
         "department",
@@ -264,8 +293,9 @@ def pairs_csv():
             f.median if f.median is not None else "",
         ]
         for (o, d), f in sorted(
-            context["pairs"].items(), key=lambda item: (names[item[0][0]], names[item[0][1]])
+            pairs.items(), key=lambda item: (names[item[0][0]], names[item[0][1]])
         )
+        if not chosen or o in chosen or d in chosen
     ]
     return _csv(f"pairs-{period.first}-{period.end}", header, rows)
 

@@ -47,17 +47,29 @@ def upgrade():
     op.create_index('ix_absence_person', 'absence', ['person_id', 'ends_at'])
     op.create_index('ix_absence_delegate', 'absence', ['delegate_id', 'ends_at'])
     op.create_index('ix_absence_ends', 'absence', ['ends_at'])
-    with op.batch_alter_table('handoff') as batch:
-        batch.add_column(sa.Column('answered_for_id', sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            op.f('fk_handoff_answered_for_id_person'), 'person', ['answered_for_id'], ['id']
+    # A nullable column with its reference, added in place: on SQLite a batch would copy and
+    # drop the handoff table, which the rows referring to it forbid (foreign keys are on).
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute(
+            'ALTER TABLE handoff ADD COLUMN answered_for_id INTEGER '
+            'CONSTRAINT fk_handoff_answered_for_id_person REFERENCES person (id)'
+        )
+    else:
+        op.add_column('handoff', sa.Column('answered_for_id', sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            op.f('fk_handoff_answered_for_id_person'), 'handoff', 'person',
+            ['answered_for_id'], ['id'],
         )
 
 
 def downgrade():
-    with op.batch_alter_table('handoff') as batch:
-        batch.drop_constraint(op.f('fk_handoff_answered_for_id_person'), type_='foreignkey')
-        batch.drop_column('answered_for_id')
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE handoff DROP COLUMN answered_for_id')
+    else:
+        op.drop_constraint(
+            op.f('fk_handoff_answered_for_id_person'), 'handoff', type_='foreignkey'
+        )
+        op.drop_column('handoff', 'answered_for_id')
     op.drop_index('ix_absence_ends', table_name='absence')
     op.drop_index('ix_absence_delegate', table_name='absence')
     op.drop_index('ix_absence_person', table_name='absence')
