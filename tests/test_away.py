@@ -284,3 +284,71 @@ def test_a_delegate_finds_the_inbox_they_answer_for(org, now, client, sign_in, m
     going = client.get("/inbox")
     assert going.status_code == 302
     assert going.headers["Location"].endswith(f"/departments/{org.installation.id}/inbox")
+
+
+# --- what a delegate may not do -------------------------------------------------------------
+
+
+def test_a_lead_names_a_delegate_only_where_they_lead(org, make):
+    sam = make.person("Sam Reyes", member_of=[org.installation, org.billing])
+    with pytest.raises(InvalidInput, match="also in Billing, which you do not lead") as refused:
+        mark(
+            sam, date(2026, 5, 12), date(2026, 5, 12), delegate=org.ivo, actor=org.ben, now=MONDAY_9
+        )
+    assert refused.value.field == "delegate_id"
+    mark(sam, date(2026, 5, 12), date(2026, 5, 12), actor=org.ben, now=MONDAY_9)  # no delegate
+    mark(sam, date(2026, 5, 13), date(2026, 5, 13), delegate=org.ivo, actor=sam, now=MONDAY_9)
+
+
+def test_a_closed_account_gives_its_delegate_nothing(org, make, now):
+    commitment = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    mark(org.ivo, today(now), today(now), delegate=org.dev, now=now)
+    assert fresh(org.dev).acting_for(org.installation.id, now).id == org.ivo.id
+    with writes():
+        fresh(org.ivo).active = False
+    assert fresh(org.dev).acting_for(org.installation.id, now) is None
+    with pytest.raises(NotAllowed), writes():
+        services.accept(fresh(commitment.handoffs[0]), fresh(org.dev), now)
+
+
+def test_a_delegate_answers_and_does_nothing_else_for_the_department(org, make, now):
+    from handoff.commitments.answers import answers_for
+
+    commitment = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    mark(org.ben, today(now), today(now), delegate=org.dev, now=now)  # Ben: Installation's lead
+    dev = fresh(org.dev)
+    assert not dev.belongs_to(org.installation.id)  # records, edits, tells: not as a delegate
+    assert [a.name for a in answers_for(dev, fresh(commitment.handoffs[0]), now)] == [
+        "accept",
+        "counter",
+        "decline",
+    ]
+    with pytest.raises(NotAllowed), writes():  # (nor for the promising side: Sales)
+        services.cancel_commitment(fresh(commitment), dev, now, "not mine to cancel")
+
+
+def test_back_early_then_away_again_the_same_day(org, now):
+    absence = mark(org.ivo, today(now), today(now) + timedelta(days=2), now=now)
+    with writes():
+        away.end_absence(fresh(absence), org.ivo, BERLIN, now)
+    later = now + timedelta(minutes=5)
+    again = mark(org.ivo, today(later), today(later), now=later)
+    assert again.starts_at == later
+
+
+def test_a_reminder_held_for_someone_who_is_away_by_then_is_not_mailed(waiting, org):
+    from handoff.mail import OutboxMessage
+
+    with writes():
+        fresh(org.ivo).digest_mode = "morning"  # his reminders wait for the next morning
+    sweep(berlin(2026, 5, 11, 11, 0))  # reminder 1 for Ivo, held for Tuesday 08:00
+    [held] = [n for n in nags() if n.recipient_email == org.ivo.email]
+    assert held.dropped_at is None
+    mark(org.ivo, date(2026, 5, 12), date(2026, 5, 12), delegate=org.dev, now=MONDAY_9)
+    sweep(berlin(2026, 5, 12, 8, 0))
+    held = next(n for n in nags() if n.id == held.id)
+    assert held.dropped_at is not None and held.drop_reason == "they are away"
+    db.session.rollback()
+    assert not db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == org.ivo.email)
+    ).all()

@@ -536,6 +536,60 @@ CALENDARS = [
     ),
     _calendar(*_EVENT, "DTSTART;VALUE=DATE:20270104", "END:VEVENT"),  # never ends
     _calendar("BEGIN:VEVENT", "END:VCALENDAR"),
+    _calendar(
+        *_EVENT, "DTSTART;VALUE=DATE:20270104", "RRULE:FREQ=BOGUS", "END:VEVENT", "END:VCALENDAR"
+    ),
+    _calendar(
+        *_EVENT,
+        "DTSTART;VALUE=DATE:20270104",
+        "RRULE:FREQ=WEEKLY;BYDAY=XX",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ),
+    _calendar(
+        *_EVENT,
+        "DTSTART;VALUE=DATE:20270104",
+        "RRULE:FREQ=DAILY;UNTIL=abc",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ),
+    _calendar(
+        *_EVENT,
+        "DTSTART;VALUE=DATE:20270104",
+        "RRULE:FREQ=DAILY;INTERVAL=0",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ),
+    _calendar(
+        "X-WR-TIMEZONE:Nowhere/City",
+        *_EVENT,
+        "DTSTART;VALUE=DATE:20270104",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ),
+    _calendar(
+        "BEGIN:VEVENT",
+        "UID:2",
+        "BEGIN:VEVENT",
+        "UID:3",
+        "END:VEVENT",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ),
+    _calendar(
+        *[
+            line
+            for i in range(300)
+            for line in (
+                "BEGIN:VEVENT",
+                f"UID:{i}",
+                "DTSTART;VALUE=DATE:20270104",
+                "RRULE:FREQ=WEEKLY",
+                "END:VEVENT",
+            )
+        ],
+        "END:VCALENDAR",
+    ),
     b"\xff\xfe" + "BEGIN:VCALENDAR".encode("utf-16-le"),
     b"BEGIN:VCALENDAR\r\n" + b"X-LONG:" + b"a" * 5000 + b"\r\nEND:VCALENDAR",
 ]

@@ -67,6 +67,18 @@ def test_a_decline_from_the_link_needs_its_reason(client, reminded):
     assert fresh(reminded.handoffs[0]).state == "pending"
 
 
+def test_a_counter_date_the_rules_refuse_is_said_beside_it_and_kept(client, reminded):
+    path = link("counter").split("?")[0]
+    body = client.post(
+        path, data={"action": "counter", "due_at": "2020-01-06T10:00", "terms": "Van"}
+    ).text
+    errors = body[body.index('id="counter-due_at-errors"') :][:200]
+    assert "in the past" in errors
+    assert 'aria-describedby="counter-due_at-errors"' in body
+    assert 'value="Van"' in body  # what was typed is kept
+    assert fresh(reminded.handoffs[0]).state == "pending"
+
+
 def test_a_link_to_a_handoff_answered_since_shows_who_answered(client, reminded, org):
     services.decline(reminded.handoffs[0], org.ben, DUE + timedelta(minutes=5), "No slot")
     db.session.commit()

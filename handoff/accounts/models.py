@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from handoff.kernel.clock import utcnow
@@ -41,11 +41,6 @@ class Person(UserMixin, db.Model):
 
     memberships: Mapped[list["Membership"]] = relationship(  # noqa: F821
         back_populates="person", cascade="all, delete-orphan"
-    )
-    # The absences this person answers for (as a delegate): read when first asked, once a
-    # request, and only where someone asks whether they may act for a department.
-    delegations: Mapped[list["Absence"]] = relationship(
-        foreign_keys="Absence.delegate_id", viewonly=True, order_by="Absence.starts_at"
     )
     absences: Mapped[list["Absence"]] = relationship(
         foreign_keys="Absence.person_id", viewonly=True, order_by="Absence.starts_at"
@@ -101,13 +96,34 @@ class Person(UserMixin, db.Model):
         return any(m.department_id == department_id and m.role == "lead" for m in self.memberships)
 
     def belongs_to(self, department_id: int) -> bool:
-        """Whether this person may act for the department (members, leads and admins, and
-        the delegate of a member who is away)."""
-        return (
-            self.is_admin
-            or department_id in self.department_ids
-            or self.acting_for(department_id) is not None
+        """Whether this person may act for the department (members, leads and admins); a
+        delegate answers its handoffs for someone away (`acting_for`), and no more."""
+        return self.is_admin or department_id in self.department_ids
+
+    def delegations_at(self, now: datetime) -> list["Absence"]:
+        """The absences under way at `now` whose person this one answers for (the absent
+        person's account open): one query, with their memberships, kept for the minute within
+        one transaction."""
+        transaction = db.session().get_transaction()
+        kept = self.__dict__.get("_delegations")
+        if kept and kept[2] is transaction and abs((kept[0] - now).total_seconds()) < 60:
+            return kept[1]
+        found = list(
+            db.session.scalars(
+                select(Absence)
+                .join(Person, Person.id == Absence.person_id)
+                .where(
+                    Absence.delegate_id == self.id,
+                    Absence.starts_at <= now,
+                    Absence.ends_at > now,
+                    Person.active.is_(True),
+                )
+                .options(selectinload(Absence.person).selectinload(Person.memberships))
+                .order_by(Absence.starts_at, Absence.id)
+            )
         )
+        self.__dict__["_delegations"] = (now, found, transaction)
+        return found
 
     def acting_for(self, department_id: int, now: datetime | None = None) -> "Person | None":
         """Whom this person answers for in the department at `now` (the clock's now when not
@@ -115,35 +131,30 @@ class Person(UserMixin, db.Model):
         themselves (they belong to it, or cover nobody there)."""
         if department_id in self.department_ids:
             return None
-        now = now or utcnow()
-        for absence in self.delegations:
-            if absence.covers(now) and department_id in absence.person.department_ids:
+        for absence in self.delegations_at(now or utcnow()):
+            if department_id in absence.person.department_ids:
                 return absence.person
         return None
 
-    @property
-    def covered_departments(self) -> list:
-        """The departments this person answers for today as a delegate (not their own)."""
-        now, own = utcnow(), self.department_ids
+    def covered_departments(self, now: datetime | None = None) -> list:
+        """The departments this person answers for at `now` as a delegate (not their own)."""
+        own = self.department_ids
         found = {
             m.department.id: m.department
-            for absence in self.delegations
-            if absence.covers(now)
+            for absence in self.delegations_at(now or utcnow())
             for m in absence.person.memberships
             if m.department_id not in own
         }
         return sorted(found.values(), key=lambda d: d.name)
 
-    @property
-    def acting_department_ids(self) -> frozenset[int]:
-        """This person's departments and those they answer for today as a delegate."""
-        return self.department_ids | {d.id for d in self.covered_departments}
+    def acting_department_ids(self, now: datetime | None = None) -> frozenset[int]:
+        """This person's departments and those they answer for as a delegate at `now`."""
+        return self.department_ids | {d.id for d in self.covered_departments(now)}
 
-    @property
-    def acting_departments(self) -> list:
+    def acting_departments(self, now: datetime | None = None) -> list:
         """The departments whose inboxes are this person's now: their own, then those they
         answer for while a member is away."""
-        return self.departments + self.covered_departments
+        return self.departments + self.covered_departments(now)
 
     @staticmethod
     def normalise_email(email: str) -> str:

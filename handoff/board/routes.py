@@ -74,7 +74,7 @@ def index():
     result = board_page(
         filters,
         department_ids=(  # (a delegate's include those they answer for)
-            current_user.acting_department_ids if filters.mine else current_user.department_ids
+            current_user.acting_department_ids(now) if filters.mine else current_user.department_ids
         ),
         now=now,
         at_risk_within=at_risk_within(),

@@ -40,9 +40,11 @@ ANSWERS: dict[str, Answer] = {
 }
 
 
-def may_answer(person, handoff) -> bool:
-    """Members of the handoff's department (and admins) answer it and mark it done."""
-    return person.belongs_to(handoff.department_id)
+def may_answer(person, handoff, now=None) -> bool:
+    """Members of the handoff's department (and admins) answer it and mark it done, and so
+    does the delegate of a member who is away at `now` (the clock's, if not given)."""
+    department_id = handoff.department_id
+    return person.belongs_to(department_id) or person.acting_for(department_id, now) is not None
 
 
 def may_settle(person, commitment) -> bool:
@@ -50,9 +52,9 @@ def may_settle(person, commitment) -> bool:
     return person.belongs_to(commitment.owner_department_id)
 
 
-def answerer_refusal(person, handoff) -> str | None:
+def answerer_refusal(person, handoff, now=None) -> str | None:
     """Why `person` may not answer `handoff` (None: they may)."""
-    if may_answer(person, handoff):
+    if may_answer(person, handoff, now):
         return None
     return f"Only members of {handoff.department.name} can answer this handoff."
 
@@ -64,11 +66,11 @@ def owner_refusal(person, commitment) -> str | None:
     return f"Only {commitment.owner_department.name}, who made the promise, can do this."
 
 
-def refusal(person, handoff, answer: Answer) -> str | None:
+def refusal(person, handoff, answer: Answer, now=None) -> str | None:
     """Why `person` may not give `answer` to `handoff` by who they are (None: they may):
     the pages ask before anything sent is read, the verbs again when they act."""
     if answer.by == DEPARTMENT:
-        return answerer_refusal(person, handoff)
+        return answerer_refusal(person, handoff, now)
     return owner_refusal(person, handoff.commitment)
 
 
@@ -80,12 +82,12 @@ def answers_open(handoff) -> list[Answer]:
     return [answer for answer in ANSWERS.values() if answer.action in allowed]
 
 
-def answers_for(person, handoff) -> list[Answer]:
-    """The answers `person` may give to `handoff` now."""
+def answers_for(person, handoff, now=None) -> list[Answer]:
+    """The answers `person` may give to `handoff` at `now` (the clock's, if not given)."""
     open_now = answers_open(handoff)
     sides = {answer.by for answer in open_now}
     may = {
-        DEPARTMENT: DEPARTMENT in sides and may_answer(person, handoff),
+        DEPARTMENT: DEPARTMENT in sides and may_answer(person, handoff, now),
         OWNER_SIDE: OWNER_SIDE in sides and may_settle(person, handoff.commitment),
     }
     return [answer for answer in open_now if may[answer.by]]

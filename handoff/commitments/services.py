@@ -222,9 +222,10 @@ OWNER_SIDE_ACTIONS = frozenset({Action.TAKE_COUNTER, Action.REJECT_COUNTER, Acti
 
 
 def _acting_for(actor: Person, handoff: Handoff, action: Action, now: datetime):
-    """The away member `actor` gives this answer for as their delegate (None: for nobody)."""
+    """The away member `actor` gives this answer for as their delegate (None: for nobody;
+    a delegate answers the department's handoffs, never for the promising side)."""
     if action in OWNER_SIDE_ACTIONS:
-        return actor.acting_for(handoff.commitment.owner_department_id, now)
+        return None
     return actor.acting_for(handoff.department_id, now)
 
 
@@ -236,8 +237,8 @@ def _stamp_answer(handoff: Handoff, actor: Person, now: datetime, note: str) -> 
     handoff.answer_note = note.strip()
 
 
-def _require_answerer(actor: Person, handoff: Handoff) -> None:
-    refused = answerer_refusal(actor, handoff)
+def _require_answerer(actor: Person, handoff: Handoff, now: datetime | None = None) -> None:
+    refused = answerer_refusal(actor, handoff, now)
     if refused:
         raise NotAllowed(refused)
 
@@ -250,7 +251,7 @@ def _require_owner_side(actor: Person, commitment: Commitment) -> None:
 
 def accept(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Outcome:
     """The department accepts its handoff as asked."""
-    _require_answerer(actor, handoff)
+    _require_answerer(actor, handoff, now)
     name = handoff.department.name
     outcome = _move(handoff, Action.ACCEPT, actor, now, {"department": name, "note": note.strip()})
     if outcome.changed:
@@ -260,7 +261,7 @@ def accept(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Ou
 
 def decline(handoff: Handoff, actor: Person, now: datetime, reason: str) -> Outcome:
     """The department declines its handoff; a reason is required."""
-    _require_answerer(actor, handoff)
+    _require_answerer(actor, handoff, now)
     if not reason.strip():
         raise InvalidInput("Say why the handoff is declined.", "reason")
     name = handoff.department.name
@@ -283,7 +284,7 @@ def counter(
     note: str = "",
 ) -> Outcome:
     """The department answers with what it can really do: another date and/or terms."""
-    _require_answerer(actor, handoff)
+    _require_answerer(actor, handoff, now)
     if due_at is None and not terms.strip():
         raise InvalidInput("A counter needs a date or terms the department can meet.")
     if due_at is not None and due_at <= now:
@@ -334,7 +335,7 @@ def reject_counter(handoff: Handoff, actor: Person, now: datetime, note: str) ->
 
 def complete(handoff: Handoff, actor: Person, now: datetime, note: str = "") -> Outcome:
     """The department marks its accepted handoff done."""
-    _require_answerer(actor, handoff)
+    _require_answerer(actor, handoff, now)
     facts = {"department": handoff.department.name, "note": note.strip()}
     outcome = _move(handoff, Action.COMPLETE, actor, now, facts)
     if outcome.changed:

@@ -64,10 +64,22 @@ def mark_away(
     if last_day - first_day >= LONGEST:
         raise InvalidInput("An absence lasts at most a year.", field="last_day")
     starts_at, ends_at = _midnight(first_day, zone), _midnight(last_day + timedelta(days=1), zone)
+    if first_day <= today:  # (from now: an absence ended earlier today does not overlap it)
+        starts_at = max(starts_at, now)
     clash = _overlapping(person.id, starts_at, ends_at)
     if clash is not None:
         raise InvalidInput(f"{_whom(person, actor)} already away {span(clash)}.", field="first_day")
     if delegate is not None:
+        others = [
+            m.department.name for m in person.memberships if not actor.is_lead_of(m.department_id)
+        ]
+        if actor.id != person.id and not actor.is_admin and others:
+            raise InvalidInput(
+                f"{person.name} is also in {', '.join(sorted(others))}, which you do not lead: "
+                f"only {person.name} or an administrator names who answers for them there. "
+                "Mark them away without a delegate, or ask them.",
+                field="delegate_id",
+            )
         if delegate.id == person.id:
             raise InvalidInput(
                 "Choose someone else to answer: nobody answers for themselves while away.",

@@ -19,6 +19,7 @@ from handoff.kernel.errors import InvalidInput
 HORIZON = timedelta(days=3 * 366)  # how far ahead a file's holidays are taken
 MOST_DAYS = 400  # days one file may add (a country's holidays for three years are some 40)
 MOST_EVENTS = 5000  # events read from one file, repeats unrolled
+MOST_REPEATING = 50  # repeating events (each unrolled for three years: daily is 1,096 days)
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,9 @@ def read_holidays(
         ) from error
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
         raise InvalidInput("This file holds no calendar (no BEGIN:VCALENDAR).", field="calendar")
-    _require_day_sized(calendar)
     last = today + HORIZON
     try:
+        _require_day_sized(calendar)
         events = recurring_ical_events.of(calendar).between(today, last + timedelta(days=1))
         found: dict[date, Found] = {}
         for count, event in enumerate(events):
@@ -66,7 +67,7 @@ def read_holidays(
                 found.setdefault(item.day, item)
     except InvalidInput:
         raise
-    except (ValueError, TypeError, AttributeError, OverflowError) as error:
+    except Exception as error:
         raise InvalidInput(
             "Some of the file's events have dates that cannot be read (a damaged or unusual "
             "calendar): nothing was taken from it.",
@@ -91,16 +92,29 @@ def _require_day_sized(calendar) -> None:
             f"The file holds more than {MOST_EVENTS:,} events: is it a holiday calendar?",
             field="calendar",
         )
+    repeating = 0
     for event in events:
         rules = event.get("RRULE")
+        name = str(event.get("SUMMARY", "") or "an event")[:60]
         for rule in rules if isinstance(rules, list) else [rules] if rules else []:
-            frequency = [str(f).upper() for f in rule.get("FREQ", [])]
+            repeating += 1
+            frequency = {str(f).upper() for f in rule.get("FREQ", [])}
             within_a_day = {"BYHOUR", "BYMINUTE", "BYSECOND"} & {k.upper() for k in rule}
-            if set(frequency) & {"HOURLY", "MINUTELY", "SECONDLY"} or within_a_day:
-                name = str(event.get("SUMMARY", "") or "an event")[:60]
+            if frequency & {"HOURLY", "MINUTELY", "SECONDLY"} or within_a_day:
                 raise InvalidInput(
                     f"“{name}” repeats within a day: holidays are whole days.", field="calendar"
                 )
+            if not frequency <= {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"} or len(frequency) != 1:
+                raise InvalidInput(f"“{name}” repeats in a way that cannot be read.", "calendar")
+            intervals = [int(i) for i in rule.get("INTERVAL", [1])]
+            if any(i < 1 for i in intervals):
+                raise InvalidInput(f"“{name}” repeats every 0 days: it cannot be read.", "calendar")
+    if repeating > MOST_REPEATING:
+        raise InvalidInput(
+            f"The file holds more than {MOST_REPEATING} repeating events: is it a holiday "
+            "calendar?",
+            field="calendar",
+        )
 
 
 def _days_of(event, today: date, last: date, known, work_days) -> list[Found]:

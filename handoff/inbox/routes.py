@@ -34,7 +34,7 @@ def mine():
     chosen = request.args.get("department", type=int)
     if chosen is not None:
         return redirect(url_for("inbox.show", department_id=chosen))
-    departments = current_user.acting_departments  # (with those they answer for as delegate)
+    departments = current_user.acting_departments()  # (with those they answer for as delegate)
     if not departments:
         # an admin belongs to none, and may open any department's inbox: a list to choose from
         every = _every_department() if current_user.is_admin else []
@@ -141,7 +141,7 @@ def show(department_id: int):
     """What waits for this department's answer, the counters it must settle, its work."""
     department = db.get_or_404(Department, department_id)
     tasks, tasks_total = open_tasks_of_department(department_id)
-    switchable = _every_department() if current_user.is_admin else current_user.acting_departments
+    switchable = _every_department() if current_user.is_admin else current_user.acting_departments()
     return render(
         "inbox/show.html",
         "inbox/_lists.html",

@@ -38,6 +38,7 @@ from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Person
 from handoff.commitments.models import Commitment, Handoff
+from handoff.departments.away import Presence
 from handoff.departments.business_time import BusinessHours
 from handoff.departments.hours import hours_of
 from handoff.kernel import timeline
@@ -132,8 +133,17 @@ class Facts:
         """The row a reminder is about: its task's, or its handoff's."""
         return self.tasks[nag.task_id] if nag.task_id is not None else self.handoffs[nag.handoff_id]
 
+    def away_at(self, now: datetime) -> frozenset[int]:
+        """The people away at `now` (read once): what waits for them is not mailed; their
+        delegate hears of it from the sweep's next reminder."""
+        if getattr(self, "_away", None) is None or self._away[0] != now:
+            self._away = (now, frozenset(Presence.at(now).away))
+        return self._away[1]
+
     def stale(self, nag: Nag, now: datetime) -> str | None:
         """Why the reminder is no longer true at `now`, or None while it is."""
+        if nag.person_id is not None and nag.person_id in self.away_at(now):
+            return "they are away"
         if nag.task_id is not None:
             task = self.tasks[nag.task_id]
             if nag.kind == Kind.HANDOVER:

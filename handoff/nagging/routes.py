@@ -15,6 +15,7 @@ from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db, reads_first
 from handoff.kernel.errors import InvalidInput
 from handoff.nagging.links import LinkExpired, LinkInvalid, read_token
+from handoff.web import show_refusal
 
 bp = Blueprint("nagging", __name__)
 
@@ -111,7 +112,7 @@ def act(token: str):
         return render_template("nagging/act.html", **context), 409
     except InvalidInput as error:
         db.session.rollback()
-        form.form_errors.append(str(error))
+        show_refusal(form, error)
         context["forms"] = {action: form}
         context["chosen"] = action
         return render_template("nagging/act.html", **context), 422
