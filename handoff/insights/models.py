@@ -11,7 +11,7 @@ rows. How long each first answer took, in business minutes, is kept as a count p
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Index, Integer
+from sqlalchemy import Date, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.kernel.db import db
@@ -38,18 +38,49 @@ COUNTERS = (
 
 class WeekFigures(db.Model):
     """One department's counts for the handoffs handed to it in one week on behalf of one
-    promising department."""
+    promising department (the matrix of who promises for whom reads these)."""
 
     __tablename__ = "week_figures"
-    __table_args__ = (Index("ix_week_figures_week", "week", "department_id"),)
+    # keyed by week first, and on SQLite the rows are stored in that order: a period is one
+    # contiguous range
+    __table_args__ = {"sqlite_with_rowid": False}
 
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
     department_id: Mapped[int] = mapped_column(
         ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
     )
     owner_department_id: Mapped[int] = mapped_column(
         ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
     )
+    handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    by_promise: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    declined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    countered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    told_in_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feedback: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feedback_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DepartmentWeek(db.Model):
+    """The same counts for a department's whole week, whoever promised (the sum of its
+    WeekFigures rows, kept apart so that a department's figures read a row per week)."""
+
+    __tablename__ = "department_week"
+    __table_args__ = {"sqlite_with_rowid": False}
+
     week: Mapped[date] = mapped_column(Date, primary_key=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
     handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -73,14 +104,14 @@ class AnswerTime(db.Model):
     minutes (rounded down)."""
 
     __tablename__ = "answer_time"
-    __table_args__ = (Index("ix_answer_time_week", "week", "department_id"),)
+    __table_args__ = {"sqlite_with_rowid": False}
 
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
     department_id: Mapped[int] = mapped_column(
         ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
     )
     owner_department_id: Mapped[int] = mapped_column(
         ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
     )
-    week: Mapped[date] = mapped_column(Date, primary_key=True)
     minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
     handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from handoff.departments.models import Department
-from handoff.insights.models import COUNTERS, AnswerTime, WeekFigures
+from handoff.insights.models import COUNTERS, AnswerTime, DepartmentWeek, WeekFigures
 from handoff.kernel.db import db
 
 
@@ -82,9 +82,11 @@ def figures_by(
     of the departments and promising departments named (all, if none are); with the answer
     times unless `times` is false (a median costs more than the counts)."""
     found: dict[tuple, Figures] = defaultdict(Figures)
-    by_kept = [getattr(WeekFigures, name) for name in group]
-    sums = [func.coalesce(func.sum(getattr(WeekFigures, name)), 0) for name in COUNTERS]
-    counts = _within(WeekFigures, select(*by_kept, *sums), first, last, department_ids, owner_ids)
+    # a department's weeks are a row each; pairs are read from the rows by promising side
+    kept = WeekFigures if "owner_department_id" in group or owner_ids else DepartmentWeek
+    by_kept = [getattr(kept, name) for name in group]
+    sums = [func.coalesce(func.sum(getattr(kept, name)), 0) for name in COUNTERS]
+    counts = _within(kept, select(*by_kept, *sums), first, last, department_ids, owner_ids)
     for row in db.session.execute(counts.group_by(*by_kept)):
         key, values = tuple(row[: len(group)]), row[len(group) :]
         found[key].counts = dict(zip(COUNTERS, (int(v) for v in values), strict=True))

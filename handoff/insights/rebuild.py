@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select
 
 from handoff.commitments.models import Commitment, CustomerFeedback, Handoff
 from handoff.departments.hours import DEFAULT_HOURS, WorkingHours
-from handoff.insights.models import COUNTERS, AnswerTime, WeekFigures
+from handoff.insights.models import COUNTERS, AnswerTime, DepartmentWeek, WeekFigures
 from handoff.insights.rollups import ANSWERS, REMINDERS, week_of
 from handoff.kernel.db import UTCDateTime
 from handoff.kernel.timeline import TimelineEvent
@@ -27,14 +27,17 @@ def rebuild(connection) -> dict:
     """Count every figure anew from the record and replace the kept ones; answer the counts
     by (department, promising department, week), as `kept_figures` reads them."""
     figures, times = count_from_record(connection)
-    connection.execute(delete(AnswerTime))
-    connection.execute(delete(WeekFigures))
+    for model in (AnswerTime, WeekFigures, DepartmentWeek):
+        connection.execute(delete(model))
     rows = [
         {"department_id": d, "owner_department_id": o, "week": w, **counts}
         for (d, o, w), counts in figures.items()
     ]
     for start in range(0, len(rows), 1000):
         connection.execute(insert(WeekFigures), rows[start : start + 1000])
+    weeks = [{"department_id": d, "week": w, **c} for (d, w), c in _by_department(figures).items()]
+    for start in range(0, len(weeks), 1000):
+        connection.execute(insert(DepartmentWeek), weeks[start : start + 1000])
     answer_rows = [
         {"department_id": d, "owner_department_id": o, "week": w, "minutes": m, "handoffs": n}
         for (d, o, w, m), n in times.items()
@@ -42,6 +45,16 @@ def rebuild(connection) -> dict:
     for start in range(0, len(answer_rows), 1000):
         connection.execute(insert(AnswerTime), answer_rows[start : start + 1000])
     return figures
+
+
+def _by_department(figures: dict) -> dict:
+    """A department's week: the sum of its rows by promising department."""
+    summed: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    for (department_id, _, week), counts in figures.items():
+        total = summed[(department_id, week)]
+        for name, value in counts.items():
+            total[name] += value
+    return dict(summed)
 
 
 def rebuild_in_migration(connection) -> None:
@@ -210,3 +223,13 @@ def kept_figures(connection) -> tuple[dict, dict]:
         if r.handoffs
     }
     return figures, times
+
+
+def kept_department_weeks(connection) -> dict:
+    """The departments' weeks as kept (rows of nothing but zeros left out)."""
+    weeks = {}
+    for row in connection.execute(select(DepartmentWeek.__table__)):
+        counts = {name: getattr(row, name) for name in COUNTERS}
+        if any(counts.values()):
+            weeks[(row.department_id, row.week)] = counts
+    return weeks

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from handoff.commitments.models import Handoff
 from handoff.departments.hours import WorkingHours, hours_of
-from handoff.insights.models import AnswerTime, WeekFigures
+from handoff.insights.models import AnswerTime, DepartmentWeek, WeekFigures
 from handoff.kernel import events
 from handoff.kernel.db import add_up, db
 from handoff.nagging.models import NagPolicy
@@ -48,7 +48,8 @@ def week_of(moment: datetime, zone: ZoneInfo) -> date:
 
 def _count(department_id: int, owner_id: int, requested_at: datetime, **amounts: int) -> None:
     week = week_of(requested_at, organisation_zone())
-    key = {"department_id": department_id, "owner_department_id": owner_id, "week": week}
+    add_up(DepartmentWeek, {"week": week, "department_id": department_id}, **amounts)
+    key = {"week": week, "department_id": department_id, "owner_department_id": owner_id}
     add_up(WeekFigures, key, **amounts)
 
 
@@ -99,9 +100,9 @@ def _acknowledged(handoff, action: str, at: datetime) -> None:
         counts["accepted"] = 1
     _count_handoff(handoff, **counts)
     key = {
+        "week": week_of(handoff.requested_at, organisation_zone()),
         "department_id": handoff.department_id,
         "owner_department_id": handoff.owner_department_id,
-        "week": week_of(handoff.requested_at, organisation_zone()),
         "minutes": minutes,
     }
     add_up(AnswerTime, key, handoffs=1)

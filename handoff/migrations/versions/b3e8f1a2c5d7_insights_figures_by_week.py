@@ -1,6 +1,7 @@
-"""insights: each department's figures by the week its handoffs were handed over, and how
-long their first answers took (a count per business minute), kept by the domain events;
-filled from the history there is
+"""insights: each department's figures by the week its handoffs were handed over (for the
+department, and for each department that promised on its behalf), and how long their first
+answers took (a count per business minute), kept by the domain events; filled from the
+history there is
 
 Revision ID: b3e8f1a2c5d7
 Revises: a9d3e5f7c1b2
@@ -17,12 +18,19 @@ branch_labels = None
 depends_on = None
 
 
+def _department(name, column='department_id'):
+    return sa.ForeignKeyConstraint(
+        [column], ['department.id'], name=op.f(f'fk_{name}_{column}_department'),
+        ondelete='CASCADE',
+    )
+
+
 def upgrade():
     op.create_table(
         'week_figures',
+        sa.Column('week', sa.Date(), nullable=False),
         sa.Column('department_id', sa.Integer(), nullable=False),
         sa.Column('owner_department_id', sa.Integer(), nullable=False),
-        sa.Column('week', sa.Date(), nullable=False),
         sa.Column('handoffs', sa.Integer(), server_default='0', nullable=False),
         sa.Column('answered', sa.Integer(), server_default='0', nullable=False),
         sa.Column('in_window', sa.Integer(), server_default='0', nullable=False),
@@ -39,40 +47,52 @@ def upgrade():
         sa.Column('told_in_time', sa.Integer(), server_default='0', nullable=False),
         sa.Column('feedback', sa.Integer(), server_default='0', nullable=False),
         sa.Column('feedback_score', sa.Integer(), server_default='0', nullable=False),
-        sa.ForeignKeyConstraint(
-            ['department_id'], ['department.id'],
-            name=op.f('fk_week_figures_department_id_department'), ondelete='CASCADE',
-        ),
-        sa.ForeignKeyConstraint(
-            ['owner_department_id'], ['department.id'],
-            name=op.f('fk_week_figures_owner_department_id_department'), ondelete='CASCADE',
-        ),
+        _department('week_figures'),
+        _department('week_figures', 'owner_department_id'),
         sa.PrimaryKeyConstraint(
-            'department_id', 'owner_department_id', 'week', name=op.f('pk_week_figures')
+            'week', 'department_id', 'owner_department_id', name=op.f('pk_week_figures')
         ),
+        sqlite_with_rowid=False,
     )
-    op.create_index('ix_week_figures_week', 'week_figures', ['week', 'department_id'])
+    op.create_table(
+        'department_week',
+        sa.Column('week', sa.Date(), nullable=False),
+        sa.Column('department_id', sa.Integer(), nullable=False),
+        sa.Column('handoffs', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('answered', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('in_window', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('by_promise', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('accepted', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('declined', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('countered', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('reminders', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('escalations', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('done_on_time', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('done_late', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('late', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('tasks', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('told_in_time', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('feedback', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('feedback_score', sa.Integer(), server_default='0', nullable=False),
+        _department('department_week'),
+        sa.PrimaryKeyConstraint('week', 'department_id', name=op.f('pk_department_week')),
+        sqlite_with_rowid=False,
+    )
     op.create_table(
         'answer_time',
+        sa.Column('week', sa.Date(), nullable=False),
         sa.Column('department_id', sa.Integer(), nullable=False),
         sa.Column('owner_department_id', sa.Integer(), nullable=False),
-        sa.Column('week', sa.Date(), nullable=False),
         sa.Column('minutes', sa.Integer(), nullable=False),
         sa.Column('handoffs', sa.Integer(), server_default='0', nullable=False),
-        sa.ForeignKeyConstraint(
-            ['department_id'], ['department.id'],
-            name=op.f('fk_answer_time_department_id_department'), ondelete='CASCADE',
-        ),
-        sa.ForeignKeyConstraint(
-            ['owner_department_id'], ['department.id'],
-            name=op.f('fk_answer_time_owner_department_id_department'), ondelete='CASCADE',
-        ),
+        _department('answer_time'),
+        _department('answer_time', 'owner_department_id'),
         sa.PrimaryKeyConstraint(
-            'department_id', 'owner_department_id', 'week', 'minutes',
+            'week', 'department_id', 'owner_department_id', 'minutes',
             name=op.f('pk_answer_time'),
         ),
+        sqlite_with_rowid=False,
     )
-    op.create_index('ix_answer_time_week', 'answer_time', ['week', 'department_id'])
     op.create_index(
         'ix_handoff_department_requested', 'handoff', ['department_id', 'requested_at']
     )
@@ -83,7 +103,6 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_handoff_department_requested', table_name='handoff')
-    op.drop_index('ix_answer_time_week', table_name='answer_time')
     op.drop_table('answer_time')
-    op.drop_index('ix_week_figures_week', table_name='week_figures')
+    op.drop_table('department_week')
     op.drop_table('week_figures')
