@@ -19,6 +19,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(sweep_command)
     app.cli.add_command(nagger)
+    app.cli.add_command(insights_rebuild)
 
 
 @click.command("init-db")
@@ -127,3 +128,14 @@ def nagger(metrics_port: int, metrics_host: str) -> None:
         click.echo(f"Metrics at http://{metrics_host}:{metrics_port}/metrics")
     click.echo(f"Nagging every {interval} s; stop with Ctrl-C.")
     run_forever(current_app._get_current_object())
+
+
+@click.command("insights-rebuild")
+def insights_rebuild() -> None:
+    """Count insights' figures anew from the record (after rows were written in bulk, or to
+    check them): the kept ones are replaced, in one transaction."""
+    from handoff.insights.rebuild import rebuild
+
+    with db.engine.begin() as connection:
+        figures = rebuild(connection)
+    click.echo(f"Insights' figures counted anew: {len(figures):,} rows of a week.")

@@ -101,3 +101,16 @@ def test_bin_demo_passes_its_options_to_the_server(make, database_url, tmp_path)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
+
+
+def test_insights_rebuild_counts_the_figures_anew(app, org, make):
+    from handoff.insights.models import WeekFigures
+
+    make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    db.session.execute(WeekFigures.__table__.delete())
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["insights-rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "2 rows of a week" in result.output
+    db.session.rollback()
+    assert db.session.scalar(select(func.sum(WeekFigures.handoffs))) == 2
