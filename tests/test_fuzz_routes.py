@@ -264,6 +264,9 @@ SPECS: dict[str, Spec] = {
     "insights.weeks_csv": Spec(query=INSIGHTS_QUERY),
     "insights.pairs_csv": Spec(query=INSIGHTS_QUERY),
     "insights.commitments": Spec(query={**INSIGHTS_QUERY, "owner": "department"}),
+    "insights.targets": Spec(
+        path={"department_id": "department"}, form={"in_window": "int", "on_time": "int"}
+    ),
     "nagging_admin.holidays_preview": Spec(
         path={"department_id": "department"}, form={"calendar": "text"}
     ),

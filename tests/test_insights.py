@@ -166,7 +166,7 @@ def test_the_page_shows_a_departments_week_as_counted_by_hand(answered_week, org
     page = client.get("/insights", query_string={"from": "2026-05-11", "to": "2026-05-17"})
     assert page.status_code == 200
     row = page.text[page.text.index(">Installation</a></th>") :].split("</tr>")[0]
-    cells = [cell.split("<")[0].strip() for cell in row.split("<td>")[1:]]
+    cells = [cell.split(">", 1)[1].split("<")[0].strip() for cell in row.split("<td")[1:]]
     # handoffs, median (30, 180, 480 → 180), 90 % within (480), within the 2 h window 1 of 3
     assert cells[:4] == ["3", "3 h", "8 h", "33 %"]
     assert "Who promises on whose behalf" in page.text
@@ -216,3 +216,31 @@ def test_a_period_the_url_gets_wrong_is_mended_and_said(answered_week, org, clie
     nonsense = client.get("/insights", query_string={"from": "soon", "department": "x"})
     assert nonsense.status_code == 200
     assert client.get("/insights/commitments", query_string={"owner": "²"}).status_code == 200
+
+
+def test_a_lead_sets_targets_and_the_page_marks_them_met_or_missed(
+    answered_week, org, client, sign_in
+):
+    period = {"from": "2026-05-11", "to": "2026-05-17"}
+    sign_in(client, org.ivo)  # a member, not a lead
+    assert client.get(f"/insights/departments/{org.installation.id}/targets").status_code == 403
+    sign_in(client, org.ben)  # Installation's lead
+    refused = client.post(
+        f"/insights/departments/{org.installation.id}/targets", data={"in_window": "150"}
+    )
+    assert refused.status_code == 422 and 'id="in_window-errors"' in refused.text
+    saved = client.post(
+        f"/insights/departments/{org.installation.id}/targets",
+        data={"in_window": "90", "on_time": ""},
+    )
+    assert saved.status_code == 303
+    page = client.get("/insights", query_string=period).text
+    row = page[page.index(">Installation</a>") :].split("</tr>")[0]
+    assert 'class="missed"' in row and "target 90 %" in row  # 1 of 3 within the window
+    assert "✗ missed 90 %" in page  # the week, in the numbers under the chart
+    assert (
+        client.post(
+            f"/insights/departments/{org.billing.id}/targets", data={"in_window": "90"}
+        ).status_code
+        == 403
+    )

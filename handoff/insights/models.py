@@ -9,12 +9,12 @@ rows. How long each first answer took, in business minutes, is kept as a count p
 (`AnswerTime`), so that a median or 90th percentile over any weeks is exact.
 """
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.kernel.db import db
+from handoff.kernel.db import UTCDateTime, db
 
 COUNTERS = (
     "handoffs",  # handed to the department that week
@@ -115,3 +115,18 @@ class AnswerTime(db.Model):
     )
     minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
     handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Target(db.Model):
+    """What a department aims for, in percent: of its handoffs answered by a person, how
+    many within its window; of its work done, how much on time. Set by an admin or its lead."""
+
+    __tablename__ = "insight_target"
+
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    in_window: Mapped[int | None] = mapped_column(Integer)
+    on_time: Mapped[int | None] = mapped_column(Integer)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)

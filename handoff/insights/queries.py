@@ -51,6 +51,12 @@ class Figures:
         return self.share(part, whole)
 
     @property
+    def on_time_share(self) -> float | None:
+        """Of the work marked done, the share done by its due time."""
+        done = self.counts["done_on_time"] + self.counts["done_late"]
+        return self.counts["done_on_time"] / done if done else None
+
+    @property
     def feedback_average(self) -> float | None:
         return self.share("feedback_score", "feedback")
 

@@ -6,17 +6,21 @@ import csv
 import io
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, Response, request, url_for
-from flask_login import login_required
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from handoff.commitments.models import Commitment, Handoff
+from handoff.departments.models import Department
+from handoff.insights.forms import TargetsForm
 from handoff.insights.queries import department_names, figures_by, weeks_between
 from handoff.insights.rollups import organisation_zone
+from handoff.insights.services import may_set_targets, set_targets, targets_of
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.kernel.errors import NotAllowed
 from handoff.kernel.forms import database_id
-from handoff.web import render, row_url
+from handoff.web import attempt, render, row_url
 
 bp = Blueprint("insights", __name__)
 DEFAULT_WEEKS = 8
@@ -127,6 +131,8 @@ def _context() -> dict:
         "rows": rows,
         "trend": trend,
         "charts": charts,
+        "targets": targets_of(shown),
+        "settable": {d for d in shown if current_user.is_admin or current_user.is_lead_of(d)},
         "pairs": by_pair,
         "promisers": promisers,
         "answerers": answerers,
@@ -169,9 +175,21 @@ def _chart(name: str, weeks) -> dict:
     }
 
 
+def against(share: float | None, target: int | None) -> str:
+    """'' without a target or a figure; 'met' or 'missed' against it."""
+    if share is None or target is None:
+        return ""
+    return "met" if share * 100 >= target else "missed"
+
+
 @bp.context_processor
 def _formats() -> dict:
-    return {"minutes": format_minutes, "share": format_share, "rate": format_rate}
+    return {
+        "minutes": format_minutes,
+        "share": format_share,
+        "rate": format_rate,
+        "against": against,
+    }
 
 
 @bp.get("/insights")
@@ -343,3 +361,29 @@ def _chosen_owner(names: dict[int, str]) -> int | None:
     except ValueError:
         return None
     return owner if owner in names else None
+
+
+@bp.route("/insights/departments/<int:department_id>/targets", methods=["GET", "POST"])
+@login_required
+def targets(department_id: int):
+    """What a department aims for: set by an admin or one of its leads."""
+    department = db.get_or_404(Department, department_id)
+    if not may_set_targets(current_user, department):
+        raise NotAllowed(f"Only an administrator or a lead of {department.name} sets its targets.")
+    current = targets_of([department.id]).get(department.id)
+    form = TargetsForm(obj=current) if request.method != "POST" else TargetsForm()
+    if request.method == "POST" and form.validate():
+        done, _ = attempt(
+            form,
+            set_targets,
+            department,
+            current_user,
+            utcnow(),
+            in_window=form.in_window.data,
+            on_time=form.on_time.data,
+        )
+        if done:
+            flash(f"{department.name}'s targets are saved.")
+            return redirect(url_for("insights.index", department=department.id), 303)
+    status = 422 if request.method == "POST" else 200
+    return render("insights/targets.html", None, status, department=department, form=form)

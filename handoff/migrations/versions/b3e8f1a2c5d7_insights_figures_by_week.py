@@ -93,6 +93,20 @@ def upgrade():
         ),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        'insight_target',
+        sa.Column('department_id', sa.Integer(), nullable=False),
+        sa.Column('in_window', sa.Integer(), nullable=True),
+        sa.Column('on_time', sa.Integer(), nullable=True),
+        sa.Column('set_by_id', sa.Integer(), nullable=True),
+        sa.Column('set_at', sa.DateTime(timezone=True), nullable=False),
+        _department('insight_target'),
+        sa.ForeignKeyConstraint(
+            ['set_by_id'], ['person.id'], name=op.f('fk_insight_target_set_by_id_person'),
+            ondelete='SET NULL',
+        ),
+        sa.PrimaryKeyConstraint('department_id', name=op.f('pk_insight_target')),
+    )
     op.create_index(
         'ix_handoff_department_requested', 'handoff', ['department_id', 'requested_at']
     )
@@ -103,6 +117,7 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_handoff_department_requested', table_name='handoff')
+    op.drop_table('insight_target')
     op.drop_table('answer_time')
     op.drop_table('department_week')
     op.drop_table('week_figures')
