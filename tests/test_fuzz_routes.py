@@ -264,6 +264,7 @@ SPECS: dict[str, Spec] = {
     "insights.weeks_csv": Spec(query=INSIGHTS_QUERY),
     "insights.pairs_csv": Spec(query=INSIGHTS_QUERY),
     "insights.commitments": Spec(query={**INSIGHTS_QUERY, "owner": "department"}),
+    "insights.standing_promises": Spec(query=INSIGHTS_QUERY),
     "insights.targets": Spec(
         path={"department_id": "department"}, form={"in_window": "int", "on_time": "int"}
     ),
@@ -277,7 +278,16 @@ SPECS: dict[str, Spec] = {
         path={"task_id": "task"}, form={"note": "text", "view": "choice:inbox|commitment"}
     ),
     "ownership.settings": Spec(form={"owner_moves": "bool", "tell_customer_minutes": "int"}),
-    "promises.catalogue": Spec(path={"department_id": "department"}, query={"edit": "promise"}),
+    "promises.catalogue": Spec(
+        path={"department_id": "department"},
+        query={
+            "edit": "promise",
+            "name": "text",
+            "covers": "text",
+            "lead": "int",
+            "lead_unit": "choice:days|hours|weeks",
+        },
+    ),
     "promises.save": Spec(
         path={"department_id": "department", "promise_id": "promise"}, form=PROMISE_FORM
     ),

@@ -16,6 +16,7 @@ from handoff.insights.forms import TargetsForm
 from handoff.insights.queries import department_names, figures_by, weeks_between
 from handoff.insights.rollups import organisation_zone
 from handoff.insights.services import may_set_targets, set_targets, targets_of
+from handoff.insights.suggestions import LEAST_REQUESTS, LEAST_SHARE, promise_use, to_publish
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
@@ -387,3 +388,30 @@ def targets(department_id: int):
             return redirect(url_for("insights.index", department=department.id), 303)
     status = 422 if request.method == "POST" else 200
     return render("insights/targets.html", None, status, department=department, form=form)
+
+
+@bp.get("/insights/standing-promises")
+@login_required
+def standing_promises():
+    """The requests departments keep accepting unchanged that no standing promise covers,
+    and the promises that are rarely used or often exceeded, over the period."""
+    names = department_names()
+    period = Period(request.args, _today())
+    chosen = _chosen_departments(names)
+    zone = organisation_zone()
+    start = datetime.combine(period.first, time(0), zone)
+    end = datetime.combine(period.end + timedelta(days=1), time(0), zone)
+    suggestions = to_publish(start, end, chosen)
+    uses = promise_use(start, end, chosen)
+    return render(
+        "insights/standing_promises.html",
+        names=names,
+        period=period,
+        chosen=chosen,
+        suggestions=suggestions,
+        rarely=[u for u in uses if u.at_once < 2],
+        exceeded=[u for u in uses if u.beyond > u.at_once],
+        least=LEAST_REQUESTS,
+        least_share=round(LEAST_SHARE * 100),
+        settable={d for d in names if current_user.is_admin or current_user.is_lead_of(d)},
+    )

@@ -12,7 +12,7 @@ from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.kernel.forms import database_id
 from handoff.promises import services
-from handoff.promises.forms import OnDutyForm, PromiseForm
+from handoff.promises.forms import UNITS, OnDutyForm, PromiseForm
 from handoff.promises.models import DepartmentEvent, StandingPromise
 from handoff.promises.rules import describe_lead
 from handoff.web import attempt
@@ -28,6 +28,17 @@ def _signed_in():
 
 def _people(department: Department) -> list[Person]:
     return sorted((m.person for m in department.memberships), key=lambda p: p.name)
+
+
+def _suggested(args) -> dict:
+    """A new promise's fields as a suggestion's link gives them (bounded, else left out)."""
+    data = {"name": args.get("name", "")[:120], "covers": args.get("covers", "")[:2000]}
+    lead = args.get("lead", "")
+    if lead.isascii() and lead.isdigit() and int(lead) <= 365:
+        data["lead"] = int(lead)
+    if args.get("lead_unit") in UNITS:
+        data["lead_unit"] = args["lead_unit"]
+    return data
 
 
 def _page(department, form, editing=None, status: int = 200, duty_form=None):
@@ -76,6 +87,8 @@ def catalogue(department_id: int):
     editing = None
     edit_id = request.args.get("edit", type=database_id)
     form = PromiseForm(formdata=None)
+    if not edit_id and request.args.get("name"):  # filled in from a suggestion of insights
+        form = PromiseForm(formdata=None, data=_suggested(request.args))
     if edit_id:
         editing = _promise_of(department, edit_id)
         form = PromiseForm.of(editing, business_day_minutes(department.id))
