@@ -51,6 +51,14 @@ NAMED_PEOPLE = [
     ("Dev Patel", "dev", "Billing", "lead"),
     ("Lena Quinn", "lena", "Field Service", "lead"),
 ]
+# The story insights tell of the demo's month: Finance answers slowly, Warehouse declines a
+# lot, Sales promises on Installation's behalf without asking, and Installation keeps
+# accepting the same request that no standing promise covers yet.
+SLOW = "Finance"
+DECLINES_A_LOT = "Warehouse"
+PROMISES_WITHOUT_ASKING = ("Sales", "Installation")
+TO_PUBLISH = ("Installation", "Mount and connect the display")
+MOUNT_NOTICE = timedelta(days=2)
 # Away this week (from today, for five days), and who answers for them: Lena, with Ben
 # answering for her; all of Legal, with nobody, so the board names it.
 AWAY_DAYS = 5
@@ -242,10 +250,12 @@ def build_demo(
         "Field Service",
     ]
     made = []
+    office = hours_of(None)  # people make promises in office hours, mostly
     for index in range(commitments):
         created = now - timedelta(minutes=rng.randint(10, 28 * 24 * 60))
         if index % 4 == 0:  # a quarter made in the last two days: fresh work waiting
             created = now - timedelta(minutes=rng.randint(10, 48 * 60))
+        created = _in_office_hours(created, now, office, rng)
         owner_name = rng.choice(promisers)
         maker = rng.choice(people_by_department[owner_name])
         route_names = rng.sample([n for n in names if n != owner_name], rng.choice([1, 1, 2, 2, 3]))
@@ -255,9 +265,12 @@ def build_demo(
             due = created + (promised - created) * (position + 1) / (len(route_names) + 0.5)
             promise = promises.get(name) if rng.random() < 0.5 else None
             amount = Decimal(rng.randint(20, 80)) if promise and promise.max_amount else None
-            step = services.RouteStep(
-                departments[name], rng.choice(ASKS[name]), due, promise, amount=amount
-            )
+            ask = rng.choice(ASKS[name])
+            if (name, ask) == TO_PUBLISH and due - created < MOUNT_NOTICE:
+                ask = ASKS[name][0]  # (the request a promise would cover comes with notice)
+            if (name, ask) == TO_PUBLISH:
+                promise, amount = None, None  # (no standing promise covers it yet)
+            step = services.RouteStep(departments[name], ask, due, promise, amount=amount)
             route.append(step)
         commitment = services.record_commitment(
             actor=maker,
@@ -284,28 +297,51 @@ def build_demo(
     )
 
 
+def _in_office_hours(moment: datetime, now: datetime, office, rng) -> datetime:
+    """A moment moved into the organisation's hours (where it is not after now)."""
+    if office.is_open(moment):
+        return moment
+    moved = office.next_open(moment) + timedelta(minutes=rng.randint(0, 6 * 60))
+    return moved if moved < now else moment
+
+
+def _odds(commitment, handoff) -> tuple[float, float, float]:
+    """Where a department's answer falls (accept below the first, counter below the second,
+    decline below the third, else no answer): the story the demo's insights tell."""
+    department, owner = handoff.department.name, commitment.owner_department.name
+    if (department, handoff.ask) == TO_PUBLISH:
+        return 0.97, 0.98, 0.99  # the same request, accepted unchanged: a promise to publish
+    if (owner, department) == PROMISES_WITHOUT_ASKING:
+        return 0.35, 0.65, 0.95  # promised on its behalf without asking: often not possible
+    if department == DECLINES_A_LOT:
+        return 0.45, 0.55, 0.95
+    return 0.70, 0.85, 0.93
+
+
 def _play(rng, commitment, created, now, people_by_department) -> None:
     """Answer the handoffs of a commitment the way a busy organisation would, up to now."""
     clock = created
     for handoff in list(commitment.handoffs):
-        # most departments answer within hours; a few let it sit for a day or more
-        slow = rng.random() < 0.2
+        # most departments answer within hours; a few let it sit for a day or more, and one
+        # always does
+        slow = rng.random() < 0.2 or handoff.department.name == SLOW
         clock += timedelta(minutes=rng.randint(15, 30 * 60 if slow else 4 * 60))
         if clock >= now:
             return  # not answered yet: it waits in the department's inbox
         members = people_by_department[handoff.department.name]
         answerer = rng.choice(members)
         roll = rng.random()
+        accept, counter, decline = _odds(commitment, handoff)
         if handoff.state == "accepted":  # by its standing promise, at once
             done_at = clock + timedelta(hours=rng.randint(2, 72))
             if done_at < min(now, handoff.due_at) and rng.random() < 0.9:
                 services.complete(handoff, answerer, done_at)
-        elif roll < 0.70:
+        elif roll < accept:
             services.accept(handoff, answerer, clock, rng.choice(["", "", "Booked."]))
             done_at = min(handoff.due_at, clock + timedelta(hours=rng.randint(2, 120)))
             if done_at < now and rng.random() < 0.92:
                 services.complete(handoff, answerer, max(done_at, clock + timedelta(minutes=5)))
-        elif roll < 0.85:
+        elif roll < counter:
             offer = handoff.due_at + timedelta(days=rng.randint(1, 4))
             services.counter(
                 handoff, answerer, clock, due_at=offer, terms="", note="Earliest slot we have."
@@ -314,7 +350,7 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
             if settle_at < now and rng.random() < 0.6:
                 owner = rng.choice(people_by_department[commitment.owner_department.name])
                 services.take_counter(handoff, owner, settle_at)
-        elif roll < 0.93:
+        elif roll < decline:
             services.decline(handoff, answerer, clock, rng.choice(DECLINE_REASONS))
             return
         if rng.random() < 0.2:

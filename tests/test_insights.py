@@ -257,19 +257,35 @@ def test_a_request_accepted_unchanged_again_and_again_is_offered_as_a_standing_p
             by=org.ana, owner=org.sales, route=[org.installation], at=at, due_in=timedelta(days=8)
         )
         made.append(c)
-    for c in made[:5]:  # five accepted as asked, one declined: 5 of 6 is under 90 %
+    for c in made[:5]:  # five accepted as asked, one countered: 5 of 6 is under 90 %
         handoff = fresh(c.handoffs[0])
         with writes():
             services.accept(handoff, org.ben, handoff.requested_at + timedelta(minutes=20))
+    handoff = fresh(made[5].handoffs[0])
+    with writes():
+        services.counter(
+            handoff,
+            org.ben,
+            handoff.requested_at + timedelta(minutes=30),
+            due_at=None,
+            terms="Only mornings",
+        )
     sign_in(client, org.ben)
     period = {"from": "2026-05-11", "to": "2026-05-17"}
     page = client.get("/insights/standing-promises", query_string=period).text
     assert "No request was asked often enough" in page
     handoff = fresh(made[5].handoffs[0])
+    with writes():  # the counter taken back, then accepted as asked … still not unchanged:
+        services.reject_counter(
+            handoff, org.ana, handoff.requested_at + timedelta(hours=1), "We need it as asked"
+        )
+    handoff = fresh(made[5].handoffs[0])
     with writes():
-        services.accept(handoff, org.ben, handoff.requested_at + timedelta(minutes=40))
+        services.accept(handoff, org.ben, handoff.requested_at + timedelta(hours=2))
     page = client.get("/insights/standing-promises", query_string=period).text
-    assert "accepted 6 of 6 “Part of Installation” requests with 4 or more days" in page
+    assert (
+        "accepted 6 of 6 “Part of Installation” requests it answered, with 4 or more days" in page
+    )
     link = page[page.index('href="/departments/') :].split('"')[1].replace("&amp;", "&")
     form = client.get(link).text  # the catalogue's form, filled in
     assert 'value="Part of Installation"' in form and 'value="4"' in form

@@ -33,14 +33,22 @@ def same_request(ask: str) -> str:
 class Suggestion:
     department_id: int
     ask: str  # as it was first asked
-    requests: int
+    requests: int  # answered by a person
     accepted: int
-    notice_days: int  # the shortest notice (whole days) among those accepted unchanged
+    notice: timedelta  # the shortest notice among those accepted unchanged
     median_answer: timedelta | None
 
     @property
     def share(self) -> float:
         return self.accepted / self.requests
+
+    @property
+    def notice_in_units(self) -> tuple[int, str]:
+        """The notice as a standing promise's lead time: whole days from two days on, else
+        whole hours (at least one)."""
+        if self.notice >= timedelta(days=2):
+            return self.notice.days, "days"
+        return max(int(self.notice.total_seconds() // 3600), 1), "hours"
 
 
 @dataclass
@@ -54,7 +62,7 @@ class PromiseUse:
 
 def to_publish(start: datetime, end: datetime, department_ids=None) -> list[Suggestion]:
     """The requests handed over from `start` to `end` (no standing promise named) that their
-    department kept accepting unchanged: most asked first."""
+    department, answering, kept accepting unchanged: most asked first."""
     query = select(
         Handoff.department_id,
         Handoff.ask,
@@ -76,6 +84,8 @@ def to_publish(start: datetime, end: datetime, department_ids=None) -> list[Sugg
         lambda: {"ask": "", "requests": 0, "accepted": 0, "notice": None, "answers": []}
     )
     for row in db.session.execute(query.execution_options(yield_per=2000)):
+        if row.answered_by_id is None:
+            continue  # not answered yet (or taken off the route unanswered): no verdict
         group = groups[(row.department_id, same_request(row.ask))]
         group["ask"] = group["ask"] or row.ask.strip()
         group["requests"] += 1
@@ -100,7 +110,7 @@ def to_publish(start: datetime, end: datetime, department_ids=None) -> list[Sugg
                 ask=group["ask"][:120],
                 requests=group["requests"],
                 accepted=group["accepted"],
-                notice_days=max(group["notice"].days, 0),
+                notice=group["notice"],
                 median_answer=answers[(len(answers) - 1) // 2] if answers else None,
             )
         )
