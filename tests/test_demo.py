@@ -86,3 +86,34 @@ def test_the_readme_says_what_the_demo_is(app):
             max_amount=None,
             max_quantity=None,
         )
+
+
+def test_the_demos_insights_tell_the_story_the_readme_tells(app):
+    from datetime import timedelta
+
+    from handoff.insights.queries import department_names, figures_by
+    from handoff.insights.routes import Period
+    from handoff.insights.suggestions import to_publish
+
+    with transaction():
+        build_demo(seed=7, progress=lambda line: None)
+    said("Finance answers slowest")
+    said("Warehouse declines most")
+    said("the cell Sales → Installation holds most of Installation's declines")
+    said('accepted every "Mount and connect the display" request it answered')
+    names = department_names()
+    ids = {name: i for i, name in names.items()}
+    period = Period({}, utcnow().date())
+    by_department = figures_by(["department_id"], period.first, period.last)
+    medians = {names[d]: f.median for (d,), f in by_department.items()}
+    assert max(medians, key=lambda n: medians[n] or 0) == "Finance", medians
+    declines = {names[d]: f.counts["declined"] for (d,), f in by_department.items()}
+    assert max(declines, key=declines.get) == "Warehouse", declines
+    pairs = figures_by(["owner_department_id", "department_id"], period.first, period.last)
+    into_installation = {
+        names[o]: f.counts["declined"] for (o, d), f in pairs.items() if d == ids["Installation"]
+    }
+    assert max(into_installation, key=into_installation.get) == "Sales", into_installation
+    start = utcnow() - timedelta(weeks=8)
+    mount = [s for s in to_publish(start, utcnow()) if s.ask == "Mount and connect the display"]
+    assert mount and mount[0].accepted == mount[0].requests >= 10
