@@ -61,6 +61,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     from handoff import reactions
 
     reactions.install()
+    from handoff.insights.weekly import write_weekly_reports
+
+    # what a nagger's round does besides reminders and mail: each department's last week,
+    # mailed to its leads once
+    app.extensions["handoff.round_jobs"] = [write_weekly_reports]
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     _register_blueprints(app)
     _register_icon(app)

@@ -289,3 +289,28 @@ def test_a_request_accepted_unchanged_again_and_again_is_offered_as_a_standing_p
     link = page[page.index('href="/departments/') :].split('"')[1].replace("&amp;", "&")
     form = client.get(link).text  # the catalogue's form, filled in
     assert 'value="Part of Installation"' in form and 'value="4"' in form
+
+
+def test_each_leads_weekly_mail_goes_once_in_the_departments_hours(answered_week, org, app):
+    from sqlalchemy import select
+
+    from handoff.insights.weekly import write_weekly_reports
+    from handoff.mail import OutboxMessage
+
+    with writes():
+        from handoff.insights.services import set_targets
+
+        set_targets(org.installation, org.ben, MONDAY_9, in_window=90, on_time=None)
+    assert write_weekly_reports(berlin(2026, 5, 18, 7, 0)) == 0  # Monday before its hours
+    assert write_weekly_reports(berlin(2026, 5, 18, 8, 30)) == 2  # Ana (Sales), Ben: one each
+    assert write_weekly_reports(berlin(2026, 5, 18, 9, 30)) == 0  # once
+    db.session.rollback()
+    [mail] = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == org.ben.email)
+    ).all()
+    assert (
+        mail.subject == "[Handoff] Installation's week of 11 May: 33 % answered within the window"
+    )
+    assert "target 90 %, missed" in mail.body_text
+    assert "Median answer: 3 h; 90 % within 8 h" in mail.body_text
+    assert "/insights?department=" in mail.body_text

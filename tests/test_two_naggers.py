@@ -88,3 +88,43 @@ def test_two_nagger_processes_write_one_digest_per_address_per_round(database_ur
     assert max(keys.values()) == 1  # every reminder recorded once
     settled = [(n.message_id, n.mail_after, n.dropped_at) for n in nags]
     assert all(sum(x is not None for x in row) == 1 for row in settled)  # mailed, waiting, dropped
+
+
+def weekly_writer(url: str, moment, barrier) -> None:
+    """One nagger's weekly reports, started together with the other's."""
+    from handoff.insights.weekly import write_weekly_reports
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test"})
+    with app.app_context():
+        barrier.wait(timeout=120)
+        write_weekly_reports(moment)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_two_naggers_mail_each_leads_weekly_report_once(database_url, org, make, app):
+    set_policy()
+    for index in range(8):  # departments with two leads each, all due at once
+        department = make.department(f"Team {index}")
+        for n in range(2):
+            make.person(f"Lead {index}-{n}", lead_of=[department])
+    make.commitment(by=org.ana, owner=org.sales, route=[org.installation], at=START)
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(2)
+    monday = berlin(2026, 5, 18, 8, 30)
+    processes = [
+        spawn.Process(target=weekly_writer, args=(database_url, monday, barrier)) for _ in range(2)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    assert [p.exitcode for p in processes] == [0, 0]
+    db.session.rollback()
+    weekly = [
+        m.to_address
+        for m in db.session.scalars(select(OutboxMessage))
+        if m.subject.startswith("[Handoff]") and "'s week of 11 May" in m.subject
+    ]
+    assert len(weekly) == 8 * 2 + 2  # every lead: the teams', Ana's (Sales) and Ben's
+    assert max(Counter(weekly).values()) == 1

@@ -130,3 +130,15 @@ class Target(db.Model):
     on_time: Mapped[int | None] = mapped_column(Integer)
     set_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WeeklyReport(db.Model):
+    """That a department's week was mailed to its leads (written once, whoever wrote it)."""
+
+    __tablename__ = "weekly_report"
+
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
+from handoff.insights.formats import format_minutes, format_rate, format_share
 from handoff.insights.forms import TargetsForm
 from handoff.insights.queries import department_names, figures_by, weeks_between
 from handoff.insights.rollups import organisation_zone
@@ -29,24 +30,6 @@ MOST_WEEKS = 106  # two years
 MOST_DRILLED = 200  # commitments a cell lists
 MOST_CHARTS = 12  # departments charted week by week (the busiest, unless chosen)
 MOST_IN_MATRIX = 15  # departments on each side of the matrix (the busiest); the CSV has all
-
-
-def format_minutes(minutes: int | None) -> str:
-    """'45 min', '3 h 20 min' (business time), '–' for none."""
-    if minutes is None:
-        return "–"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest} min" if rest else f"{hours} h"
-
-
-def format_share(share: float | None) -> str:
-    return "–" if share is None else f"{round(share * 100)} %"
-
-
-def format_rate(rate: float | None) -> str:
-    return "–" if rate is None else f"{rate:.1f}"
 
 
 class Period:

@@ -39,6 +39,13 @@ def run_round(app: Flask, now: datetime | None = None):
             errors.append(f"sweep: {error}")
             ROUND_FAILURES.labels("sweep").inc()
             db.session.rollback()
+        for job in app.extensions.get("handoff.round_jobs", ()):  # (other concepts' work)
+            try:
+                job(now)
+            except Exception as error:
+                log.exception("%s at %s failed; the next round tries again", job.__name__, now)
+                errors.append(f"{job.__name__}: {error}")
+                db.session.rollback()
         try:
             sent = dispatch(now, vet=vet_message)
         except Exception as error:

@@ -107,6 +107,14 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint('department_id', name=op.f('pk_insight_target')),
     )
+    op.create_table(
+        'weekly_report',
+        sa.Column('department_id', sa.Integer(), nullable=False),
+        sa.Column('week', sa.Date(), nullable=False),
+        sa.Column('written_at', sa.DateTime(timezone=True), nullable=False),
+        _department('weekly_report'),
+        sa.PrimaryKeyConstraint('department_id', 'week', name=op.f('pk_weekly_report')),
+    )
     op.create_index(
         'ix_handoff_department_requested', 'handoff', ['department_id', 'requested_at']
     )
@@ -117,6 +125,7 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_handoff_department_requested', table_name='handoff')
+    op.drop_table('weekly_report')
     op.drop_table('insight_target')
     op.drop_table('answer_time')
     op.drop_table('department_week')
