@@ -505,7 +505,14 @@ def test_a_member_goes_away_and_their_delegate_answers_for_them(page, org, make)
 def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make):
     """At 360 px wide: the header wraps, the board's rows are cards, and no page is wider
     than the screen."""
+    from handoff.insights.services import set_targets
+    from handoff.kernel.db import transaction
+
     c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
+    with transaction():  # (a target's hidden words once pushed insights wider than a phone)
+        set_targets(org.installation, org.ben, c.created_at, in_window=90, on_time=90)
+        services.accept(c.handoffs[0], org.ben, c.created_at + timedelta(minutes=5))
+    make.commitment(by=org.ana, owner=org.sales, route=[org.installation])  # one to answer
     page.set_viewport_size({"width": 360, "height": 780})
     sign_in(page, org.ben)
     for path in (

@@ -314,3 +314,34 @@ def test_each_leads_weekly_mail_goes_once_in_the_departments_hours(answered_week
     assert "target 90 %, missed" in mail.body_text
     assert "Median answer: 3 h; 90 % within 8 h" in mail.body_text
     assert "/insights?department=" in mail.body_text
+
+
+def test_a_promise_published_during_the_period_is_not_called_rarely_used(org, app, now):
+    from handoff.insights.suggestions import promise_use
+    from handoff.promises import services as promise_services
+
+    with writes():
+        promise_services.save_promise(
+            org.installation,
+            org.ben,
+            now - timedelta(days=30),
+            promise=None,
+            name="Old one",
+            covers="",
+            lead_minutes=60,
+            max_amount=None,
+            max_quantity=None,
+        )
+        promise_services.save_promise(
+            org.installation,
+            org.ben,
+            now - timedelta(hours=1),
+            promise=None,
+            name="New one",
+            covers="",
+            lead_minutes=60,
+            max_amount=None,
+            max_quantity=None,
+        )
+    judged = {u.name for u in promise_use(now - timedelta(days=7), now)}
+    assert judged == {"Old one"}

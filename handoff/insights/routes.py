@@ -98,7 +98,8 @@ def _context() -> dict:
     charted = sorted(busiest[:MOST_CHARTS], key=lambda d: names[d].casefold())
     by_week = figures_by(["department_id", "week"], first, last, charted) if charted else {}
     trend = {d: [(w, by_week.get((d, w))) for w in period.weeks] for d in charted}
-    charts = {d: _chart(names[d], weeks) for d, weeks in trend.items()}
+    targets = targets_of(shown)
+    charts = {d: _chart(names[d], weeks, targets.get(d)) for d, weeks in trend.items()}
     promisers = _most(pair_counts, 0, chosen=set(chosen) or None)
     answerers = _most(pair_counts, 1, chosen=set(chosen) or None)
     promisers = sorted(promisers, key=lambda d: names[d].casefold())
@@ -115,7 +116,7 @@ def _context() -> dict:
         "rows": rows,
         "trend": trend,
         "charts": charts,
-        "targets": targets_of(shown),
+        "targets": targets,
         "settable": {d for d in shown if current_user.is_admin or current_user.is_lead_of(d)},
         "pairs": by_pair,
         "promisers": promisers,
@@ -139,23 +140,36 @@ def _most(pairs: dict, side: int, chosen) -> list[int]:
     return sorted(totals, key=lambda d: -totals[d])[:MOST_IN_MATRIX]
 
 
-def _chart(name: str, weeks) -> dict:
+def _chart(name: str, weeks, target=None) -> dict:
     """A department's weekly medians as a chart takes them, with the words a screen reader
-    reads for it."""
-    items = []
+    reads for it (and the weeks that missed its target, if it has one)."""
+    goal = target.in_window if target is not None else None
+    items, missed, judged = [], 0, 0
     for week, f in weeks:
         median = f.median if f is not None else None
         within = f.share("in_window", "answered") if f is not None else None
-        words = format_minutes(median)
+        words = format_minutes(median) if median is not None else "no answers"
         if within is not None:
             words += f", {format_share(within)} within the window"
+            if goal is not None:
+                judged += 1
+                if against(within, goal) == "missed":
+                    missed += 1
+                    words += f" (missed the target of {goal} %)"
         items.append((f"{week:%d %b}", median, words))
     said = "; ".join(f"week of {label}: {words}" for label, _, words in items)
+    verdict = (
+        f" The target of {goal} % within the window was missed in {missed} of {judged} weeks."
+        if goal is not None and judged
+        else ""
+    )
     return {
         "title": f"{name}: median time to answer, week by week",
-        "description": f"Median business time to answer the handoffs of each week. {said}.",
+        "description": f"Median business time to answer each week's handoffs. {said}.{verdict}",
         "bars": items,
         "top": max((m for _, m, _ in items if m is not None), default=0),
+        "missed": missed,
+        "judged": judged,
     }
 
 

@@ -129,9 +129,11 @@ def _published_names() -> dict[int, set[str]]:
 
 
 def promise_use(start: datetime, end: datetime, department_ids=None) -> list[PromiseUse]:
-    """Each offered standing promise and how the handoffs that named it in the period went:
-    accepted at once, or beyond its limits (needing the department's answer)."""
-    promises = select(StandingPromise).where(StandingPromise.active.is_(True))
+    """Each standing promise offered since before the period, and how the handoffs that named
+    it in the period went: accepted at once, or beyond its limits (needing an answer)."""
+    promises = select(StandingPromise).where(  # (one published during the period: not yet)
+        StandingPromise.active.is_(True), StandingPromise.created_at <= start
+    )
     if department_ids:
         promises = promises.where(StandingPromise.department_id.in_(department_ids))
     uses = {

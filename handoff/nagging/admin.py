@@ -1,5 +1,6 @@
 """Admins read the outbox and set the nag policies."""
 
+import html
 import re
 from datetime import UTC
 
@@ -86,7 +87,10 @@ def outbox():
 def message(message_id: int):
     """One message as its recipient sees it."""
     message = db.get_or_404(OutboxMessage, message_id)
-    links = re.findall(r'href="([^"]+)"[^>]*>([^<]+)</a>', message.body_html)
+    links = [
+        (html.unescape(href), html.unescape(words))
+        for href, words in re.findall(r'href="([^"]+)"[^>]*>([^<]+)</a>', message.body_html)
+    ]
     return render_template("nagging/message.html", message=message, links=links)
 
 
