@@ -20,7 +20,8 @@ from handoff.ownership.services import mark_told
 from handoff.promises.services import save_promise, set_on_duty
 
 DEMO_PASSWORD = "handoff-demo"
-HISTORY_DAYS = 3
+HISTORY_DAYS = 3  # of reminders
+HISTORY_WEEKS = 8  # of commitments: what insights show by default
 TOLD_NOTES = [
     "Called; they are fine with the new date.",
     "Left a voicemail and sent an email with the details.",
@@ -252,7 +253,7 @@ def build_demo(
     made = []
     office = hours_of(None)  # people make promises in office hours, mostly
     for index in range(commitments):
-        created = now - timedelta(minutes=rng.randint(10, 28 * 24 * 60))
+        created = now - timedelta(minutes=rng.randint(10, HISTORY_WEEKS * 7 * 24 * 60))
         if index % 4 == 0:  # a quarter made in the last two days: fresh work waiting
             created = now - timedelta(minutes=rng.randint(10, 48 * 60))
         created = _in_office_hours(created, now, office, rng)
@@ -304,7 +305,10 @@ def _in_office_hours(moment: datetime, now: datetime, office, rng) -> datetime:
     if office.is_open(moment):
         return moment
     moved = office.next_open(moment) + timedelta(minutes=rng.randint(0, 6 * 60))
-    return moved if moved < now else moment
+    if moved < now:
+        return moved
+    # (after the last opening before now, on a weekend say: the last working day instead)
+    return office.subtract(now, rng.randint(10, 8 * 60))
 
 
 def _odds(commitment, handoff) -> tuple[float, float, float]:
