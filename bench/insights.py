@@ -42,6 +42,7 @@ def main() -> None:
         ("insights, two years", f"/insights?from={two}"),
         ("departments as CSV", "/insights/departments.csv"),
         ("a cell's commitments", "/insights/commitments?department=1"),
+        ("promises to publish", "/insights/standing-promises"),
     ]
     print(f"{'':24}{'median ms':>11}{'×floor':>9}{'KB':>7}")
     floor = None

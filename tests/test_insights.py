@@ -345,3 +345,26 @@ def test_a_promise_published_during_the_period_is_not_called_rarely_used(org, ap
         )
     judged = {u.name for u in promise_use(now - timedelta(days=7), now)}
     assert judged == {"Old one"}
+
+
+def test_the_most_common_reasons_to_decline_are_listed_most_given_first(org, make, client, sign_in):
+    set_policy()
+    reasons = ["No van free", "no van  free", "NO VAN FREE", "Needs a signed order"]
+    for n, reason in enumerate(reasons):
+        c = make.commitment(
+            by=org.ana,
+            owner=org.sales,
+            route=[org.installation],
+            at=MONDAY_9 + timedelta(hours=n),
+        )
+        with writes():
+            handoff = fresh(c.handoffs[0])
+            services.decline(handoff, org.ben, handoff.requested_at + timedelta(minutes=5), reason)
+    sign_in(client, org.dev)
+    page = client.get(
+        "/insights/standing-promises", query_string={"from": "2026-05-11", "to": "2026-05-17"}
+    ).text
+    rows = page[page.index("Why departments said no") :].split("</tr>")
+    first = next(r for r in rows if "No van free" in r)
+    assert "<td>3</td>" in first
+    assert any("Needs a signed order" in r and "<td>1</td>" in r for r in rows)

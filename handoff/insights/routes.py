@@ -17,7 +17,13 @@ from handoff.insights.forms import TargetsForm
 from handoff.insights.queries import department_names, figures_by, weeks_between
 from handoff.insights.rollups import organisation_zone
 from handoff.insights.services import may_set_targets, set_targets, targets_of
-from handoff.insights.suggestions import LEAST_REQUESTS, LEAST_SHARE, promise_use, to_publish
+from handoff.insights.suggestions import (
+    LEAST_REQUESTS,
+    LEAST_SHARE,
+    common_reasons,
+    promise_use,
+    to_publish,
+)
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
@@ -400,12 +406,14 @@ def standing_promises():
     end = datetime.combine(period.end + timedelta(days=1), time(0), zone)
     suggestions = to_publish(start, end, chosen)
     uses = promise_use(start, end, chosen)
+    reasons = common_reasons(start, end, chosen)
     return render(
         "insights/standing_promises.html",
         names=names,
         period=period,
         chosen=chosen,
         suggestions=suggestions,
+        reasons=reasons,
         rarely=[u for u in uses if u.at_once < 2],
         exceeded=[u for u in uses if u.beyond > u.at_once],
         least=LEAST_REQUESTS,

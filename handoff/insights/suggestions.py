@@ -154,3 +154,40 @@ def promise_use(start: datetime, end: datetime, department_ids=None) -> list[Pro
         else:
             use.beyond += 1
     return sorted(uses.values(), key=lambda u: (u.department_id, u.name))
+
+
+@dataclass
+class Reason:
+    department_id: int
+    answer: str  # "declined" or "countered"
+    words: str  # as first given
+    times: int
+
+
+def common_reasons(start: datetime, end: datetime, department_ids=None, most: int = 3):
+    """The reasons departments most often gave for declining and the terms they most often
+    countered with, for the handoffs handed over from `start` to `end` (the same words, case
+    and spaces aside): at most `most` of each a department, most given first."""
+    query = select(
+        Handoff.department_id, Handoff.state, Handoff.answer_note, Handoff.counter_terms
+    ).where(
+        Handoff.requested_at >= start,
+        Handoff.requested_at < end,
+        Handoff.state.in_(["declined", "countered"]),
+    )
+    if department_ids:
+        query = query.where(Handoff.department_id.in_(department_ids))
+    counted: dict[tuple, list] = {}
+    for department_id, state, note, terms in db.session.execute(query):
+        words = (note if state == "declined" else terms or note or "").strip()
+        if not words:
+            continue
+        key = (department_id, state, same_request(words))
+        counted.setdefault(key, [words[:200], 0])[1] += 1
+    by_department: dict[tuple, list] = defaultdict(list)
+    for (department_id, state, _), (words, times) in counted.items():
+        by_department[(department_id, state)].append(Reason(department_id, state, words, times))
+    found = []
+    for reasons in by_department.values():
+        found += sorted(reasons, key=lambda r: (-r.times, r.words))[:most]
+    return sorted(found, key=lambda r: (r.department_id, r.answer, -r.times, r.words))
