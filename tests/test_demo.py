@@ -116,4 +116,4 @@ def test_the_demos_insights_tell_the_story_the_readme_tells(app):
     assert max(into_installation, key=into_installation.get) == "Sales", into_installation
     start = utcnow() - timedelta(weeks=8)
     mount = [s for s in to_publish(start, utcnow()) if s.ask == "Mount and connect the display"]
-    assert mount and mount[0].accepted == mount[0].requests >= 10
+    assert mount and mount[0].accepted == mount[0].requests >= 5  # (a suggestion: 5 or more)
