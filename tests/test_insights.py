@@ -368,3 +368,29 @@ def test_the_most_common_reasons_to_decline_are_listed_most_given_first(org, mak
     first = next(r for r in rows if "No van free" in r)
     assert "<td>3</td>" in first
     assert any("Needs a signed order" in r and "<td>1</td>" in r for r in rows)
+
+
+def test_a_lead_who_is_away_gets_no_weekly_mail(answered_week, org, app):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from handoff.departments import away
+    from handoff.insights.weekly import write_weekly_reports
+    from handoff.mail import OutboxMessage
+
+    with writes():
+        away.mark_away(
+            org.ben,
+            first_day=date(2026, 5, 18),
+            last_day=date(2026, 5, 22),
+            delegate=None,
+            note="",
+            actor=org.ben,
+            zone=BERLIN,
+            now=MONDAY_9,
+        )
+    assert write_weekly_reports(berlin(2026, 5, 18, 8, 30)) == 1  # Ana's alone
+    db.session.rollback()
+    sent = [m.to_address for m in db.session.scalars(select(OutboxMessage))]
+    assert sent == [org.ana.email]

@@ -13,6 +13,7 @@ from flask import current_app, render_template, url_for
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
+from handoff.departments.away import Presence
 from handoff.departments.hours import hours_of
 from handoff.departments.models import Department, Membership
 from handoff.insights.formats import FORMATS
@@ -38,7 +39,7 @@ def write_weekly_reports(now: datetime) -> int:
                 select(WeeklyReport.department_id).where(WeeklyReport.week == last_week)
             )
         )
-        leads = _leads(exclude=done)
+        leads = _leads(exclude=done, away=frozenset(Presence.at(now).away))
         for department_id, (name, people) in sorted(leads.items()):
             if not hours_of(department_id).is_open(now):
                 continue  # in its hours: Monday morning, where it is
@@ -54,7 +55,8 @@ def write_weekly_reports(now: datetime) -> int:
     return written
 
 
-def _leads(exclude: set[int]) -> dict[int, tuple[str, list]]:
+def _leads(exclude: set[int], away: frozenset[int]) -> dict[int, tuple[str, list]]:
+    """Each department's leads who are here (not away), by department, but those done."""
     found: dict[int, tuple[str, list]] = {}
     for department_id, name, person_id, person_name, email in db.session.execute(
         select(Department.id, Department.name, Person.id, Person.name, Person.email)
@@ -63,7 +65,7 @@ def _leads(exclude: set[int]) -> dict[int, tuple[str, list]]:
         .where(Membership.role == "lead", Person.active.is_(True), Person.email != "")
         .order_by(Department.id, Person.name)
     ):
-        if department_id not in exclude:
+        if department_id not in exclude and person_id not in away:
             found.setdefault(department_id, (name, []))[1].append((person_id, person_name, email))
     return found
 
