@@ -11,7 +11,7 @@ rows. How long each first answer took, in business minutes, is kept as a count p
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer
+from sqlalchemy import Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.kernel.db import UTCDateTime, db
@@ -142,3 +142,24 @@ class WeeklyReport(db.Model):
     )
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RequestWeek(db.Model):
+    """The same request (its words, case and spaces aside) asked of a department in one week
+    without a standing promise: how many a person answered, how many of those first answers
+    were an acceptance, with the shortest notice accepted and the business minutes the
+    answers took in all (standing promises to publish read these)."""
+
+    __tablename__ = "request_week"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    request: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ask: Mapped[str] = mapped_column(String(200))  # the words as first asked
+    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    least_notice: Mapped[int | None] = mapped_column(Integer)  # minutes, of those accepted
+    answer_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

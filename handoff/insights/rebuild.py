@@ -13,8 +13,14 @@ from sqlalchemy import delete, insert, select
 
 from handoff.commitments.models import Commitment, CustomerFeedback, Handoff
 from handoff.departments.hours import DEFAULT_HOURS, WorkingHours
-from handoff.insights.models import COUNTERS, AnswerTime, DepartmentWeek, WeekFigures
-from handoff.insights.rollups import ANSWERS, REMINDERS, week_of
+from handoff.insights.models import (
+    COUNTERS,
+    AnswerTime,
+    DepartmentWeek,
+    RequestWeek,
+    WeekFigures,
+)
+from handoff.insights.rollups import ANSWERS, REMINDERS, same_request, week_of
 from handoff.kernel.db import UTCDateTime
 from handoff.kernel.timeline import TimelineEvent
 from handoff.nagging.models import DEFAULTS, NagPolicy
@@ -26,9 +32,15 @@ BREAKS = {"decline", "customer_date_moved"}  # (and late work, from the handoff'
 def rebuild(connection) -> dict:
     """Count every figure anew from the record and replace the kept ones; answer the counts
     by (department, promising department, week), as `kept_figures` reads them."""
-    figures, times = count_from_record(connection)
-    for model in (AnswerTime, WeekFigures, DepartmentWeek):
+    figures, times, requests = count_from_record(connection)
+    for model in (AnswerTime, WeekFigures, DepartmentWeek, RequestWeek):
         connection.execute(delete(model))
+    request_rows = [
+        {"week": w, "department_id": d, "request": r, **values}
+        for (w, d, r), values in requests.items()
+    ]
+    for start in range(0, len(request_rows), 1000):
+        connection.execute(insert(RequestWeek), request_rows[start : start + 1000])
     rows = [
         {"department_id": d, "owner_department_id": o, "week": w, **counts}
         for (d, o, w), counts in figures.items()
@@ -122,6 +134,8 @@ def count_from_record(connection) -> tuple[dict, dict]:
             Handoff.due_at,
             Handoff.state,
             Handoff.late_noted_at,
+            Handoff.standing_promise_id,
+            Handoff.ask,
         )
     ):
         requested_at = _aware(row.requested_at)
@@ -135,6 +149,7 @@ def count_from_record(connection) -> tuple[dict, dict]:
             counts["tasks"] += 1
     first_answer: dict[int, tuple] = {}
     reached: dict[int, str] = {}  # what each handoff's last reminder was about
+    requests: dict[tuple, dict] = {}
     for entry in connection.execute(
         select(
             TimelineEvent.handoff_id,
@@ -192,6 +207,25 @@ def count_from_record(connection) -> tuple[dict, dict]:
         counts["in_window"] += minutes <= rules.window(row.department_id)
         counts["accepted"] += entry.kind == "accept"
         times[(*key, minutes)] += 1
+        if row.standing_promise_id is None:
+            accepted = entry.kind == "accept"
+            notice = int((_aware(row.due_at) - requested_at).total_seconds() // 60)
+            request = requests.setdefault(
+                (key[2], row.department_id, same_request(row.ask)),
+                {
+                    "ask": row.ask.strip()[:200],
+                    "answered": 0,
+                    "accepted": 0,
+                    "least_notice": None,
+                    "answer_minutes": 0,
+                },
+            )
+            request["answered"] += 1
+            request["accepted"] += accepted
+            request["answer_minutes"] += minutes
+            if accepted:
+                least = request["least_notice"]
+                request["least_notice"] = notice if least is None else min(least, notice)
     for handoff_id, closed_at, due_at in connection.execute(
         select(CustomerTask.handoff_id, CustomerTask.closed_at, CustomerTask.due_at).where(
             CustomerTask.outcome == "told", CustomerTask.handoff_id.is_not(None)
@@ -206,12 +240,12 @@ def count_from_record(connection) -> tuple[dict, dict]:
         if row.commitment_id in scores and row.state != "cancelled":
             figures[key]["feedback"] += 1
             figures[key]["feedback_score"] += scores[row.commitment_id]
-    return dict(figures), dict(times)
+    return dict(figures), dict(times), requests
 
 
 def kept_figures(connection) -> tuple[dict, dict]:
     """The figures the domain events kept, as `count_from_record` answers them (rows of
-    nothing but zeros left out)."""
+    nothing but zeros left out): by week, answer times, requests."""
     figures = {}
     for row in connection.execute(select(WeekFigures.__table__)):
         counts = {name: getattr(row, name) for name in COUNTERS}
@@ -222,7 +256,17 @@ def kept_figures(connection) -> tuple[dict, dict]:
         for r in connection.execute(select(AnswerTime.__table__))
         if r.handoffs
     }
-    return figures, times
+    requests = {
+        (r.week, r.department_id, r.request): {
+            "ask": r.ask,
+            "answered": r.answered,
+            "accepted": r.accepted,
+            "least_notice": r.least_notice,
+            "answer_minutes": r.answer_minutes,
+        }
+        for r in connection.execute(select(RequestWeek.__table__))
+    }
+    return figures, times, requests
 
 
 def kept_department_weeks(connection) -> dict:

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from handoff.commitments.models import Handoff
 from handoff.departments.hours import WorkingHours, hours_of
-from handoff.insights.models import AnswerTime, DepartmentWeek, WeekFigures
+from handoff.insights.models import AnswerTime, DepartmentWeek, RequestWeek, WeekFigures
 from handoff.kernel import events
-from handoff.kernel.db import add_up, db
+from handoff.kernel.db import add_up, db, upsert
 from handoff.nagging.models import NagPolicy
 from handoff.nagging.rules import Kind
 
@@ -38,6 +38,11 @@ def organisation_zone() -> ZoneInfo:
 @sa_event.listens_for(db.session, "after_rollback")
 def _forget_zone(session) -> None:
     session.info.pop(_ZONE, None)
+
+
+def same_request(ask: str) -> str:
+    """What makes two requests the same: their words, case and spaces aside."""
+    return " ".join(ask.casefold().split())[:200]
 
 
 def week_of(moment: datetime, zone: ZoneInfo) -> date:
@@ -106,6 +111,29 @@ def _acknowledged(handoff, action: str, at: datetime) -> None:
         "minutes": minutes,
     }
     add_up(AnswerTime, key, handoffs=1)
+    if handoff.standing_promise_id is None:  # (what no promise was asked to cover)
+        _count_request(handoff, key["week"], action == "accept", minutes)
+
+
+def _count_request(handoff, week, accepted: bool, minutes: int) -> None:
+    notice = int((handoff.due_at - handoff.requested_at).total_seconds() // 60)
+    upsert(
+        RequestWeek,
+        {
+            "week": week,
+            "department_id": handoff.department_id,
+            "request": same_request(handoff.ask),
+        },
+        {
+            "ask": handoff.ask.strip()[:200],
+            "answered": 1,
+            "accepted": int(accepted),
+            "least_notice": notice if accepted else None,
+            "answer_minutes": minutes,
+        },
+        added=("answered", "accepted", "answer_minutes"),
+        least=("least_notice",),
+    )
 
 
 def accepted_by_promise(event: events.AcceptedByStandingPromise) -> None:

@@ -404,7 +404,7 @@ def standing_promises():
     zone = organisation_zone()
     start = datetime.combine(period.first, time(0), zone)
     end = datetime.combine(period.end + timedelta(days=1), time(0), zone)
-    suggestions = to_publish(start, end, chosen)
+    suggestions = to_publish(period.first, period.last, chosen)
     uses = promise_use(start, end, chosen)
     reasons = common_reasons(start, end, chosen)
     return render(

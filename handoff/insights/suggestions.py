@@ -3,30 +3,27 @@ period.
 
 A department that keeps accepting the same request unchanged, with enough notice, answers
 by hand what a standing promise would answer at once. The same request is the same words
-asked of it (case and spaces aside); accepted unchanged is accepted by a person without a
-counter; the notice is the time from the handover to the due time, and the shortest notice
-it accepted is what a promise could offer. A published promise that is rarely used, or whose
+asked of it (case and spaces aside); accepted unchanged is a first answer that accepts it;
+the notice is the time from the handover to the due time, and the shortest notice it
+accepted is what a promise could offer. They are counted by week as they happen
+(insights.models.RequestWeek). A published promise that is rarely used, or whose
 limits are exceeded more often than kept, is named too.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handoff.commitments.models import Handoff
+from handoff.insights.models import RequestWeek
+from handoff.insights.rollups import same_request
 from handoff.kernel.db import db
 from handoff.promises.models import StandingPromise
 
 LEAST_REQUESTS = 5  # a request asked fewer times in the period is no pattern yet
 LEAST_SHARE = 0.9  # … nor one accepted unchanged less often than this
-ACCEPTED = ("accepted", "done")
-
-
-def same_request(ask: str) -> str:
-    """What makes two requests the same: their words, case and spaces aside."""
-    return " ".join(ask.casefold().split())
 
 
 @dataclass
@@ -36,7 +33,7 @@ class Suggestion:
     requests: int  # answered by a person
     accepted: int
     notice: timedelta  # the shortest notice among those accepted unchanged
-    median_answer: timedelta | None
+    mean_answer: int  # business minutes the first answers took, on average
 
     @property
     def share(self) -> float:
@@ -60,58 +57,43 @@ class PromiseUse:
     beyond: int  # handoffs that named it but needed an answer (beyond its limits)
 
 
-def to_publish(start: datetime, end: datetime, department_ids=None) -> list[Suggestion]:
-    """The requests handed over from `start` to `end` (no standing promise named) that their
-    department, answering, kept accepting unchanged: most asked first."""
-    query = select(
-        Handoff.department_id,
-        Handoff.ask,
-        Handoff.state,
-        Handoff.answered_by_id,
-        Handoff.counter_terms,
-        Handoff.counter_due_at,
-        Handoff.requested_at,
-        Handoff.due_at,
-        Handoff.answered_at,
-    ).where(
-        Handoff.requested_at >= start,
-        Handoff.requested_at < end,
-        Handoff.standing_promise_id.is_(None),
+def to_publish(first_week: date, last_week: date, department_ids=None) -> list[Suggestion]:
+    """The requests of the weeks from `first_week` to `last_week` (Mondays; no standing
+    promise named) that their department, answering, kept accepting unchanged: most asked
+    first. Read from the weekly counts the domain events keep, not from the handoffs."""
+    answered = func.sum(RequestWeek.answered)
+    query = (
+        select(
+            RequestWeek.department_id,
+            RequestWeek.request,
+            func.min(RequestWeek.ask),
+            answered,
+            func.sum(RequestWeek.accepted),
+            func.min(RequestWeek.least_notice),
+            func.sum(RequestWeek.answer_minutes),
+        )
+        .where(RequestWeek.week >= first_week, RequestWeek.week <= last_week)
+        .group_by(RequestWeek.department_id, RequestWeek.request)
+        .having(answered >= LEAST_REQUESTS)
     )
     if department_ids:
-        query = query.where(Handoff.department_id.in_(department_ids))
-    groups: dict[tuple, dict] = defaultdict(
-        lambda: {"ask": "", "requests": 0, "accepted": 0, "notice": None, "answers": []}
-    )
-    for row in db.session.execute(query.execution_options(yield_per=2000)):
-        if row.answered_by_id is None:
-            continue  # not answered yet (or taken off the route unanswered): no verdict
-        group = groups[(row.department_id, same_request(row.ask))]
-        group["ask"] = group["ask"] or row.ask.strip()
-        group["requests"] += 1
-        unchanged = not row.counter_terms and row.counter_due_at is None
-        if row.state in ACCEPTED and row.answered_by_id is not None and unchanged:
-            group["accepted"] += 1
-            notice = row.due_at - row.requested_at
-            group["notice"] = notice if group["notice"] is None else min(group["notice"], notice)
-            if row.answered_at is not None:
-                group["answers"].append(row.answered_at - row.requested_at)
+        query = query.where(RequestWeek.department_id.in_(department_ids))
     published = _published_names()
     found = []
-    for (department_id, words), group in groups.items():
-        if group["requests"] < LEAST_REQUESTS or words in published.get(department_id, ()):
+    for department_id, words, ask, requests, accepted, notice, minutes in db.session.execute(query):
+        requests, accepted = int(requests), int(accepted or 0)
+        if words in published.get(department_id, ()) or notice is None or notice <= 0:
             continue
-        if group["accepted"] < LEAST_SHARE * group["requests"] or not group["notice"]:
+        if accepted < LEAST_SHARE * requests:
             continue
-        answers = sorted(group["answers"])
         found.append(
             Suggestion(
                 department_id=department_id,
-                ask=group["ask"][:120],
-                requests=group["requests"],
-                accepted=group["accepted"],
-                notice=group["notice"],
-                median_answer=answers[(len(answers) - 1) // 2] if answers else None,
+                ask=ask,
+                requests=requests,
+                accepted=accepted,
+                notice=timedelta(minutes=int(notice)),
+                mean_answer=int(minutes or 0) // requests,
             )
         )
     return sorted(found, key=lambda s: (-s.requests, s.department_id, s.ask))

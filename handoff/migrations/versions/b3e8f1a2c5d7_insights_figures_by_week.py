@@ -108,6 +108,22 @@ def upgrade():
         sa.PrimaryKeyConstraint('department_id', name=op.f('pk_insight_target')),
     )
     op.create_table(
+        'request_week',
+        sa.Column('week', sa.Date(), nullable=False),
+        sa.Column('department_id', sa.Integer(), nullable=False),
+        sa.Column('request', sa.String(length=200), nullable=False),
+        sa.Column('ask', sa.String(length=200), nullable=False),
+        sa.Column('answered', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('accepted', sa.Integer(), server_default='0', nullable=False),
+        sa.Column('least_notice', sa.Integer(), nullable=True),
+        sa.Column('answer_minutes', sa.Integer(), server_default='0', nullable=False),
+        _department('request_week'),
+        sa.PrimaryKeyConstraint(
+            'week', 'department_id', 'request', name=op.f('pk_request_week')
+        ),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         'weekly_report',
         sa.Column('department_id', sa.Integer(), nullable=False),
         sa.Column('week', sa.Date(), nullable=False),
@@ -126,6 +142,7 @@ def upgrade():
 def downgrade():
     op.drop_index('ix_handoff_department_requested', table_name='handoff')
     op.drop_table('weekly_report')
+    op.drop_table('request_week')
     op.drop_table('insight_target')
     op.drop_table('answer_time')
     op.drop_table('department_week')
