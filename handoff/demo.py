@@ -330,8 +330,11 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
     for handoff in list(commitment.handoffs):
         # most departments answer within hours; a few let it sit for a day or more, and one
         # always does
-        slow = rng.random() < 0.2 or handoff.department.name == SLOW
-        clock += timedelta(minutes=rng.randint(15, 30 * 60 if slow else 4 * 60))
+        if handoff.department.name == SLOW:  # a day or two, every time
+            clock += timedelta(minutes=rng.randint(20 * 60, 48 * 60))
+        else:
+            slow = rng.random() < 0.2
+            clock += timedelta(minutes=rng.randint(15, 30 * 60 if slow else 4 * 60))
         if clock >= now:
             return  # not answered yet: it waits in the department's inbox
         members = people_by_department[handoff.department.name]
