@@ -36,7 +36,28 @@ COUNTERS = (
 )
 
 
-class WeekFigures(db.Model):
+class Counts:
+    """The counters of a week's figures (COUNTERS, in that order), each starting at 0."""
+
+    handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    by_promise: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    declined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    countered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    told_in_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feedback: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feedback_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WeekFigures(Counts, db.Model):
     """One department's counts for the handoffs handed to it in one week on behalf of one
     promising department (the matrix of who promises for whom reads these)."""
 
@@ -52,25 +73,9 @@ class WeekFigures(db.Model):
     owner_department_id: Mapped[int] = mapped_column(
         ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
     )
-    handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    by_promise: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    declined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    countered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    done_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    done_late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    told_in_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    feedback: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    feedback_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class DepartmentWeek(db.Model):
+class DepartmentWeek(Counts, db.Model):
     """The same counts for a department's whole week, whoever promised (the sum of its
     WeekFigures rows, kept apart so that a department's figures read a row per week)."""
 
@@ -81,22 +86,6 @@ class DepartmentWeek(db.Model):
     department_id: Mapped[int] = mapped_column(
         ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
     )
-    handoffs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    by_promise: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    declined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    countered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    done_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    done_late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    late: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    told_in_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    feedback: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    feedback_score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AnswerTime(db.Model):

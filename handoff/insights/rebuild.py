@@ -69,10 +69,6 @@ def _by_department(figures: dict) -> dict:
     return dict(summed)
 
 
-def rebuild_in_migration(connection) -> None:
-    rebuild(connection)
-
-
 def _aware(value):
     """A datetime as the models hand it back (aware UTC), from a raw row of either database."""
     if value is None or value.tzinfo is not None:

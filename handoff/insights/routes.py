@@ -60,6 +60,11 @@ class Period:
         """The Sunday that ends the period."""
         return self.last + timedelta(days=6)
 
+    def bounds(self, zone) -> tuple[datetime, datetime]:
+        """The period as moments: Monday's midnight to the midnight after Sunday, in `zone`."""
+        start = datetime.combine(self.first, time(0), zone)
+        return start, datetime.combine(self.end + timedelta(days=1), time(0), zone)
+
     def args(self) -> dict:
         return {"from": self.first.isoformat(), "to": self.end.isoformat()}
 
@@ -331,9 +336,7 @@ def commitments():
     period = Period(request.args, _today())
     chosen = _chosen_departments(names)
     owner = _chosen_owner(names)
-    zone = organisation_zone()
-    start = datetime.combine(period.first, time(0), zone)
-    end = datetime.combine(period.end + timedelta(days=1), time(0), zone)
+    start, end = period.bounds(organisation_zone())
     query = (
         select(Handoff, Commitment)
         .join(Commitment, Commitment.id == Handoff.commitment_id)
@@ -401,9 +404,7 @@ def standing_promises():
     names = department_names()
     period = Period(request.args, _today())
     chosen = _chosen_departments(names)
-    zone = organisation_zone()
-    start = datetime.combine(period.first, time(0), zone)
-    end = datetime.combine(period.end + timedelta(days=1), time(0), zone)
+    start, end = period.bounds(organisation_zone())
     suggestions = to_publish(period.first, period.last, chosen)
     uses = promise_use(start, end, chosen)
     reasons = common_reasons(start, end, chosen)

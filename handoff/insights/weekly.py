@@ -18,7 +18,7 @@ from handoff.departments.hours import hours_of
 from handoff.departments.models import Department, Membership
 from handoff.insights.formats import FORMATS
 from handoff.insights.models import WeeklyReport
-from handoff.insights.queries import figures_by
+from handoff.insights.queries import figures_by, weeks_between
 from handoff.insights.rollups import organisation_zone, week_of
 from handoff.insights.services import targets_of
 from handoff.kernel.db import db, insert_new, writing
@@ -74,7 +74,7 @@ def report_context(department_id: int, name: str, week, now: datetime) -> dict:
     """What a department's weekly report says: the week, its target, the weeks before."""
     first = week - timedelta(weeks=TREND_WEEKS - 1)
     weeks = figures_by(["department_id", "week"], first, week, [department_id])
-    trend = [(w, weeks.get((department_id, w))) for w in _mondays(first, week)]
+    trend = [(w, weeks.get((department_id, w))) for w in weeks_between(first, week)]
     target = targets_of([department_id]).get(department_id)
     this = weeks.get((department_id, week))
     base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
@@ -97,14 +97,6 @@ def report_context(department_id: int, name: str, week, now: datetime) -> dict:
         "now": now,
         **FORMATS,
     }
-
-
-def _mondays(first, last) -> list:
-    weeks, monday = [], first
-    while monday <= last:
-        weeks.append(monday)
-        monday += timedelta(days=7)
-    return weeks
 
 
 def _write(department_id: int, name: str, people: list, week, now: datetime) -> int:

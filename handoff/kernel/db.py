@@ -250,13 +250,7 @@ def add_up(model, key: dict, **amounts: int) -> None:
     """Add `amounts` to the counters of the row `key` names, making the row when there is
     none: one statement, which two transactions may run at once without losing a count
     (INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n, on both databases)."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(**key, **amounts)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(key),
-        set_={name: getattr(model, name) + statement.excluded[name] for name in amounts},
-    )
-    db.session.execute(statement)
+    upsert(model, key, amounts, added=tuple(amounts))
 
 
 def upsert(model, key: dict, values: dict, added=(), least=()) -> None:

@@ -25,28 +25,24 @@ def _department(name, column='department_id'):
     )
 
 
+COUNTERS = (
+    'handoffs', 'answered', 'in_window', 'by_promise', 'accepted', 'declined', 'countered',
+    'reminders', 'escalations', 'done_on_time', 'done_late', 'late', 'tasks', 'told_in_time',
+    'feedback', 'feedback_score',
+)
+
+
+def _counters():
+    return [sa.Column(name, sa.Integer(), server_default='0', nullable=False) for name in COUNTERS]
+
+
 def upgrade():
     op.create_table(
         'week_figures',
         sa.Column('week', sa.Date(), nullable=False),
         sa.Column('department_id', sa.Integer(), nullable=False),
         sa.Column('owner_department_id', sa.Integer(), nullable=False),
-        sa.Column('handoffs', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('answered', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('in_window', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('by_promise', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('accepted', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('declined', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('countered', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('reminders', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('escalations', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('done_on_time', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('done_late', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('late', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('tasks', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('told_in_time', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('feedback', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('feedback_score', sa.Integer(), server_default='0', nullable=False),
+        *_counters(),
         _department('week_figures'),
         _department('week_figures', 'owner_department_id'),
         sa.PrimaryKeyConstraint(
@@ -58,22 +54,7 @@ def upgrade():
         'department_week',
         sa.Column('week', sa.Date(), nullable=False),
         sa.Column('department_id', sa.Integer(), nullable=False),
-        sa.Column('handoffs', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('answered', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('in_window', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('by_promise', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('accepted', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('declined', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('countered', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('reminders', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('escalations', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('done_on_time', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('done_late', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('late', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('tasks', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('told_in_time', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('feedback', sa.Integer(), server_default='0', nullable=False),
-        sa.Column('feedback_score', sa.Integer(), server_default='0', nullable=False),
+        *_counters(),
         _department('department_week'),
         sa.PrimaryKeyConstraint('week', 'department_id', name=op.f('pk_department_week')),
         sqlite_with_rowid=False,
@@ -134,9 +115,9 @@ def upgrade():
     op.create_index(
         'ix_handoff_department_requested', 'handoff', ['department_id', 'requested_at']
     )
-    from handoff.insights.rebuild import rebuild_in_migration
+    from handoff.insights.rebuild import rebuild
 
-    rebuild_in_migration(op.get_bind())
+    rebuild(op.get_bind())
 
 
 def downgrade():
