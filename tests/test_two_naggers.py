@@ -88,6 +88,13 @@ def test_two_nagger_processes_write_one_digest_per_address_per_round(database_ur
     assert max(keys.values()) == 1  # every reminder recorded once
     settled = [(n.message_id, n.mail_after, n.dropped_at) for n in nags]
     assert all(sum(x is not None for x in row) == 1 for row in settled)  # mailed, waiting, dropped
+    # insights' counts, kept by both processes' reminders at once, are what the record says
+    from handoff.insights.rebuild import count_from_record, kept_figures
+
+    connection = db.session.connection()
+    kept, counted = kept_figures(connection), count_from_record(connection)
+    assert kept[0] == counted[0]
+    assert sum(c["reminders"] for c in kept[0].values()) > 0
 
 
 def weekly_writer(url: str, moment, barrier) -> None:
