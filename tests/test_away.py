@@ -352,3 +352,18 @@ def test_a_reminder_held_for_someone_who_is_away_by_then_is_not_mailed(waiting, 
     assert not db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.to_address == org.ivo.email)
     ).all()
+
+
+def test_who_is_away_reads_its_people_in_a_fixed_number_of_queries(
+    org, make, now, client, sign_in, count_queries
+):
+    def away_people(number: int) -> int:
+        for _ in range(number):
+            person = make.person(member_of=[org.billing, org.installation])
+            mark(person, today(now), today(now), now=now)
+        with count_queries() as queries:
+            assert client.get("/away").status_code == 200
+        return len(queries)
+
+    sign_in(client, org.ana)
+    assert away_people(2) == away_people(6)  # six more people away, not six more queries

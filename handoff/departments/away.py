@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from handoff.accounts.models import Absence, Person
 from handoff.departments.models import Department, Membership
@@ -155,7 +156,12 @@ def absences_shown_to(person: Person, now: datetime) -> list[Absence]:
     """The absences under way or to come, soonest first: everyone's (who is away is no
     secret in an organisation, and a department with nobody here is named on the board)."""
     del person  # (everyone signed in sees the same list; who may change one is asked apart)
-    query = select(Absence).where(Absence.ends_at > now).order_by(Absence.starts_at, Absence.id)
+    query = (
+        select(Absence)
+        .where(Absence.ends_at > now)
+        .options(selectinload(Absence.person).selectinload(Person.memberships))
+        .order_by(Absence.starts_at, Absence.id)
+    )  # (each shows its person's departments: read with them, not one query each)
     return list(db.session.scalars(query))
 
 
