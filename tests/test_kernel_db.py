@@ -1,6 +1,12 @@
 """The kernel's database helpers, on SQLite and PostgreSQL alike."""
 
-from handoff.kernel.db import insert_ignore
+from datetime import date
+
+from sqlalchemy import event, select
+
+from handoff.insights.models import DepartmentWeek, RequestWeek
+from handoff.kernel.db import db, insert_ignore, writing
+from handoff.kernel.tally import add_up, upsert
 from handoff.nagging.models import Mailbox
 
 
@@ -19,3 +25,74 @@ def test_insert_ignore_counts_the_rows_it_wrote_and_leaves_out_the_known(app):
     )
     assert insert_ignore(Mailbox, [{"address": "a@x.example"}], key=["address"]) == 0
     assert insert_ignore(Mailbox, [], key=["address"]) == 0
+
+
+def test_counts_are_added_up_in_the_transaction_and_written_at_its_commit(org, app):
+    """The tally: a row counted twice is one row of parameters, a table one statement at
+    the commit, a rollback forgets, and a later transaction adds to what is there."""
+    week, other = date(2026, 11, 30), date(2026, 12, 7)
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        if "department_week" in statement and statement.lstrip().upper().startswith("INSERT"):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with writing():
+            add_up(DepartmentWeek, {"week": week, "department_id": org.sales.id}, handoffs=1)
+            add_up(DepartmentWeek, {"week": week, "department_id": org.sales.id}, handoffs=2)
+            add_up(DepartmentWeek, {"week": other, "department_id": org.sales.id}, handoffs=5)
+            db.session.flush()
+            assert statements == []  # (nothing is written before the commit)
+            db.session.commit()
+        assert len(statements) == 1
+        with writing():
+            add_up(DepartmentWeek, {"week": week, "department_id": org.sales.id}, handoffs=100)
+            db.session.rollback()
+            add_up(DepartmentWeek, {"week": week, "department_id": org.sales.id}, declined=1)
+            db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    rows = {
+        r.week: (r.handoffs, r.declined)
+        for r in db.session.scalars(
+            select(DepartmentWeek).execution_options(populate_existing=True)
+        )
+    }
+    assert rows == {week: (3, 1), other: (5, 0)}
+
+
+def test_an_upsert_keeps_the_first_value_and_the_least_of_the_least_columns(org, app):
+    key = {"week": date(2026, 11, 30), "department_id": org.sales.id, "request": "wall mount"}
+
+    def count(ask, notice, minutes):
+        upsert(
+            RequestWeek,
+            key,
+            {
+                "ask": ask,
+                "answered": 1,
+                "accepted": 1,
+                "least_notice": notice,
+                "answer_minutes": minutes,
+            },
+            added=("answered", "accepted", "answer_minutes"),
+            least=("least_notice",),
+        )
+
+    with writing():
+        count("Wall mount", None, 10)
+        count("wall  MOUNT", 300, 20)
+        db.session.commit()
+    with writing():
+        count("WALL MOUNT", 120, 5)
+        count("Wall mount", None, 5)
+        db.session.commit()
+    row = db.session.scalars(select(RequestWeek).execution_options(populate_existing=True)).one()
+    assert (row.ask, row.answered, row.least_notice, row.answer_minutes) == (
+        "Wall mount",
+        4,
+        120,
+        40,
+    )

@@ -17,13 +17,15 @@ from handoff.commitments.models import Handoff
 from handoff.departments.hours import WorkingHours, hours_of
 from handoff.insights.models import AnswerTime, DepartmentWeek, RequestWeek, WeekFigures
 from handoff.kernel import events
-from handoff.kernel.db import add_up, db, upsert
+from handoff.kernel.db import db
+from handoff.kernel.tally import add_up, before_writing, upsert
 from handoff.nagging.models import NagPolicy
 from handoff.nagging.rules import Kind
 
 ANSWERS = {"accept", "counter", "decline"}  # the acknowledgements of a pending handoff
 REMINDERS = {Kind.ACK.value, Kind.SETTLE.value, Kind.DUE_SOON.value, Kind.LATE.value}
 _ZONE = "insights.organisation_zone"
+_BY_ID = "insights.by_handoff_id"
 
 
 def organisation_zone() -> ZoneInfo:
@@ -38,6 +40,7 @@ def organisation_zone() -> ZoneInfo:
 @sa_event.listens_for(db.session, "after_rollback")
 def _forget_zone(session) -> None:
     session.info.pop(_ZONE, None)
+    session.info.pop(_BY_ID, None)
 
 
 def same_request(ask: str) -> str:
@@ -63,13 +66,28 @@ def _count_handoff(handoff, **amounts: int) -> None:
 
 
 def _count_handoff_id(handoff_id: int, **amounts: int) -> None:
-    row = db.session.execute(
-        select(Handoff.department_id, Handoff.owner_department_id, Handoff.requested_at).where(
-            Handoff.id == handoff_id
+    """Count for the handoff with this id: its department, promiser and week are read for
+    all such counts of the transaction at once, at its commit (a round of the sweep counts a
+    hundred reminders)."""
+    held = db.session.info.setdefault(_BY_ID, {}).setdefault(handoff_id, {})
+    for name, amount in amounts.items():
+        held[name] = held.get(name, 0) + amount
+
+
+@before_writing
+def _count_by_id(session) -> None:
+    held = session.info.pop(_BY_ID, None)
+    if not held:
+        return
+    ids = sorted(held)
+    for start in range(0, len(ids), 500):
+        found = session.execute(
+            select(
+                Handoff.id, Handoff.department_id, Handoff.owner_department_id, Handoff.requested_at
+            ).where(Handoff.id.in_(ids[start : start + 500]))
         )
-    ).one_or_none()
-    if row is not None:
-        _count(*row, **amounts)
+        for handoff_id, *row in found:
+            _count(*row, **held[handoff_id])
 
 
 def handed_over(event: events.HandoffRequested) -> None:

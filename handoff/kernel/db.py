@@ -15,7 +15,7 @@ from datetime import UTC
 
 from flask import current_app, g, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, func, select, text
+from sqlalchemy import DateTime, MetaData, event, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -244,28 +244,6 @@ def hold_keys(*keys: str) -> None:
         db.session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
         )
-
-
-def add_up(model, key: dict, **amounts: int) -> None:
-    """Add `amounts` to the counters of the row `key` names, making the row when there is
-    none: one statement, which two transactions may run at once without losing a count
-    (INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n, on both databases)."""
-    upsert(model, key, amounts, added=tuple(amounts))
-
-
-def upsert(model, key: dict, values: dict, added=(), least=()) -> None:
-    """Make the row `key` names with `values`, or, when it is there, add the `added` columns
-    to it and keep the least of the `least` ones (a NULL is no value); other columns keep
-    what they have. One statement, safe for two transactions at once."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(**key, **values)
-    new = statement.excluded
-    smallest = func.least if db.engine.dialect.name == "postgresql" else func.min
-    changes = {name: getattr(model, name) + new[name] for name in added}
-    for name in least:
-        old = getattr(model, name)
-        changes[name] = smallest(func.coalesce(old, new[name]), func.coalesce(new[name], old))
-    db.session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changes))
 
 
 def insert_ignore(model, rows: list[dict], key: list[str]) -> int:
