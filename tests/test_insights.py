@@ -388,3 +388,36 @@ def test_a_lead_who_is_away_gets_no_weekly_mail(answered_week, org, app):
     db.session.rollback()
     sent = [m.to_address for m in db.session.scalars(select(OutboxMessage))]
     assert sent == [org.ana.email]
+
+
+def test_an_away_leads_weekly_mail_goes_to_whoever_answers_for_them(answered_week, org, app):
+    """Ben leads Installation and is away with Ivo answering for him: Ivo gets Installation's
+    week, saying for whom; Ana, here, gets Sales's as before."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from handoff.departments import away
+    from handoff.insights.weekly import write_weekly_reports
+    from handoff.mail import OutboxMessage
+
+    with writes():
+        away.mark_away(
+            org.ben,
+            first_day=date(2026, 5, 18),
+            last_day=date(2026, 5, 22),
+            delegate=org.ivo,
+            note="",
+            actor=org.ben,
+            zone=BERLIN,
+            now=MONDAY_9,
+        )
+    assert write_weekly_reports(berlin(2026, 5, 18, 8, 30)) == 2
+    db.session.rollback()
+    mails = {m.to_address: m for m in db.session.scalars(select(OutboxMessage))}
+    assert sorted(mails) == sorted([org.ana.email, org.ivo.email])
+    for_ben = mails[org.ivo.email]
+    assert "Installation" in for_ben.subject
+    assert "for Ben Okafor, who is away" in for_ben.body_text
+    assert "for Ben Okafor, who is away" in for_ben.body_html
+    assert "who is away" not in mails[org.ana.email].body_text

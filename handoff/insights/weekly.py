@@ -39,7 +39,7 @@ def write_weekly_reports(now: datetime) -> int:
                 select(WeeklyReport.department_id).where(WeeklyReport.week == last_week)
             )
         )
-        leads = _leads(exclude=done, away=frozenset(Presence.at(now).away))
+        leads = _leads(exclude=done, presence=Presence.at(now))
         for department_id, (name, people) in sorted(leads.items()):
             if not hours_of(department_id).is_open(now):
                 continue  # in its hours: Monday morning, where it is
@@ -55,8 +55,10 @@ def write_weekly_reports(now: datetime) -> int:
     return written
 
 
-def _leads(exclude: set[int], away: frozenset[int]) -> dict[int, tuple[str, list]]:
-    """Each department's leads who are here (not away), by department, but those done."""
+def _leads(exclude: set[int], presence: Presence) -> dict[int, tuple[str, list]]:
+    """Each department's leads, by department, but those done: a lead who is away is
+    replaced by the person answering for them (who gets it for them), or left out when
+    nobody does. Each one (person id, name, address, for whom or None), once."""
     found: dict[int, tuple[str, list]] = {}
     for department_id, name, person_id, person_name, email in db.session.execute(
         select(Department.id, Department.name, Person.id, Person.name, Person.email)
@@ -65,8 +67,17 @@ def _leads(exclude: set[int], away: frozenset[int]) -> dict[int, tuple[str, list
         .where(Membership.role == "lead", Person.active.is_(True), Person.email != "")
         .order_by(Department.id, Person.name)
     ):
-        if department_id not in exclude and person_id not in away:
-            found.setdefault(department_id, (name, []))[1].append((person_id, person_name, email))
+        if department_id in exclude:
+            continue
+        reader = (person_id, person_name, email, None)
+        if presence.is_away(person_id):
+            delegate = presence.delegate_of(person_id)
+            if delegate is None or not delegate.email:
+                continue
+            reader = (delegate.id, delegate.name, delegate.email, person_name)
+        readers = found.setdefault(department_id, (name, []))[1]
+        if all(r[0] != reader[0] for r in readers):  # (a delegate for two leads: once)
+            readers.append(reader)
     return found
 
 
@@ -109,9 +120,10 @@ def _write(department_id: int, name: str, people: list, week, now: datetime) -> 
     )
     subject = f"[Handoff] {name}'s week of {week:%d %b}: {said}"
     rows = []
-    for person_id, person_name, email in people:
-        text = render_template("email/weekly.txt", recipient=person_name, **context)
-        html = render_template("email/weekly.html", recipient=person_name, **context)
+    for person_id, person_name, email, standing_in_for in people:
+        said = {"recipient": person_name, "standing_in_for": standing_in_for}
+        text = render_template("email/weekly.txt", **said, **context)
+        html = render_template("email/weekly.html", **said, **context)
         rows.append(
             {
                 "message_id": f"<weekly-{department_id}-{week}-{person_id}@{mail_domain()}>",
