@@ -8,7 +8,9 @@ from handoff.commitments import services
 from handoff.demo import build_demo
 from handoff.insights.rebuild import (
     _by_department,
+    _times_by_department,
     count_from_record,
+    kept_department_times,
     kept_department_weeks,
     kept_figures,
     rebuild,
@@ -47,6 +49,11 @@ def compare() -> list[str]:
     for key in sorted(set(summed) | set(weeks), key=str):
         if summed.get(key) != weeks.get(key):
             found.append(f"department week {key}: kept {weeks.get(key)}, rows {summed.get(key)}")
+    summed = _times_by_department(kept[1])
+    times = kept_department_times(connection)
+    for key in sorted(set(summed) | set(times), key=str):
+        if summed.get(key) != times.get(key):
+            found.append(f"department times {key}: kept {times.get(key)}, rows {summed.get(key)}")
     return found
 
 
@@ -76,11 +83,16 @@ def test_the_checker_finds_a_count_gone_wrong(app):
     connection.exec_driver_sql("UPDATE answer_time SET minutes = minutes + 100000")
     connection.exec_driver_sql("UPDATE department_week SET declined = declined + 1")
     connection.exec_driver_sql("UPDATE request_week SET answered = answered + 1")
+    connection.exec_driver_sql(
+        "UPDATE department_answer_time SET handoffs = handoffs + 1 "
+        "WHERE week = (SELECT MIN(week) FROM department_answer_time)"
+    )
     found = compare()
     assert any("figures" in line and "reminders" in line for line in found), found
     assert any(line.startswith("answer times") for line in found), found
     assert any(line.startswith("department week") for line in found), found
     assert any(line.startswith("requests") for line in found), found
+    assert any(line.startswith("department times") for line in found), found
     with transaction():
         rebuild(db.session.connection())
     assert compare() == []

@@ -9,7 +9,13 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from handoff.departments.models import Department
-from handoff.insights.models import COUNTERS, AnswerTime, DepartmentWeek, WeekFigures
+from handoff.insights.models import (
+    COUNTERS,
+    AnswerTime,
+    DepartmentAnswerTime,
+    DepartmentWeek,
+    WeekFigures,
+)
 from handoff.kernel.db import db
 
 
@@ -81,29 +87,37 @@ def _within(model, query, first: date, last: date, department_ids, owner_ids):
 
 
 def figures_by(
-    group, first: date, last: date, department_ids=None, owner_ids=None, times: bool = True
+    group,
+    first: date,
+    last: date,
+    department_ids=None,
+    owner_ids=None,
+    times: bool = True,
+    counters: tuple = COUNTERS,
 ) -> dict[tuple, Figures]:
     """The figures of the weeks from `first` to `last` (Mondays), grouped by the columns in
     `group` (of WeekFigures and AnswerTime alike: department, promising department, week),
     of the departments and promising departments named (all, if none are); with the answer
-    times unless `times` is false (a median costs more than the counts)."""
+    times unless `times` is false (a median costs more than the counts), and only the
+    `counters` named (the others 0: each one summed costs)."""
     found: dict[tuple, Figures] = defaultdict(Figures)
-    # a department's weeks are a row each; pairs are read from the rows by promising side
-    kept = WeekFigures if "owner_department_id" in group or owner_ids else DepartmentWeek
+    # a department's weeks (and its answer times) are read from its own rows; pairs from the
+    # rows by promising side
+    by_pair = "owner_department_id" in group or owner_ids
+    kept = WeekFigures if by_pair else DepartmentWeek
     by_kept = [getattr(kept, name) for name in group]
-    sums = [func.coalesce(func.sum(getattr(kept, name)), 0) for name in COUNTERS]
+    sums = [func.coalesce(func.sum(getattr(kept, name)), 0) for name in counters]
     counts = _within(kept, select(*by_kept, *sums), first, last, department_ids, owner_ids)
     for row in db.session.execute(counts.group_by(*by_kept)):
         key, values = tuple(row[: len(group)]), row[len(group) :]
-        found[key].counts = dict(zip(COUNTERS, (int(v) for v in values), strict=True))
+        found[key].counts.update(zip(counters, (int(v) for v in values), strict=True))
     if not times:
         return dict(found)
-    by_times = [getattr(AnswerTime, name) for name in group]
-    minutes = select(*by_times, AnswerTime.minutes, func.sum(AnswerTime.handoffs))
-    minutes = _within(AnswerTime, minutes, first, last, department_ids, owner_ids)
-    minutes = minutes.group_by(*by_times, AnswerTime.minutes).order_by(
-        *by_times, AnswerTime.minutes
-    )
+    timed = AnswerTime if by_pair else DepartmentAnswerTime
+    by_times = [getattr(timed, name) for name in group]
+    minutes = select(*by_times, timed.minutes, func.sum(timed.handoffs))
+    minutes = _within(timed, minutes, first, last, department_ids, owner_ids)
+    minutes = minutes.group_by(*by_times, timed.minutes).order_by(*by_times, timed.minutes)
     for row in db.session.execute(minutes):
         key, minutes, n = tuple(row[: len(group)]), row[len(group)], int(row[len(group) + 1])
         found[key].answer_minutes.append((minutes, n))

@@ -16,6 +16,7 @@ from handoff.departments.hours import DEFAULT_HOURS, WorkingHours
 from handoff.insights.models import (
     COUNTERS,
     AnswerTime,
+    DepartmentAnswerTime,
     DepartmentWeek,
     RequestWeek,
     WeekFigures,
@@ -33,7 +34,7 @@ def rebuild(connection) -> dict:
     """Count every figure anew from the record and replace the kept ones; answer the counts
     by (department, promising department, week), as `kept_figures` reads them."""
     figures, times, requests = count_from_record(connection)
-    for model in (AnswerTime, WeekFigures, DepartmentWeek, RequestWeek):
+    for model in (AnswerTime, DepartmentAnswerTime, WeekFigures, DepartmentWeek, RequestWeek):
         connection.execute(delete(model))
     request_rows = [
         {"week": w, "department_id": d, "request": r, **values}
@@ -56,7 +57,21 @@ def rebuild(connection) -> dict:
     ]
     for start in range(0, len(answer_rows), 1000):
         connection.execute(insert(AnswerTime), answer_rows[start : start + 1000])
+    department_rows = [
+        {"department_id": d, "week": w, "minutes": m, "handoffs": n}
+        for (d, w, m), n in _times_by_department(times).items()
+    ]
+    for start in range(0, len(department_rows), 1000):
+        connection.execute(insert(DepartmentAnswerTime), department_rows[start : start + 1000])
     return figures
+
+
+def _times_by_department(times: dict) -> dict:
+    """A department's answer times in a week: the sum of its counts by promising department."""
+    summed: dict[tuple, int] = defaultdict(int)
+    for (department_id, _, week, minutes), n in times.items():
+        summed[(department_id, week, minutes)] += n
+    return dict(summed)
 
 
 def _by_department(figures: dict) -> dict:
@@ -273,3 +288,12 @@ def kept_department_weeks(connection) -> dict:
         if any(counts.values()):
             weeks[(row.department_id, row.week)] = counts
     return weeks
+
+
+def kept_department_times(connection) -> dict:
+    """The departments' answer times as kept, by (department, week, minutes) (zeros left out)."""
+    return {
+        (r.department_id, r.week, r.minutes): r.handoffs
+        for r in connection.execute(select(DepartmentAnswerTime.__table__))
+        if r.handoffs
+    }

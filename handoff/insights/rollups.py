@@ -15,7 +15,13 @@ from sqlalchemy import select
 
 from handoff.commitments.models import Handoff
 from handoff.departments.hours import WorkingHours, hours_of
-from handoff.insights.models import AnswerTime, DepartmentWeek, RequestWeek, WeekFigures
+from handoff.insights.models import (
+    AnswerTime,
+    DepartmentAnswerTime,
+    DepartmentWeek,
+    RequestWeek,
+    WeekFigures,
+)
 from handoff.kernel import events
 from handoff.kernel.db import db
 from handoff.kernel.tally import add_up, before_writing, upsert
@@ -122,15 +128,13 @@ def _acknowledged(handoff, action: str, at: datetime) -> None:
     if action == "accept":
         counts["accepted"] = 1
     _count_handoff(handoff, **counts)
-    key = {
-        "week": week_of(handoff.requested_at, organisation_zone()),
-        "department_id": handoff.department_id,
-        "owner_department_id": handoff.owner_department_id,
-        "minutes": minutes,
-    }
-    add_up(AnswerTime, key, handoffs=1)
+    week = week_of(handoff.requested_at, organisation_zone())
+    department = {"week": week, "department_id": handoff.department_id, "minutes": minutes}
+    add_up(DepartmentAnswerTime, department, handoffs=1)
+    pair = {**department, "owner_department_id": handoff.owner_department_id}
+    add_up(AnswerTime, pair, handoffs=1)
     if handoff.standing_promise_id is None:  # (what no promise was asked to cover)
-        _count_request(handoff, key["week"], action == "accept", minutes)
+        _count_request(handoff, week, action == "accept", minutes)
 
 
 def _count_request(handoff, week, accepted: bool, minutes: int) -> None:

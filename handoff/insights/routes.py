@@ -99,7 +99,9 @@ def _context() -> dict:
     chosen = _chosen_departments(names)
     first, last = period.first, period.last
     by_department = figures_by(["department_id"], first, last, chosen)
-    pair_counts = figures_by(["owner_department_id", "department_id"], first, last, times=False)
+    pair_counts = figures_by(  # (which pairs promise most: their handoffs alone)
+        ["owner_department_id", "department_id"], first, last, times=False, counters=("handoffs",)
+    )
     shown = sorted(chosen or names, key=lambda d: names[d].casefold())
     rows = [(d, names[d], by_department.get((d,))) for d in shown]
     busiest = sorted(
