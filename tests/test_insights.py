@@ -265,7 +265,7 @@ def test_a_request_accepted_unchanged_again_and_again_is_offered_as_a_standing_p
 ):
     set_policy()
     made = []
-    for day in range(7):  # seven requests, each with 4 days' notice
+    for day in range(7):  # seven requests, each with 8 days' notice (4 business days: a holiday)
         at = MONDAY_9 + timedelta(hours=day)
         made.append(
             make.commitment(
@@ -313,12 +313,13 @@ def test_a_request_accepted_unchanged_again_and_again_is_offered_as_a_standing_p
         with writes():
             services.accept(handoff, org.ben, handoff.requested_at + timedelta(minutes=10))
     page = client.get("/insights/standing-promises", query_string=period).text
-    assert "accepted 9 of 10 “Part of Installation” requests it answered, with 4 or more days" in (
+    assert "accepted 9 of 10 “Part of Installation” requests it answered, with 4 or more business days" in (
         page
     )
     link = page[page.index('href="/departments/') :].split('"')[1].replace("&amp;", "&")
     form = client.get(link).text  # the catalogue's form, filled in
     assert 'value="Part of Installation"' in form and 'value="4"' in form
+    assert '<option selected value="days">' in form or 'value="days" selected' in form
     assert compare() == []
 
 
@@ -433,3 +434,42 @@ def test_an_away_leads_weekly_mail_goes_to_whoever_answers_for_them(answered_wee
     assert "for Ben Okafor, who is away" in for_ben.body_text
     assert "for Ben Okafor, who is away" in for_ben.body_html
     assert "who is away" not in mails[org.ana.email].body_text
+
+
+def test_a_median_of_an_even_count_is_halfway_between_the_two_middle_times():
+    from handoff.insights.queries import Figures
+
+    four = Figures(answer_minutes=[(28, 1), (35, 1), (167, 1), (735, 1)])
+    assert (four.median, four.p90) == (101, 735)  # (35 + 167) / 2
+    assert Figures(answer_minutes=[(10, 2), (20, 1)]).median == 10
+    assert Figures(answer_minutes=[(10, 2), (21, 2)]).median == 15  # rounded down
+    assert Figures(answer_minutes=[]).median is None
+
+
+@pytest.mark.parametrize(
+    "query, said",
+    [
+        ({"from": "2026-13-45"}, "“2026-13-45” is not a date"),
+        ({"to": "abc"}, "“abc” is not a date"),
+        ({"from": "1900-01-01"}, "“1900-01-01” is not a date"),
+        ({"department": "999"}, "No department “999”: every department is shown."),
+        ({"department": "abc"}, "No department “abc”: every department is shown."),
+    ],
+)
+def test_what_the_url_gets_wrong_is_said_and_something_sensible_shown(
+    query, said, org, client, sign_in
+):
+    sign_in(client, org.dev)
+    for path in ("/insights", "/insights/standing-promises", "/insights/commitments"):
+        page = client.get(path, query_string=query)
+        assert page.status_code == 200, path
+        assert said in page.text, path
+
+
+def test_a_cell_list_with_an_owner_that_is_no_department_says_so(org, client, sign_in):
+    sign_in(client, org.dev)
+    page = client.get(
+        "/insights/commitments", query_string={"department": org.installation.id, "owner": "x"}
+    )
+    assert page.status_code == 200
+    assert "No department “x”: whoever promised is shown." in page.text

@@ -33,7 +33,10 @@ class Figures:
         total = sum(n for _, n in self.answer_minutes)
         if not total:
             return None
-        rank = max(1, -(-int(share * total * 1000) // 1000))  # ceil(share × total)
+        return self._nth(max(1, -(-int(share * total * 1000) // 1000)))  # ceil(share × total)
+
+    def _nth(self, rank: int) -> int:
+        """The answer time at `rank` (from 1) in order."""
         seen = 0
         for minutes, n in self.answer_minutes:
             seen += n
@@ -43,7 +46,14 @@ class Figures:
 
     @property
     def median(self) -> int | None:
-        return self.percentile(0.5)
+        """The middle answer time; of an even number, halfway between the two middle ones
+        (rounded down to the minute, as each answer time is). None with no answers."""
+        total = sum(n for _, n in self.answer_minutes)
+        if not total:
+            return None
+        if total % 2:
+            return self._nth(total // 2 + 1)
+        return (self._nth(total // 2) + self._nth(total // 2 + 1)) // 2
 
     @property
     def p90(self) -> int | None:

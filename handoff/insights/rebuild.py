@@ -220,7 +220,7 @@ def count_from_record(connection) -> tuple[dict, dict]:
         times[(*key, minutes)] += 1
         if row.standing_promise_id is None:
             accepted = entry.kind == "accept"
-            notice = int((_aware(row.due_at) - requested_at).total_seconds() // 60)
+            notice = int(hours.minutes_between(requested_at, _aware(row.due_at)))
             request = requests.setdefault(
                 (key[2], row.department_id, same_request(row.ask)),
                 {

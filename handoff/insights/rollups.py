@@ -138,7 +138,10 @@ def _acknowledged(handoff, action: str, at: datetime) -> None:
 
 
 def _count_request(handoff, week, accepted: bool, minutes: int) -> None:
-    notice = int((handoff.due_at - handoff.requested_at).total_seconds() // 60)
+    """A request answered by a person, by its words: with the notice it gave, in the
+    department's business minutes (as a standing promise's lead time is counted)."""
+    hours = hours_of(handoff.department_id, handoff.requested_at.year)
+    notice = int(hours.minutes_between(handoff.requested_at, handoff.due_at))
     upsert(
         RequestWeek,
         {

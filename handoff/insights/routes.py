@@ -43,17 +43,34 @@ class Period:
     taken as its week), at most MOST_WEEKS; the last DEFAULT_WEEKS unless the URL says."""
 
     def __init__(self, args, today: date):
-        self.problem = ""
-        last = _day(args.get("to")) or today
-        first = _day(args.get("from")) or last - timedelta(weeks=DEFAULT_WEEKS - 1)
+        self.problems: list[str] = []  # what the URL asked that could not be, and what instead
+        last = self._read(args, "to", "today's week") or today
+        first = self._read(args, "from", f"the {DEFAULT_WEEKS} weeks up to the last")
+        first = first or last - timedelta(weeks=DEFAULT_WEEKS - 1)
         if first > last:
             first, last = last, first
-            self.problem = "The first week came after the last: they were swapped."
+            self.problems.append("The first week came after the last: they were swapped.")
         if (last - first).days > MOST_WEEKS * 7:
             first = last - timedelta(weeks=MOST_WEEKS - 1)
-            self.problem = f"At most {MOST_WEEKS} weeks at once: the last {MOST_WEEKS} are shown."
+            self.problems.append(
+                f"At most {MOST_WEEKS} weeks at once: the last {MOST_WEEKS} are shown."
+            )
         self.weeks = weeks_between(first, last)
         self.first, self.last = self.weeks[0], self.weeks[-1]
+
+    def _read(self, args, name: str, instead: str) -> date | None:
+        text = (args.get(name) or "").strip()
+        day = _day(text)
+        if text and day is None:
+            self.problems.append(
+                f"“{text[:40]}” is not a date (write it as 2026-11-30, from 2000 to 2099): "
+                f"{instead} is shown."
+            )
+        return day
+
+    @property
+    def problem(self) -> str:
+        return " ".join(self.problems)
 
     @property
     def end(self) -> date:
@@ -77,16 +94,27 @@ def _day(text: str | None) -> date | None:
     return day if 2000 <= day.year <= 2099 else None
 
 
-def _chosen_departments(names: dict[int, str]) -> list[int]:
-    chosen = []
+def _chosen_departments(names: dict[int, str], period: Period) -> list[int]:
+    """The departments the URL names; those it names that are not one are said."""
+    chosen, unknown = [], []
     for value in request.args.getlist("department"):
-        try:
-            department_id = database_id(value)
-        except ValueError:
-            continue
-        if department_id in names and department_id not in chosen:
+        department_id = _known(value, names)
+        if department_id is None:
+            unknown.append(f"“{value[:40]}”")
+        elif department_id not in chosen:
             chosen.append(department_id)
+    if unknown:
+        instead = "every department is shown" if not chosen else "the others are shown"
+        period.problems.append(f"No department {', '.join(unknown[:5])}: {instead}.")
     return chosen
+
+
+def _known(value: str, names: dict[int, str]) -> int | None:
+    try:
+        department_id = database_id(value)
+    except ValueError:
+        return None
+    return department_id if department_id in names else None
 
 
 def _today() -> date:
@@ -96,7 +124,7 @@ def _today() -> date:
 def _context() -> dict:
     names = department_names()
     period = Period(request.args, _today())
-    chosen = _chosen_departments(names)
+    chosen = _chosen_departments(names, period)
     first, last = period.first, period.last
     by_department = figures_by(["department_id"], first, last, chosen)
     pair_counts = figures_by(  # (which pairs promise most: their handoffs alone)
@@ -300,7 +328,7 @@ def pairs_csv():
     """Who promised on whose behalf, as CSV: every pair (the page shows the busiest)."""
     names = department_names()
     period = Period(request.args, _today())
-    chosen = set(_chosen_departments(names))
+    chosen = set(_chosen_departments(names, period))
     pairs = figures_by(["owner_department_id", "department_id"], period.first, period.last)
     header = [
         "promising department",
@@ -336,8 +364,8 @@ def commitments():
     one promising department if named."""
     names = department_names()
     period = Period(request.args, _today())
-    chosen = _chosen_departments(names)
-    owner = _chosen_owner(names)
+    chosen = _chosen_departments(names, period)
+    owner = _chosen_owner(names, period)
     start, end = period.bounds(organisation_zone())
     query = (
         select(Handoff, Commitment)
@@ -364,12 +392,13 @@ def commitments():
     )
 
 
-def _chosen_owner(names: dict[int, str]) -> int | None:
-    try:
-        owner = database_id(request.args.get("owner", ""))
-    except ValueError:
-        return None
-    return owner if owner in names else None
+def _chosen_owner(names: dict[int, str], period: Period) -> int | None:
+    """The promising department the URL names, if any; one that is not a department is said."""
+    value = request.args.get("owner", "")
+    owner = _known(value, names)
+    if value and owner is None:
+        period.problems.append(f"No department “{value[:40]}”: whoever promised is shown.")
+    return owner
 
 
 @bp.route("/insights/departments/<int:department_id>/targets", methods=["GET", "POST"])
@@ -405,7 +434,7 @@ def standing_promises():
     and the promises that are rarely used or often exceeded, over the period."""
     names = department_names()
     period = Period(request.args, _today())
-    chosen = _chosen_departments(names)
+    chosen = _chosen_departments(names, period)
     start, end = period.bounds(organisation_zone())
     suggestions = to_publish(period.first, period.last, chosen)
     uses = promise_use(start, end, chosen)

@@ -4,7 +4,8 @@ period.
 A department that keeps accepting the same request unchanged, with enough notice, answers
 by hand what a standing promise would answer at once. The same request is the same words
 asked of it (case and spaces aside); accepted unchanged is a first answer that accepts it;
-the notice is the time from the handover to the due time, and the shortest notice it
+the notice is the business time from the handover to the due time (in the department's
+hours, as a standing promise's lead time is counted), and the shortest notice it
 accepted is what a promise could offer. They are counted by week as they happen
 (insights.models.RequestWeek). A published promise that is rarely used, or whose
 limits are exceeded more often than kept, is named too.
@@ -12,11 +13,12 @@ limits are exceeded more often than kept, is named too.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
 from handoff.commitments.models import Handoff
+from handoff.departments.hours import business_day_minutes
 from handoff.insights.models import RequestWeek
 from handoff.insights.rollups import same_request
 from handoff.kernel.db import db
@@ -32,7 +34,8 @@ class Suggestion:
     ask: str  # as it was first asked
     requests: int  # answered by a person
     accepted: int
-    notice: timedelta  # the shortest notice among those accepted unchanged
+    notice: int  # the shortest notice among those accepted unchanged, in business minutes
+    day_minutes: int  # how long the department's working day is
     mean_answer: int  # business minutes the first answers took, on average
 
     @property
@@ -41,11 +44,12 @@ class Suggestion:
 
     @property
     def notice_in_units(self) -> tuple[int, str]:
-        """The notice as a standing promise's lead time: whole days from two days on, else
-        whole hours (at least one)."""
-        if self.notice >= timedelta(days=2):
-            return self.notice.days, "days"
-        return max(int(self.notice.total_seconds() // 3600), 1), "hours"
+        """The notice as a standing promise's lead time, rounded down so that the promise
+        would have covered every one of them: whole business days from two on, else whole
+        business hours."""
+        if self.notice >= 2 * self.day_minutes:
+            return self.notice // self.day_minutes, "days"
+        return self.notice // 60, "hours"
 
 
 @dataclass
@@ -92,7 +96,8 @@ def to_publish(first_week: date, last_week: date, department_ids=None) -> list[S
                 ask=ask,
                 requests=requests,
                 accepted=accepted,
-                notice=timedelta(minutes=int(notice)),
+                notice=int(notice),
+                day_minutes=business_day_minutes(department_id),
                 mean_answer=int(minutes or 0) // requests,
             )
         )
