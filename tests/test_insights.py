@@ -313,9 +313,8 @@ def test_a_request_accepted_unchanged_again_and_again_is_offered_as_a_standing_p
         with writes():
             services.accept(handoff, org.ben, handoff.requested_at + timedelta(minutes=10))
     page = client.get("/insights/standing-promises", query_string=period).text
-    assert "accepted 9 of 10 “Part of Installation” requests it answered, with 4 or more business days" in (
-        page
-    )
+    said = "accepted 9 of 10 “Part of Installation” requests it answered, with 4 or more business"
+    assert said in page
     link = page[page.index('href="/departments/') :].split('"')[1].replace("&amp;", "&")
     form = client.get(link).text  # the catalogue's form, filled in
     assert 'value="Part of Installation"' in form and 'value="4"' in form
@@ -473,3 +472,39 @@ def test_a_cell_list_with_an_owner_that_is_no_department_says_so(org, client, si
     )
     assert page.status_code == 200
     assert "No department “x”: whoever promised is shown." in page.text
+
+
+def test_a_name_a_spreadsheet_would_run_is_written_as_text(answered_week, org, client, sign_in):
+    from handoff.departments.models import Department
+
+    db.session.get(Department, org.installation.id).name = "=HYPERLINK(1)"
+    db.session.commit()
+    sign_in(client, org.dev)
+    period = {"from": "2026-05-11", "to": "2026-05-17"}
+    for path in ("/insights/departments.csv", "/insights/pairs.csv", "/insights/weeks.csv"):
+        text = client.get(path, query_string=period).text
+        assert "'=HYPERLINK(1)" in text, path
+        assert ",=HYPERLINK" not in text and not text.startswith("="), path
+    page = client.get("/insights", query_string={**period, "department": org.installation.id})
+    assert f"/insights/pairs.csv?department={org.installation.id}" in page.text
+
+
+def test_a_charts_words_say_the_weeks_that_missed_either_target():
+    from datetime import date
+    from types import SimpleNamespace
+
+    from handoff.insights.queries import Figures
+    from handoff.insights.routes import _chart
+
+    def week(on_time, late, within, answered):
+        f = Figures(answer_minutes=[(30, answered)])
+        f.counts.update(done_on_time=on_time, done_late=late, in_window=within, answered=answered)
+        return f
+
+    weeks = [(date(2026, 5, 4), week(9, 1, 2, 2)), (date(2026, 5, 11), week(1, 1, 1, 2))]
+    chart = _chart("Installation", weeks, SimpleNamespace(in_window=90, on_time=90))
+    said = chart["description"]
+    assert "week of 11 May: 30 min, 50 % within the window (missed the target of 90 %)" in said
+    assert "50 % done on time (missed 90 %)" in said
+    assert "The target of 90 % within the window was missed in 1 of 2 weeks." in said
+    assert "The target of 90 % done on time was missed in 1 of 2 weeks." in said

@@ -141,6 +141,9 @@ def _context() -> dict:
     trend = {d: [(w, by_week.get((d, w))) for w in period.weeks] for d in charted}
     targets = targets_of(shown)
     charts = {d: _chart(names[d], weeks, targets.get(d)) for d, weeks in trend.items()}
+    common = _common_scale([m for c in charts.values() for _, m, _ in c["bars"] if m is not None])
+    for chart in charts.values():  # one scale for all, so that a slow department looks slow
+        chart["top"] = common
     promisers = _most(pair_counts, 0, chosen=set(chosen) or None)
     answerers = _most(pair_counts, 1, chosen=set(chosen) or None)
     promisers = sorted(promisers, key=lambda d: names[d].casefold())
@@ -171,6 +174,16 @@ def _context() -> dict:
     }
 
 
+def _common_scale(values: list[int]) -> int:
+    """The top of the charts' one scale: the 95th percentile of every bar, so that a week or
+    two of a few very slow answers does not flatten every other bar (those few are drawn to
+    the top and marked; their numbers are in the words and the tables)."""
+    if not values:
+        return 0
+    ordered = sorted(values)
+    return max(ordered[-(-len(ordered) * 95 // 100) - 1], 1)
+
+
 def _most(pairs: dict, side: int, chosen) -> list[int]:
     """The departments on one side of the matrix (0: promising, 1: promised for) that take
     part in the most promises, at most MOST_IN_MATRIX (among `chosen`, if given)."""
@@ -185,7 +198,8 @@ def _chart(name: str, weeks, target=None) -> dict:
     """A department's weekly medians as a chart takes them, with the words a screen reader
     reads for it (and the weeks that missed its target, if it has one)."""
     goal = target.in_window if target is not None else None
-    items, missed, judged = [], 0, 0
+    on_time_goal = target.on_time if target is not None else None
+    items, missed, judged, late_weeks, late_judged = [], 0, 0, 0, 0
     for week, f in weeks:
         median = f.median if f is not None else None
         within = f.share("in_window", "answered") if f is not None else None
@@ -197,6 +211,12 @@ def _chart(name: str, weeks, target=None) -> dict:
                 if against(within, goal) == "missed":
                     missed += 1
                     words += f" (missed the target of {goal} %)"
+        on_time = f.on_time_share if f is not None else None
+        if on_time is not None and on_time_goal is not None:
+            late_judged += 1
+            if against(on_time, on_time_goal) == "missed":
+                late_weeks += 1
+                words += f", {format_share(on_time)} done on time (missed {on_time_goal} %)"
         items.append((f"{week:%d %b}", median, words))
     said = "; ".join(f"week of {label}: {words}" for label, _, words in items)
     verdict = (
@@ -204,6 +224,11 @@ def _chart(name: str, weeks, target=None) -> dict:
         if goal is not None and judged
         else ""
     )
+    if on_time_goal is not None and late_judged:
+        verdict += (
+            f" The target of {on_time_goal} % done on time was missed in {late_weeks} of "
+            f"{late_judged} weeks."
+        )
     return {
         "title": f"{name}: median time to answer, week by week",
         "description": f"Median business time to answer each week's handoffs. {said}.{verdict}",
@@ -238,11 +263,22 @@ def index():
     return render("insights/index.html", **_context())
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
+
+
+def _cell(value):
+    """A cell as a spreadsheet reads it: text that would start a formula (a department named
+    "=HYPERLINK(…)") is kept as text with a leading apostrophe; numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv(name: str, header: list[str], rows) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([_cell(value) for value in row] for row in rows)
     return Response(
         out.getvalue(),
         mimetype="text/csv",
@@ -438,7 +474,9 @@ def standing_promises():
     start, end = period.bounds(organisation_zone())
     suggestions = to_publish(period.first, period.last, chosen)
     uses = promise_use(start, end, chosen)
-    reasons = common_reasons(start, end, chosen)
+    reasons = sorted(  # (by department name, each department's as common_reasons orders them)
+        common_reasons(start, end, chosen), key=lambda r: names[r.department_id].casefold()
+    )
     return render(
         "insights/standing_promises.html",
         names=names,
