@@ -219,6 +219,15 @@ def test_a_cell_lists_the_commitments_behind_it(answered_week, org, make, client
         assert c.reference in listed
     assert other.reference not in listed
     assert "promised by Sales" in listed
+    # what happened to each, as the figures count it: one each accepted, declined, countered
+    rows = {
+        c.reference: listed[listed.index(c.reference) :].split("</tr>")[0] for c in answered_week
+    }
+    said = sorted(
+        next(w for w in ("accepted", "declined", "countered") if f"<td>{w}</td>" in row)
+        for row in rows.values()
+    )
+    assert said == ["accepted", "countered", "declined"]
 
 
 def test_a_period_the_url_gets_wrong_is_mended_and_said(answered_week, org, client, sign_in):

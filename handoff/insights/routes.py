@@ -15,7 +15,7 @@ from handoff.departments.models import Department
 from handoff.insights.formats import format_minutes, format_rate, format_share
 from handoff.insights.forms import TargetsForm
 from handoff.insights.queries import department_names, figures_by, weeks_between
-from handoff.insights.rollups import organisation_zone
+from handoff.insights.rollups import ANSWERS, REMINDERS, organisation_zone
 from handoff.insights.services import may_set_targets, set_targets, targets_of
 from handoff.insights.suggestions import (
     LEAST_REQUESTS,
@@ -28,6 +28,7 @@ from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.kernel.forms import database_id
+from handoff.kernel.timeline import TimelineEvent
 from handoff.web import attempt, render, row_url
 
 bp = Blueprint("insights", __name__)
@@ -417,6 +418,7 @@ def commitments():
     found = db.session.execute(query).all()
     return render(
         "insights/commitments.html",
+        happened=_what_happened([h.id for h, _ in found[:MOST_DRILLED]]),
         found=found[:MOST_DRILLED],
         more=len(found) > MOST_DRILLED,
         names=names,
@@ -426,6 +428,51 @@ def commitments():
         back=url_for("insights.index", **period.args()),
         row_url=row_url,
     )
+
+
+def _what_happened(handoff_ids: list[int]) -> dict[int, tuple[list[str], int]]:
+    """Each handoff's answers in order, as the figures count them ("countered", "accepted",
+    "accepted at once by standing promise", "declined", "done on time", "done late"), and
+    how many reminders it needed: one read of the timeline for the list."""
+    happened: dict[int, tuple[list[str], int]] = {i: ([], 0) for i in handoff_ids}
+    if not handoff_ids:
+        return happened
+    due = dict(
+        db.session.execute(
+            select(Handoff.id, Handoff.due_at).where(Handoff.id.in_(handoff_ids))
+        ).all()
+    )
+    for handoff_id, kind, data, summary, at in db.session.execute(
+        select(
+            TimelineEvent.handoff_id,
+            TimelineEvent.kind,
+            TimelineEvent.data,
+            TimelineEvent.summary,
+            TimelineEvent.created_at,
+        )
+        .where(
+            TimelineEvent.handoff_id.in_(handoff_ids),
+            TimelineEvent.kind.in_([*ANSWERS, "complete", "nag"]),
+        )
+        .order_by(TimelineEvent.id)
+    ):
+        answers, reminders = happened[handoff_id]
+        data = data or {}
+        if kind == "nag":
+            if data.get("what") == "reminder" and data.get("reminder") in REMINDERS:
+                happened[handoff_id] = (answers, reminders + 1)
+            continue
+        if kind == "complete":
+            answers.append("done on time" if at <= due[handoff_id] else "done late")
+        elif kind == "accept" and (
+            data.get("promise") or summary.startswith("Accepted by standing")
+        ):
+            answers.append("accepted at once by standing promise")
+        else:
+            answers.append(
+                {"accept": "accepted", "counter": "countered", "decline": "declined"}[kind]
+            )
+    return happened
 
 
 def _chosen_owner(names: dict[int, str], period: Period) -> int | None:
