@@ -96,3 +96,15 @@ def test_an_upsert_keeps_the_first_value_and_the_least_of_the_least_columns(org,
         120,
         40,
     )
+
+
+def test_counts_of_a_transaction_that_ends_without_its_commit_are_not_written_later(org, app):
+    key = {"week": date(2026, 11, 30), "department_id": org.sales.id}
+    with writing():
+        add_up(DepartmentWeek, key, handoffs=7)
+        db.session.close()  # (no commit, no rollback asked for)
+    with writing():
+        add_up(DepartmentWeek, key, declined=1)
+        db.session.commit()
+    row = db.session.scalars(select(DepartmentWeek).execution_options(populate_existing=True)).one()
+    assert (row.handoffs, row.declined) == (0, 1)

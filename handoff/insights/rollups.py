@@ -46,7 +46,12 @@ def organisation_zone() -> ZoneInfo:
 @sa_event.listens_for(db.session, "after_rollback")
 def _forget_zone(session) -> None:
     session.info.pop(_ZONE, None)
-    session.info.pop(_BY_ID, None)
+
+
+@sa_event.listens_for(db.session, "after_transaction_end")
+def _forget_counts_by_id(session, transaction) -> None:
+    if transaction.parent is None:  # (ended without its commit: the counts go with it)
+        session.info.pop(_BY_ID, None)
 
 
 def same_request(ask: str) -> str:

@@ -88,10 +88,12 @@ def _write(session: Session) -> None:
         connection.execute(_statement(dialect, *shape), parameters)
 
 
-@event.listens_for(Session, "after_rollback")
-@event.listens_for(Session, "after_soft_rollback")
-def _forget(session: Session, *args) -> None:
-    session.info.pop(_TALLY, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction) -> None:
+    """A transaction that ends without its commit (a rollback, a close) takes its counts
+    with it: none is written by the next one."""
+    if transaction.parent is None:
+        session.info.pop(_TALLY, None)
 
 
 @cache
