@@ -1,7 +1,10 @@
 """The kernel's database helpers, on SQLite and PostgreSQL alike."""
 
+import contextlib
+import threading
 from datetime import date
 
+import pytest
 from sqlalchemy import event, select
 
 from handoff.insights.models import DepartmentWeek, RequestWeek
@@ -105,6 +108,85 @@ def test_counts_of_a_transaction_that_ends_without_its_commit_are_not_written_la
         db.session.close()  # (no commit, no rollback asked for)
     with writing():
         add_up(DepartmentWeek, key, declined=1)
+        db.session.commit()
+    row = db.session.scalars(select(DepartmentWeek).execution_options(populate_existing=True)).one()
+    assert (row.handoffs, row.declined) == (0, 1)
+
+
+def test_two_transactions_counting_the_same_rows_differently_take_them_in_one_order(
+    org, app, app_factory, database_url
+):
+    """One counts reminders for Sales then reminders and escalations for Installation, the
+    other the reverse, at the same moment: each table's rows are written in key order
+    whatever was counted, so neither waits for the other in a circle (a deadlock)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks between two connections are PostgreSQL's case")
+    week = date(2026, 11, 30)
+    sales = {"week": week, "department_id": org.sales.id}
+    installation = {"week": week, "department_id": org.installation.id}
+    with writing():
+        add_up(DepartmentWeek, sales, handoffs=1)
+        add_up(DepartmentWeek, installation, handoffs=1)
+        db.session.commit()
+    together = threading.Barrier(2)
+    errors = []
+
+    def count(first, second):
+        other = app_factory()
+        with other.app_context():
+            waited = []
+
+            def meet(conn, cursor, statement, *args):
+                # both hold what they wrote first before either goes on (as far as the one
+                # order lets them: the second may wait for the first's rows meanwhile)
+                first_insert = not waited and statement.lstrip().upper().startswith(
+                    "INSERT INTO DEPARTMENT_WEEK"
+                )
+                if first_insert:
+                    waited.append(True)
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        together.wait(timeout=2)
+
+            event.listen(db.engine, "after_cursor_execute", meet)
+            try:
+                with writing():
+                    add_up(DepartmentWeek, first, reminders=1)
+                    add_up(DepartmentWeek, second, reminders=1, escalations=1)
+                    db.session.commit()
+            except Exception as error:  # (a deadlock, said by the database)
+                errors.append(repr(error)[:300])
+                db.session.rollback()
+            finally:
+                event.remove(db.engine, "after_cursor_execute", meet)
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=count, args=(sales, installation)),
+        threading.Thread(target=count, args=(installation, sales)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    db.session.rollback()
+    rows = {
+        r.department_id: (r.handoffs, r.reminders, r.escalations)
+        for r in db.session.scalars(
+            select(DepartmentWeek).execution_options(populate_existing=True)
+        )
+    }
+    assert rows == {org.sales.id: (1, 2, 1), org.installation.id: (1, 2, 1)}
+
+
+def test_counts_made_before_any_statement_are_forgotten_by_a_rollback(org, app):
+    key = {"week": date(2026, 11, 30), "department_id": org.sales.id}
+    sales = org.sales.id
+    db.session.commit()  # (no transaction under way now)
+    with writing():
+        add_up(DepartmentWeek, {**key, "department_id": sales}, handoffs=100)
+        db.session.rollback()
+        add_up(DepartmentWeek, {**key, "department_id": sales}, declined=1)
         db.session.commit()
     row = db.session.scalars(select(DepartmentWeek).execution_options(populate_existing=True)).one()
     assert (row.handoffs, row.declined) == (0, 1)

@@ -1,5 +1,6 @@
 """Keeping the figures true: the reactions to the domain events that count what happened
-(see handoff.reactions), each one upsert in the verb's own transaction.
+(see handoff.reactions), added up in the verb's own transaction and written at its commit
+(handoff.kernel.tally).
 
 A handoff's figures go to the week it was handed over, whenever they happen: an answer on
 Tuesday to Monday's handoff counts in Monday's week. Only a person's first answer to a
@@ -80,7 +81,9 @@ def _count_handoff_id(handoff_id: int, **amounts: int) -> None:
     """Count for the handoff with this id: its department, promiser and week are read for
     all such counts of the transaction at once, at its commit (a round of the sweep counts a
     hundred reminders)."""
-    held = db.session.info.setdefault(_BY_ID, {}).setdefault(handoff_id, {})
+    session = db.session()
+    session.connection()  # (begun, so that however it ends, its end forgets these)
+    held = session.info.setdefault(_BY_ID, {}).setdefault(handoff_id, {})
     for name, amount in amounts.items():
         held[name] = held.get(name, 0) + amount
 

@@ -4,9 +4,17 @@ A verb or a sweep that counts (`add_up`, `upsert`) adds to a tally held by the s
 before the transaction commits, each table's rows are written as one INSERT … ON CONFLICT DO
 UPDATE with every row as its parameters (`n = n + excluded.n`), so that two transactions may
 count the same row at once without losing a count, on both databases. A round of the sweep
-that records a hundred reminders writes its counts in two statements instead of four
-hundred; the rows are written in key order, so that two committers never wait for each
-other in a circle. A rollback forgets the tally with everything else.
+that records a hundred reminders writes its counts in a statement a table instead of a
+statement a count. Every row of a table is written in one order, the key's (the counters a
+transaction touched are one set for the whole table, those a row did not count being 0),
+and the tables in name order, so that two committers take the same rows in the same order
+and never wait for each other in a circle. What the transaction has not flushed yet is
+flushed first, so that the counted rows are locked last and for the shortest time.
+
+Counting begins the transaction if none has begun, and a transaction that ends without its
+commit (a rollback, a close) takes its counts with it. A savepoint's release writes nothing
+(the counts wait for the transaction's own commit), and a savepoint's rollback does not take
+back what was counted inside it: nothing counts inside one.
 
 What is counted is not readable in the transaction that counts it (nothing reads it there:
 the figures are read by pages, after the commit).
@@ -20,25 +28,27 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-_TALLY = "tally.rows"
+_COUNTS = "tally.counts"  # (model, key columns) → {key values: {counter: amount}}
+_ROWS = "tally.rows"  # (model, key, value columns, added, least) → {key values: values}
 _preparers: list[Callable[[Session], None]] = []
 
 
 def add_up(model, key: dict, **amounts: int) -> None:
     """Add `amounts` to the counters of the row `key` names, making the row when there is
     none (written at the commit)."""
-    upsert(model, key, amounts, added=tuple(amounts))
+    counts = _tally(_COUNTS).setdefault((model, tuple(key)), {})
+    row = counts.setdefault(tuple(key.values()), {})
+    for name, amount in amounts.items():
+        row[name] = row.get(name, 0) + (amount or 0)
 
 
 def upsert(model, key: dict, values: dict, added=(), least=()) -> None:
     """Make the row `key` names with `values`, or, when it is there, add the `added` columns
     to it and keep the least of the `least` ones (a NULL is no value); other columns keep
-    what they have (written at the commit)."""
-    from handoff.kernel.db import db
-
-    rows = db.session.info.setdefault(_TALLY, {})
+    what they have (written at the commit). A table is counted by this or by add_up, not
+    both (each way is written in key order, one after the other)."""
     shape = (model, tuple(key), tuple(values), tuple(added), tuple(least))
-    held = rows.setdefault(shape, {})
+    held = _tally(_ROWS).setdefault(shape, {})
     ident = tuple(key.values())
     if ident not in held:
         held[ident] = dict(values)
@@ -57,6 +67,16 @@ def before_writing(prepare: Callable[[Session], None]) -> Callable[[Session], No
     return prepare
 
 
+def _tally(name: str) -> dict:
+    """This transaction's tally of one kind (the transaction begun if it was not, so that its
+    end, however it ends, forgets the tally)."""
+    from handoff.kernel.db import db
+
+    session = db.session()
+    session.connection()
+    return session.info.setdefault(name, {})
+
+
 def _order(ident: tuple) -> tuple:
     """A row's place in the order rows are written in (None first)."""
     return tuple((value is not None, value) for value in ident)
@@ -72,19 +92,33 @@ def _least(a, b):
 
 @event.listens_for(Session, "before_commit")
 def _write(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # (a savepoint released: the counts wait for the transaction's commit)
     for prepare in _preparers:
         prepare(session)
-    rows = session.info.pop(_TALLY, None)
-    if not rows:
+    counts = session.info.pop(_COUNTS, None) or {}
+    rows = session.info.pop(_ROWS, None) or {}
+    if not counts and not rows:
         return
+    session.flush()
     dialect = session.get_bind().dialect.name
     connection = session.connection()
-    for shape in sorted(rows, key=lambda s: (s[0].__tablename__, s[1:])):
-        key, held = shape[1], rows[shape]
+    statements = []
+    for (model, key), held in counts.items():
+        names = tuple(sorted({name for row in held.values() for name in row}))
+        parameters = [
+            {**dict(zip(key, ident, strict=True)), **dict.fromkeys(names, 0), **held[ident]}
+            for ident in sorted(held, key=_order)
+        ]
+        statements.append((model.__tablename__, 0, (model, key, names, names, ()), parameters))
+    for shape, held in rows.items():
+        key = shape[1]
         parameters = [
             {**dict(zip(key, ident, strict=True)), **held[ident]}
             for ident in sorted(held, key=_order)
         ]
+        statements.append((shape[0].__tablename__, 1, shape, parameters))
+    for _, _, shape, parameters in sorted(statements, key=lambda s: (s[0], s[1], repr(s[2][1:]))):
         connection.execute(_statement(dialect, *shape), parameters)
 
 
@@ -93,7 +127,8 @@ def _forget(session: Session, transaction) -> None:
     """A transaction that ends without its commit (a rollback, a close) takes its counts
     with it: none is written by the next one."""
     if transaction.parent is None:
-        session.info.pop(_TALLY, None)
+        session.info.pop(_COUNTS, None)
+        session.info.pop(_ROWS, None)
 
 
 @cache
