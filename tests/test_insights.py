@@ -439,8 +439,8 @@ def test_an_away_leads_weekly_mail_goes_to_whoever_answers_for_them(answered_wee
     assert sorted(mails) == sorted([org.ana.email, org.ivo.email])
     for_ben = mails[org.ivo.email]
     assert "Installation" in for_ben.subject
-    assert "for Ben Okafor, who is away" in for_ben.body_text
-    assert "for Ben Okafor, who is away" in for_ben.body_html
+    assert "for Ben Okafor, who is away: you answer for them meanwhile" in for_ben.body_text
+    assert "for Ben Okafor, who is away: you answer for them meanwhile" in for_ben.body_html
     assert "who is away" not in mails[org.ana.email].body_text
 
 
@@ -517,3 +517,33 @@ def test_a_charts_words_say_the_weeks_that_missed_either_target():
     assert "50 % done on time (missed 90 %)" in said
     assert "The target of 90 % within the window was missed in 1 of 2 weeks." in said
     assert "The target of 90 % done on time was missed in 1 of 2 weeks." in said
+
+
+def test_a_lead_answering_for_another_lead_gets_the_week_once_saying_so(
+    answered_week, org, make, app
+):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from handoff.departments import away
+    from handoff.insights.weekly import write_weekly_reports
+    from handoff.mail import OutboxMessage
+
+    zoe = make.person("Zoe Adler", lead_of=[org.installation])
+    with writes():
+        away.mark_away(
+            org.ben,
+            first_day=date(2026, 5, 18),
+            last_day=date(2026, 5, 22),
+            delegate=zoe,
+            note="",
+            actor=org.ben,
+            zone=BERLIN,
+            now=MONDAY_9,
+        )
+    write_weekly_reports(berlin(2026, 5, 18, 8, 30))
+    db.session.rollback()
+    mails = [m for m in db.session.scalars(select(OutboxMessage)) if "Installation" in m.subject]
+    assert [m.to_address for m in mails] == [zoe.email]
+    assert "You get this also for Ben Okafor, who is away" in mails[0].body_text

@@ -6,6 +6,7 @@ A round of the nagger writes it once the week is over and the department's hours
 naggers run: the first to claim the (department, week) writes it, in the same transaction.
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -55,10 +56,21 @@ def write_weekly_reports(now: datetime) -> int:
     return written
 
 
+@dataclass
+class Reader:
+    """Who gets a department's week: a lead, or whoever answers for an away lead."""
+
+    person_id: int
+    name: str
+    email: str
+    own: bool = True  # a lead of the department themselves
+    standing_in_for: list[str] = field(default_factory=list)  # the away leads, by name
+
+
 def _leads(exclude: set[int], presence: Presence) -> dict[int, tuple[str, list]]:
     """Each department's leads, by department, but those done: a lead who is away is
     replaced by the person answering for them (who gets it for them), or left out when
-    nobody does. Each one (person id, name, address, for whom or None), once."""
+    nobody does. Each one once: (person id, name, address, the away leads they get it for)."""
     found: dict[int, tuple[str, list]] = {}
     for department_id, name, person_id, person_name, email in db.session.execute(
         select(Department.id, Department.name, Person.id, Person.name, Person.email)
@@ -69,15 +81,20 @@ def _leads(exclude: set[int], presence: Presence) -> dict[int, tuple[str, list]]
     ):
         if department_id in exclude:
             continue
-        reader = (person_id, person_name, email, None)
+        reader = Reader(person_id, person_name, email)
         if presence.is_away(person_id):
             delegate = presence.delegate_of(person_id)
             if delegate is None or not delegate.email:
                 continue
-            reader = (delegate.id, delegate.name, delegate.email, person_name)
+            reader = Reader(delegate.id, delegate.name, delegate.email, own=False)
         readers = found.setdefault(department_id, (name, []))[1]
-        if all(r[0] != reader[0] for r in readers):  # (a delegate for two leads: once)
-            readers.append(reader)
+        known = next((r for r in readers if r.person_id == reader.person_id), None)
+        if known is None:  # (a lead who also answers for another, or one for two: once)
+            known = reader
+            readers.append(known)
+        known.own |= reader.own
+        if not reader.own:
+            known.standing_in_for.append(person_name)
     return found
 
 
@@ -120,8 +137,13 @@ def _write(department_id: int, name: str, people: list, week, now: datetime) -> 
     )
     subject = f"[Handoff] {name}'s week of {week:%d %b}: {said}"
     rows = []
-    for person_id, person_name, email, standing_in_for in people:
-        said = {"recipient": person_name, "standing_in_for": standing_in_for}
+    for reader in people:
+        person_id, person_name, email = reader.person_id, reader.name, reader.email
+        said = {
+            "recipient": person_name,
+            "standing_in_for": reader.standing_in_for,
+            "also": reader.own,
+        }
         text = render_template("email/weekly.txt", **said, **context)
         html = render_template("email/weekly.html", **said, **context)
         rows.append(

@@ -34,8 +34,10 @@ def upgrade():
         ),
         sqlite_with_rowid=False,
     )
-    # every figure counted anew from the record (the code counts into every table of today,
-    # so only the latest migration of these tables may call it)
+    # every figure counted anew from the record, by today's code: it reads today's handoffs,
+    # timeline, hours and policies and writes today's insights tables, so a later migration
+    # that changes any of those moves this call to itself (an upgrade from before this one
+    # would otherwise count with columns not there yet)
     from handoff.insights.rebuild import rebuild
 
     rebuild(op.get_bind())
