@@ -418,7 +418,7 @@ def commitments():
     found = db.session.execute(query).all()
     return render(
         "insights/commitments.html",
-        happened=_what_happened([h.id for h, _ in found[:MOST_DRILLED]]),
+        happened=_what_happened(found[:MOST_DRILLED]),
         found=found[:MOST_DRILLED],
         more=len(found) > MOST_DRILLED,
         names=names,
@@ -430,18 +430,16 @@ def commitments():
     )
 
 
-def _what_happened(handoff_ids: list[int]) -> dict[int, tuple[list[str], int]]:
+def _what_happened(found: list) -> dict[int, tuple[list[str], int]]:
     """Each handoff's answers in order, as the figures count them ("countered", "accepted",
     "accepted at once by standing promise", "declined", "done on time", "done late"), and
     how many reminders it needed: one read of the timeline for the list."""
+    handoff_ids = [h.id for h, _ in found]
     happened: dict[int, tuple[list[str], int]] = {i: ([], 0) for i in handoff_ids}
     if not handoff_ids:
         return happened
-    due = dict(
-        db.session.execute(
-            select(Handoff.id, Handoff.due_at).where(Handoff.id.in_(handoff_ids))
-        ).all()
-    )
+    commitment_ids = sorted({c.id for _, c in found})  # (the timeline's index is by commitment)
+    due = {h.id: h.due_at for h, _ in found}
     for handoff_id, kind, data, summary, at in db.session.execute(
         select(
             TimelineEvent.handoff_id,
@@ -451,6 +449,7 @@ def _what_happened(handoff_ids: list[int]) -> dict[int, tuple[list[str], int]]:
             TimelineEvent.created_at,
         )
         .where(
+            TimelineEvent.commitment_id.in_(commitment_ids),
             TimelineEvent.handoff_id.in_(handoff_ids),
             TimelineEvent.kind.in_([*ANSWERS, "complete", "nag"]),
         )
