@@ -358,8 +358,9 @@ def test_a_promise_published_during_the_period_is_not_called_rarely_used(org, ap
             max_amount=None,
             max_quantity=None,
         )
-    judged = {u.name for u in promise_use(now - timedelta(days=7), now)}
-    assert judged == {"Old one"}
+    uses = {u.name: u for u in promise_use(now - timedelta(days=7), now)}
+    assert set(uses) == {"Old one", "New one"}  # (both judged by their limits)
+    assert uses["Old one"].rarely_used and not uses["New one"].rarely_used
 
 
 def test_the_most_common_reasons_to_decline_are_listed_most_given_first(org, make, client, sign_in):
@@ -547,3 +548,30 @@ def test_a_lead_answering_for_another_lead_gets_the_week_once_saying_so(
     mails = [m for m in db.session.scalars(select(OutboxMessage)) if "Installation" in m.subject]
     assert [m.to_address for m in mails] == [zoe.email]
     assert "You get this also for Ben Okafor, who is away" in mails[0].body_text
+
+
+def test_with_departments_chosen_the_matrix_shows_their_pairs_alone_and_the_way_back_keeps_them(
+    answered_week, org, make, client, sign_in
+):
+    other = make.commitment(  # Sales for Billing: a pair Installation is not part of
+        by=org.ana, owner=org.sales, route=[org.billing], at=MONDAY_9 + timedelta(hours=1)
+    )
+    assert other
+    sign_in(client, org.dev)
+    period = {"from": "2026-05-11", "to": "2026-05-17"}
+    page = client.get("/insights", query_string={**period, "department": org.installation.id})
+    assert 'aria-label="Sales for Installation: 3 promised' in page.text
+    assert 'aria-label="Sales for Billing' not in page.text
+    everyone = client.get("/insights", query_string=period).text
+    assert 'aria-label="Sales for Billing: 1 promised' in everyone
+    cell = page.text.split('aria-label="Sales for Installation')[0].rsplit('href="', 1)[1]
+    listed = client.get(cell.split('"')[0].replace("&amp;", "&")).text
+    back = listed.split('">Back to insights')[0].rsplit('href="', 1)[1].replace("&amp;", "&")
+    assert f"department={org.installation.id}" in back and "from=2026-05-11" in back
+    assert "Part of Installation" in listed  # what was asked, beside when it was due
+
+
+def test_a_first_week_after_this_one_alone_is_said_as_it_is(org, client, sign_in):
+    sign_in(client, org.dev)
+    page = client.get("/insights", query_string={"from": "2099-01-05"}).text
+    assert "The first week is after this week" in page and "swapped" not in page

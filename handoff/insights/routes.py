@@ -45,12 +45,17 @@ class Period:
 
     def __init__(self, args, today: date):
         self.problems: list[str] = []  # what the URL asked that could not be, and what instead
-        last = self._read(args, "to", "today's week") or today
+        asked_last = self._read(args, "to", "up to today's week")
+        last = asked_last or today
         first = self._read(args, "from", f"the {DEFAULT_WEEKS} weeks up to the last")
         first = first or last - timedelta(weeks=DEFAULT_WEEKS - 1)
         if first > last:
             first, last = last, first
-            self.problems.append("The first week came after the last: they were swapped.")
+            self.problems.append(
+                "The first week came after the last: they were swapped."
+                if asked_last
+                else "The first week is after this week: the weeks from this one to it are shown."
+            )
         if (last - first).days > MOST_WEEKS * 7:
             first = last - timedelta(weeks=MOST_WEEKS - 1)
             self.problems.append(
@@ -65,7 +70,7 @@ class Period:
         if text and day is None:
             self.problems.append(
                 f"“{text[:40]}” is not a date (write it as 2026-11-30, from 2000 to 2099): "
-                f"{instead} is shown."
+                f"{instead} instead."
             )
         return day
 
@@ -154,6 +159,8 @@ def _context() -> dict:
         if promisers and answerers
         else {}
     )
+    if chosen:  # (the pairs a chosen department is part of, as in the CSV)
+        by_pair = {k: f for k, f in by_pair.items() if k[0] in chosen or k[1] in chosen}
     return {
         "names": names,
         "period": period,
@@ -425,7 +432,7 @@ def commitments():
         period=period,
         chosen=chosen,
         owner=owner,
-        back=url_for("insights.index", **period.args()),
+        back=url_for("insights.index", department=_shown(names), **period.args()),
         row_url=row_url,
     )
 
@@ -472,6 +479,12 @@ def _what_happened(found: list) -> dict[int, tuple[list[str], int]]:
                 {"accept": "accepted", "counter": "countered", "decline": "declined"}[kind]
             )
     return happened
+
+
+def _shown(names: dict[int, str]) -> list[int]:
+    """The departments the insights page showed, for the way back to it (`shown` in the URL;
+    anything else in it is left out)."""
+    return [d for d in (_known(v, names) for v in request.args.getlist("shown")) if d][:200]
 
 
 def _chosen_owner(names: dict[int, str], period: Period) -> int | None:
@@ -530,8 +543,9 @@ def standing_promises():
         chosen=chosen,
         suggestions=suggestions,
         reasons=reasons,
-        rarely=[u for u in uses if u.at_once < 2],
-        exceeded=[u for u in uses if u.beyond > u.at_once],
+        rarely=[u for u in uses if u.rarely_used],
+        exceeded=[u for u in uses if u.exceeded],
+        judged=uses,
         least=LEAST_REQUESTS,
         least_share=round(LEAST_SHARE * 100),
         settable={d for d in names if current_user.is_admin or current_user.is_lead_of(d)},

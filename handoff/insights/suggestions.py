@@ -59,6 +59,17 @@ class PromiseUse:
     name: str
     at_once: int  # handoffs it accepted at once
     beyond: int  # handoffs that named it but needed an answer (beyond its limits)
+    whole_period: bool = True  # offered since before the period (else: published during it)
+
+    @property
+    def rarely_used(self) -> bool:
+        """Accepted fewer than two at once over a whole period it was offered in."""
+        return self.whole_period and self.at_once < 2
+
+    @property
+    def exceeded(self) -> bool:
+        """Named more often beyond its limits than within them."""
+        return self.beyond > self.at_once
 
 
 def to_publish(first_week: date, last_week: date, department_ids=None) -> list[Suggestion]:
@@ -116,15 +127,17 @@ def _published_names() -> dict[int, set[str]]:
 
 
 def promise_use(start: datetime, end: datetime, department_ids=None) -> list[PromiseUse]:
-    """Each standing promise offered since before the period, and how the handoffs that named
-    it in the period went: accepted at once, or beyond its limits (needing an answer)."""
-    promises = select(StandingPromise).where(  # (one published during the period: not yet)
-        StandingPromise.active.is_(True), StandingPromise.created_at <= start
+    """Each standing promise offered in the period, and how the handoffs that named it in the
+    period went: accepted at once, or beyond its limits (needing an answer). One published
+    during the period is judged by its limits, not by how often it was used."""
+    promises = select(StandingPromise).where(
+        StandingPromise.active.is_(True), StandingPromise.created_at < end
     )
     if department_ids:
         promises = promises.where(StandingPromise.department_id.in_(department_ids))
     uses = {
-        p.id: PromiseUse(p.id, p.department_id, p.name, 0, 0) for p in db.session.scalars(promises)
+        p.id: PromiseUse(p.id, p.department_id, p.name, 0, 0, p.created_at <= start)
+        for p in db.session.scalars(promises)
     }
     if not uses:
         return []
