@@ -436,7 +436,9 @@ CATALOGUE = {
 
 
 def _catalogues(departments, people_by_department, now) -> dict:
-    """Each department's standing promises, published by its lead, who is also on duty."""
+    """Each department's standing promises, published by its lead, who is also on duty: a day
+    before the history begins, so that every acceptance by one comes after it."""
+    published = now - timedelta(weeks=HISTORY_WEEKS, days=1)
     promises = {}
     for name, (title, covers, lead, amount, quantity) in CATALOGUE.items():
         lead_person = next(
@@ -445,7 +447,7 @@ def _catalogues(departments, people_by_department, now) -> dict:
         promises[name] = save_promise(
             departments[name],
             lead_person,
-            now - timedelta(days=40),
+            published,
             promise=None,
             name=title,
             covers=covers,
@@ -453,7 +455,7 @@ def _catalogues(departments, people_by_department, now) -> dict:
             max_amount=amount,
             max_quantity=quantity,
         )
-        set_on_duty(departments[name], lead_person, now - timedelta(days=40), lead_person)
+        set_on_duty(departments[name], lead_person, published, lead_person)
     return promises
 
 
