@@ -31,7 +31,7 @@ from handoff.web import (
 )
 
 # The forms that take a file, by endpoint, and the field it comes in.
-TAKES_FILES = {"nagging_admin.holidays_preview": {"calendar"}}
+TAKES_FILES = {"nagging_admin.holidays_preview": {"calendar"}, "admin.people_preview": {"people"}}
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

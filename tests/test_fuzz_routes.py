@@ -194,6 +194,9 @@ SPECS: dict[str, Spec] = {
     "admin.people": Spec(),
     "admin.new_person": Spec(form=PERSON_FORM),
     "admin.person": Spec(path={"person_id": "person"}, form=PERSON_FORM),
+    "admin.people_import_form": Spec(),
+    "admin.people_preview": Spec(form={"people": "text"}),
+    "admin.people_import": Spec(form={"rows": "text"}),
     "board.index": Spec(
         query={
             "show": "choice:waiting|at_risk|overdue|due_today",
@@ -263,7 +266,9 @@ SPECS: dict[str, Spec] = {
     "insights.departments_csv": Spec(query=INSIGHTS_QUERY),
     "insights.weeks_csv": Spec(query=INSIGHTS_QUERY),
     "insights.pairs_csv": Spec(query=INSIGHTS_QUERY),
-    "insights.commitments": Spec(query={**INSIGHTS_QUERY, "owner": "department"}),
+    "insights.commitments": Spec(
+        query={**INSIGHTS_QUERY, "owner": "department", "shown": "department"}
+    ),
     "insights.standing_promises": Spec(query=INSIGHTS_QUERY),
     "insights.targets": Spec(
         path={"department_id": "department"}, form={"in_window": "int", "on_time": "int"}

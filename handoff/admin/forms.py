@@ -1,7 +1,16 @@
 """Forms for setting up departments and people."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from handoff.departments.models import ROLES
@@ -39,3 +48,32 @@ class PersonForm(FlaskForm):
 class MembershipForm(FlaskForm):
     person_id = SelectField("Person", coerce=picked_id)
     role = SelectField("Role", choices=choices((r, r.capitalize()) for r in ROLES))
+
+
+PEOPLE_FILE_BYTES = 512 * 1024
+
+
+class PeopleFileForm(FlaskForm):
+    """A CSV file of people and departments, run as a dry run before anything is saved."""
+
+    people = FileField(
+        "CSV file",
+        validators=[
+            FileRequired("Choose a CSV file."),
+            FileAllowed(
+                ["csv", "txt"], "That is not a CSV file: choose one whose name ends in .csv."
+            ),
+            FileSize(PEOPLE_FILE_BYTES, message="The file is larger than 512 KB."),
+        ],
+    )
+
+
+class PeopleRowsForm(FlaskForm):
+    """The rows a dry run showed, sent back to be imported."""
+
+    rows = HiddenField(
+        validators=[
+            DataRequired("The rows to import were not sent."),
+            Length(max=PEOPLE_FILE_BYTES * 4 // 3 + 4),
+        ]
+    )

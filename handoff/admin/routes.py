@@ -1,15 +1,26 @@
 """Admins set up departments, people and who belongs where."""
 
+import base64
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
 from handoff.accounts.services import PersonInput, add_person, change_person
-from handoff.admin.forms import DepartmentForm, MembershipForm, PersonForm
+from handoff.admin.forms import (
+    PEOPLE_FILE_BYTES,
+    DepartmentForm,
+    MembershipForm,
+    PeopleFileForm,
+    PeopleRowsForm,
+    PersonForm,
+)
+from handoff.admin.people_import import import_rows, read_rows
 from handoff.departments import services as department_services
 from handoff.departments.models import Department, Membership
 from handoff.kernel.db import db
+from handoff.kernel.errors import InvalidInput
 from handoff.kernel.forms import choices
 from handoff.web import attempt
 
@@ -164,3 +175,82 @@ def _given(form: PersonForm) -> PersonInput:
         is_admin=form.is_admin.data,
         active=form.active.data,
     )
+
+
+@bp.get("/people/import")
+def people_import_form():
+    return render_template(
+        "admin/people_import.html", file_form=PeopleFileForm(), outcomes=None, rows_form=None
+    )
+
+
+@bp.post("/people/import/preview")
+def people_preview():
+    """What each row of a CSV file would do, found by doing it and rolling it back."""
+    file_form = PeopleFileForm()
+    outcomes, data = None, b""
+    if file_form.validate():
+        data = file_form.people.data.read(PEOPLE_FILE_BYTES + 1)
+        outcomes = _dry_run(file_form, data)
+    if outcomes is None:
+        return render_template(
+            "admin/people_import.html", file_form=file_form, outcomes=None, rows_form=None
+        ), 422
+    rows_form = PeopleRowsForm(formdata=None, rows=base64.b64encode(data).decode("ascii"))
+    return render_template(
+        "admin/people_import.html",
+        file_form=PeopleFileForm(formdata=None),
+        outcomes=outcomes,
+        rows_form=rows_form,
+        file_name=(file_form.people.data.filename or "")[:120],
+    )
+
+
+@bp.route("/people/import", methods=["GET", "POST"])
+def people_import():
+    """Import the rows a dry run showed: all of them, or none if a row is wrong now."""
+    if request.method in ("GET", "HEAD"):
+        return people_import_form()
+    rows_form = PeopleRowsForm()
+    if not rows_form.validate():
+        raise InvalidInput(" ".join(rows_form.rows.errors or ["The rows were not sent."]))
+    try:
+        outcomes = import_rows(read_rows(_sent_rows(rows_form)), current_user)
+    except InvalidInput:
+        db.session.rollback()
+        raise
+    if any(o.errors for o in outcomes):
+        db.session.rollback()  # (nothing half-way: the rows changed since the dry run)
+        return render_template(
+            "admin/people_import.html",
+            file_form=PeopleFileForm(formdata=None),
+            outcomes=outcomes,
+            rows_form=rows_form,
+            imported_failed=True,
+        ), 422
+    db.session.commit()
+    changed = sum(1 for o in outcomes if o.done)
+    flash(f"Imported: {changed} of {len(outcomes)} rows changed something.")
+    return redirect(url_for("admin.people"), 303)
+
+
+def _sent_rows(rows_form: PeopleRowsForm) -> bytes:
+    """The file's bytes as the dry run's page sent them back (base64, so that nothing on
+    the way changes a line ending or a space)."""
+    try:
+        return base64.b64decode(rows_form.rows.data.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise InvalidInput("The rows sent back were damaged: show the file again.") from None
+
+
+def _dry_run(file_form: PeopleFileForm, data: bytes):
+    """The rows' outcomes, nothing kept; None (with the reason beside the field) when the file
+    cannot be read as rows."""
+    try:
+        outcomes = import_rows(read_rows(data), current_user)
+    except InvalidInput as error:
+        file_form.people.errors = [*file_form.people.errors, str(error)]
+        return None
+    finally:
+        db.session.rollback()
+    return outcomes
