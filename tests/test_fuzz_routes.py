@@ -197,6 +197,15 @@ SPECS: dict[str, Spec] = {
     "admin.people_import_form": Spec(),
     "admin.people_preview": Spec(form={"people": "text"}),
     "admin.people_import": Spec(form={"rows": "text"}),
+    "board.export": Spec(
+        query={
+            "from": "date",
+            "to": "date",
+            "mine": "bool",
+            "department": "department",
+            "customer": "customer",
+        }
+    ),
     "board.index": Spec(
         query={
             "show": "choice:waiting|at_risk|overdue|due_today",

@@ -1,10 +1,13 @@
 """The board: every open commitment, its route, its status, who owns the customer."""
 
-from flask import Blueprint, request, url_for
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, Response, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from handoff.accounts.models import Person
+from handoff.board.export import export_rows
 from handoff.board.queries import (
     SHOW_CHOICES,
     SORT_CHOICES,
@@ -18,11 +21,20 @@ from handoff.customers.models import Customer
 from handoff.departments.away import Presence
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
+from handoff.kernel.csvfiles import csv_lines
 from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db
+from handoff.kernel.errors import InvalidInput
 from handoff.kernel.paging import PAGE_SIZES
 from handoff.kernel.timeline import TimelineEvent
-from handoff.web import at_risk_within, render, render_fragment, to_local, wants_fragment
+from handoff.web import (
+    at_risk_within,
+    reader_zone,
+    render,
+    render_fragment,
+    to_local,
+    wants_fragment,
+)
 
 bp = Blueprint("board", __name__)
 
@@ -108,5 +120,57 @@ def index():
             select(Department.id, Department.name).order_by(Department.name)
         ).all(),
         filter_customer=db.session.get(Customer, filters.customer) if filters.customer else None,
+        export_from=(to_local(now) - timedelta(days=EXPORT_DEFAULT_DAYS - 1)).date().isoformat(),
+        export_to=to_local(now).date().isoformat(),
+        export_most_days=EXPORT_MOST_DAYS,
         **listed,
     )
+
+
+EXPORT_DEFAULT_DAYS = 30
+EXPORT_MOST_DAYS = 731  # two years
+
+
+@bp.get("/export.csv")
+@login_required
+def export():
+    """The commitments made from one day to another (in the reader's calendar), with their
+    handoffs, as CSV with the board's filters; streamed as it is read."""
+    zone = reader_zone()
+    today = to_local(utcnow()).date()
+    first = _export_day(request.args.get("from"), today - timedelta(days=EXPORT_DEFAULT_DAYS - 1))
+    last = _export_day(request.args.get("to"), today)
+    if first > last:
+        first, last = last, first
+    if (last - first).days >= EXPORT_MOST_DAYS:
+        raise InvalidInput(f"At most {EXPORT_MOST_DAYS} days at once: choose a shorter period.")
+    filters = BoardFilters.from_args(request.args)
+    start = datetime.combine(first, time(0), zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), zone)
+    rows = export_rows(
+        start,
+        end,
+        department_ids=[filters.department] if filters.department else (),
+        mine_ids=current_user.acting_department_ids(utcnow()) if filters.mine else None,
+        customer_id=filters.customer,
+        zone=zone,
+    )
+    name = f"commitments-{first.isoformat()}-{last.isoformat()}.csv"
+    return Response(
+        stream_with_context(csv_lines(rows)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _export_day(text: str | None, default: date) -> date:
+    """A day the URL gives (YYYY-MM-DD), the default when none; one it cannot read is said."""
+    if not text:
+        return default
+    try:
+        day = date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise InvalidInput(f"“{text[:40]}” is not a date: write it as 2026-11-30.") from None
+    if not 2000 <= day.year <= 2099:
+        raise InvalidInput(f"“{text[:40]}” is not a day from 2000 to 2099.")
+    return day

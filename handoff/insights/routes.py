@@ -2,8 +2,6 @@
 by week, and who promises on whose behalf. Anyone signed in may read them; the period and the
 departments are in the URL, and every table downloads as CSV with the same numbers."""
 
-import csv
-import io
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
@@ -25,6 +23,7 @@ from handoff.insights.suggestions import (
     to_publish,
 )
 from handoff.kernel.clock import utcnow
+from handoff.kernel.csvfiles import csv_text
 from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.kernel.forms import database_id
@@ -271,24 +270,9 @@ def index():
     return render("insights/index.html", **_context())
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
-
-
-def _cell(value):
-    """A cell as a spreadsheet reads it: text that would start a formula (a department named
-    "=HYPERLINK(…)") is kept as text with a leading apostrophe; numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _csv(name: str, header: list[str], rows) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([_cell(value) for value in row] for row in rows)
     return Response(
-        out.getvalue(),
+        csv_text([header, *rows]),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
