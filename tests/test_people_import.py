@@ -126,6 +126,14 @@ def test_a_file_that_is_not_rows_of_people_is_refused_beside_the_field(org, clie
         (b"email,shoe_size\na@example.com,42\n", "Unknown column shoe_size"),
         (b"email\n", "no rows under its header"),
         (b"email\n" + b"a@example.com\n" * 501, "At most 500 rows"),
+        (b"email,name,email\na@example.com,A,b@example.com\n", "The column email is named twice"),
+        (b"email,,name\na@example.com,,A\n", "has no name"),
+        (b"email,name,department\na@example.com,Ruiz, Ana,Sales\n", "Line 2 has more values"),
+        (
+            b"email,name,password\n"
+            + b"".join(b"p%d@example.com,P,long-enough\n" % n for n in range(26)),
+            "At most 25 new people",
+        ),
     ):
         page = upload(client, data)
         assert page.status_code == 422, said
@@ -137,7 +145,26 @@ def test_a_file_that_is_not_rows_of_people_is_refused_beside_the_field(org, clie
 
 
 def test_only_admins_import(org, client, sign_in):
+    import base64
+
     sign_in(client, org.ben)
     assert client.get("/admin/people/import").status_code == 403
     assert upload(client, FILE.encode()).status_code == 403
+    sent = client.post("/admin/people/import", data={"rows": base64.b64encode(FILE.encode())})
+    assert sent.status_code == 403
     assert "zoe@example.com" not in people()
+
+
+def test_a_change_to_someones_rights_or_role_is_said_as_such(org, client, sign_in):
+    db.session.get(Person, org.dev.id).active = False
+    db.session.commit()
+    sign_in(client, org.admin)
+    rows = (
+        "email,admin,active,department,role\n"
+        f"{org.ana.email},yes,,Sales,member\n"
+        f"{org.dev.email},,yes,,\n"
+    )
+    text = upload(client, rows.encode()).text
+    assert "made an administrator; member of Sales now (was lead)" in text
+    assert "can sign in again" in text
+    assert not people()[org.ana.email].is_admin  # (a dry run)

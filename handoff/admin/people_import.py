@@ -11,8 +11,9 @@ password of at least 8 characters); one known keeps what a row leaves empty, and
 changes the password of someone who has one (so a file imported twice is imported once:
 they change it on their own page). A department
 not known yet is made; a person not in it yet joins it as the row's role (member when empty),
-and one in it with another role gets the row's role. Nothing is removed. Several rows may
-name one person (one a department).
+and one in it with another role gets the row's role (a lead made a member says so). Nobody is
+deleted or taken out of a department; a row that changes a known person's rights (admin,
+active) says so in the dry run. Several rows may name one person (one a department).
 
 The whole file is run in one transaction: a dry run rolls it back and shows what each row
 would do; the import commits only if no row has an error, so nothing is imported half-way.
@@ -35,7 +36,10 @@ from handoff.kernel.errors import InvalidInput
 
 COLUMNS = ("email", "name", "department", "role", "password", "time_zone", "admin", "active")
 MOST_BYTES = 512 * 1024
-MOST_ROWS = 500  # (each new person's password is hashed, slowly on purpose)
+MOST_ROWS = 500
+# Each new person's password is hashed, slowly on purpose (about 0.1 s), in the dry run and
+# again in the import, inside a write transaction: a file makes at most this many.
+MOST_NEW_PEOPLE = 25
 YES = {"yes", "y", "true", "1", "x"}
 NO = {"no", "n", "false", "0"}
 
@@ -70,12 +74,18 @@ def read_rows(data: bytes) -> list[tuple[int, dict]]:
         header = [name.strip().lower().replace(" ", "_") for name in next(reader, [])]
         rows = []
         for line in reader:
-            if len(rows) >= MOST_ROWS:
-                raise InvalidInput(f"At most {MOST_ROWS} rows at once.", field="people")
+            first = reader.line_num - sum(value.count("\n") for value in line)
             if any(value.strip() for value in line):
-                rows.append((reader.line_num, line))
+                rows.append((first, line))
+            if len(rows) > MOST_ROWS:
+                raise InvalidInput(f"At most {MOST_ROWS} rows at once.", field="people")
     except csv.Error as error:
         raise InvalidInput(f"The file is not CSV: {error}.", field="people") from None
+    if any(not name for name in header):
+        raise InvalidInput("A column of the first line has no name.", field="people")
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise InvalidInput(f"The column {', '.join(twice)} is named twice.", field="people")
     unknown = [name for name in header if name not in COLUMNS]
     if "email" not in header:
         raise InvalidInput(
@@ -90,6 +100,13 @@ def read_rows(data: bytes) -> list[tuple[int, dict]]:
         )
     if not rows:
         raise InvalidInput("The file has no rows under its header.", field="people")
+    too_long = [number for number, line in rows if len(line) > len(header)]
+    if too_long:
+        raise InvalidInput(
+            f"Line {too_long[0]} has more values than the first line has columns (a comma in a "
+            "name? put the value in double quotes).",
+            field="people",
+        )
     return [
         (number, {name: value.strip() for name, value in zip(header, line, strict=False)})
         for number, line in rows
@@ -98,6 +115,7 @@ def read_rows(data: bytes) -> list[tuple[int, dict]]:
 
 def import_rows(rows: list[tuple[int, dict]], actor: Person) -> list[RowOutcome]:
     """Run every row in the session's transaction (the caller commits or rolls back)."""
+    _require_few_new_people(rows)
     outcomes = []
     with db.session.no_autoflush:
         for number, row in rows:
@@ -109,6 +127,20 @@ def import_rows(rows: list[tuple[int, dict]], actor: Person) -> list[RowOutcome]
             outcomes.append(outcome)
     db.session.flush()
     return outcomes
+
+
+def _require_few_new_people(rows: list[tuple[int, dict]]) -> None:
+    emails = {Person.normalise_email(r["email"]) for _, r in rows if r.get("email")}
+    known = set()
+    ordered = sorted(emails)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        known |= set(db.session.scalars(select(Person.email).where(Person.email.in_(chunk))))
+    if len(emails - known) > MOST_NEW_PEOPLE:
+        raise InvalidInput(
+            f"At most {MOST_NEW_PEOPLE} new people a file ({len(emails - known)} here): split it.",
+            field="people",
+        )
 
 
 def _run(row: dict, actor: Person, outcome: RowOutcome) -> None:
@@ -126,9 +158,7 @@ def _run(row: dict, actor: Person, outcome: RowOutcome) -> None:
         before = (person.name, person.time_zone, person.is_admin, person.active)
         change_person(actor, person, given)
         db.session.flush()
-        after = (person.name, person.time_zone, person.is_admin, person.active)
-        if before != after:
-            outcome.done.append(f"{person.name}'s account changed")
+        outcome.done += _changes(before, person)
     name = row.get("department", "")
     if not name:
         if row.get("role"):
@@ -150,6 +180,23 @@ def _run(row: dict, actor: Person, outcome: RowOutcome) -> None:
         was = membership.role
         department_services.set_role(membership, role)
         outcome.done.append(f"{role} of {department.name} now (was {was})")
+
+
+def _changes(before: tuple, person: Person) -> list[str]:
+    """What a row changed of a known person's account, said plainly (rights above all)."""
+    name, zone, admin, active = before
+    said = []
+    if person.name != name:
+        said.append(f"name {name} → {person.name}")
+    if person.time_zone != zone:
+        said.append(
+            f"time zone {zone or 'the organisation’s'} → {person.time_zone or 'the organisation’s'}"
+        )
+    if person.is_admin != admin:
+        said.append("made an administrator" if person.is_admin else "no longer an administrator")
+    if person.active != active:
+        said.append("can sign in again" if person.active else "can no longer sign in")
+    return said
 
 
 def _person_input(row: dict, person: Person | None, outcome: RowOutcome) -> PersonInput | None:

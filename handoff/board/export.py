@@ -1,7 +1,7 @@
 """The commitments made in a period, with their handoffs, as CSV: the board's filters (the
 departments involved, mine, a customer), a line per handoff (a commitment without one: a line
-of its own). Read a few hundred commitments at a time by id and written out as they are read,
-so that a year of history never sits in memory at once.
+of its own). Read a few hundred commitments at a time by id, each chunk in a read of its own,
+and written out as they are read, so that a year of history never sits in memory at once.
 """
 
 from collections.abc import Iterator
@@ -48,7 +48,8 @@ def export_rows(
     zone,
 ) -> Iterator[list]:
     """The header, then a line per handoff of the commitments made from `first` to before
-    `end` that pass the filters, oldest first; times in `zone` (ISO 8601 with the offset)."""
+    `end` that pass the filters, in the order they were recorded; times in `zone` (ISO 8601
+    with the offset)."""
     yield COLUMNS
     owner = aliased(Department)
     handed_to = aliased(Department)
@@ -96,12 +97,14 @@ def export_rows(
             .where(Commitment.id.in_(chunk))
             .order_by(Commitment.id, Handoff.position)
         )
-        for line in lines:
-            commitment_id, *rest = line
-            yield [
-                Commitment.reference_of(commitment_id),
-                *(_when(value, zone) for value in rest),
-            ]
+        lines = [
+            [Commitment.reference_of(commitment_id), *(_when(value, zone) for value in rest)]
+            for commitment_id, *rest in lines
+        ]
+        # each chunk its own short read: a slow download holds no transaction open between
+        # chunks (PostgreSQL would end one left idle; SQLite's would keep old pages alive)
+        db.session.rollback()
+        yield from lines
 
 
 def _when(value, zone):
