@@ -109,11 +109,12 @@ def test_a_request_whose_idle_transaction_the_database_cut_off_answers_503_and_t
 
     def dawdling(handoff):
         locked = original(handoff)
-        time.sleep(0.6)  # idle inside the transaction past the cut-off
+        time.sleep(1.6)  # idle inside the transaction past the cut-off
         return locked
 
     monkeypatch.setattr(services, "locked", dawdling)
-    web = app_factory(DB_IDLE_IN_TRANSACTION_MS=200)
+    # (a cut-off that a busy machine's pauses between one request's statements stay under)
+    web = app_factory(DB_IDLE_IN_TRANSACTION_MS=1000)
     client = sign_in(web.test_client(), org.ivo)
     response = client.post(f"/handoffs/{commitment.handoffs[0].id}/accept", data={})
     assert response.status_code == 503
