@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from handoff.accounts.services import PersonInput
 from handoff.departments.models import ROLES
 from handoff.kernel.dates import is_valid_zone
 from handoff.kernel.forms import choices, picked_id
@@ -43,6 +44,17 @@ class PersonForm(FlaskForm):
     def validate_time_zone(self, field):
         if field.data and not is_valid_zone(field.data):
             raise ValidationError("Use a time zone name such as Europe/Berlin.")
+
+    def given(self) -> PersonInput:
+        """What the form says, as the account services take it."""
+        return PersonInput(
+            name=self.name.data,
+            email=self.email.data,
+            password=self.password.data or "",
+            time_zone=self.time_zone.data or "",
+            is_admin=self.is_admin.data,
+            active=self.active.data,
+        )
 
 
 class MembershipForm(FlaskForm):

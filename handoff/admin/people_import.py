@@ -233,14 +233,7 @@ def _person_input(row: dict, person: Person | None, outcome: RowOutcome) -> Pers
             outcome.errors += [f"{form[name].label.text}: {error}" for error in errors]
     if outcome.errors:
         return None
-    return PersonInput(
-        name=form.name.data,
-        email=form.email.data,
-        password=form.password.data or "",
-        time_zone=form.time_zone.data or "",
-        is_admin=form.is_admin.data,
-        active=form.active.data,
-    )
+    return form.given()
 
 
 def _department(name: str, outcome: RowOutcome) -> Department | None:

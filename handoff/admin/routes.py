@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 
 from handoff.accounts.models import Person
-from handoff.accounts.services import PersonInput, add_person, change_person
+from handoff.accounts.services import add_person, change_person
 from handoff.admin.forms import (
     PEOPLE_FILE_BYTES,
     DepartmentForm,
@@ -143,7 +143,7 @@ def new_person():
     if request.method in ("GET", "HEAD"):
         return render_template("admin/person.html", form=form, person=None)
     if form.validate():
-        done, person = attempt(form, add_person, _given(form))
+        done, person = attempt(form, add_person, form.given())
         if done:
             flash(f"{person.name} was added. Now add them to a department.")
             return redirect(url_for("admin.person", person_id=person.id), 303)
@@ -157,24 +157,13 @@ def person(person_id: int):
     if request.method in ("GET", "HEAD"):
         return render_template("admin/person.html", form=form, person=person)
     if form.validate():
-        done, _ = attempt(form, change_person, current_user, person, _given(form))
+        done, _ = attempt(form, change_person, current_user, person, form.given())
         if done:
             if person.id == current_user.id:
                 login_user(person)  # a new password of one's own keeps this session
             flash("Saved.")
             return redirect(url_for("admin.person", person_id=person.id), 303)
     return render_template("admin/person.html", form=form, person=person), 422
-
-
-def _given(form: PersonForm) -> PersonInput:
-    return PersonInput(
-        name=form.name.data,
-        email=form.email.data,
-        password=form.password.data or "",
-        time_zone=form.time_zone.data or "",
-        is_admin=form.is_admin.data,
-        active=form.active.data,
-    )
 
 
 @bp.get("/people/import")

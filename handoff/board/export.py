@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import false, select
 from sqlalchemy.orm import aliased
 
-from handoff.board.queries import _involves
+from handoff.board.queries import involves
 from handoff.commitments.models import Commitment, Handoff
 from handoff.customers.models import Customer
 from handoff.departments.models import Department
@@ -55,9 +55,9 @@ def export_rows(
     handed_to = aliased(Department)
     ids = select(Commitment.id).where(Commitment.created_at >= first, Commitment.created_at < end)
     if department_ids:
-        ids = ids.where(_involves(list(department_ids)))
+        ids = ids.where(involves(list(department_ids)))
     if mine_ids is not None:
-        ids = ids.where(_involves(sorted(mine_ids)) if mine_ids else false())
+        ids = ids.where(involves(sorted(mine_ids)) if mine_ids else false())
     if customer_id:
         ids = ids.where(Commitment.customer_id == customer_id)
     after = 0

@@ -100,7 +100,7 @@ def status_condition(status: Status, now, at_risk_within: timedelta | None = Non
     return and_(calm, Commitment.answer_due_at.is_(None))
 
 
-def _involves(department_ids) -> object:
+def involves(department_ids) -> object:
     """SQL: the commitment was made by one of these departments or hands work to one."""
     return or_(
         Commitment.owner_department_id.in_(department_ids),
@@ -152,9 +152,9 @@ def _filtered(shape: Shape):
     if shape.nobody:
         query = query.where(false())
     if shape.mine:
-        query = query.where(_involves(bindparam("mine", expanding=True)))
+        query = query.where(involves(bindparam("mine", expanding=True)))
     if shape.department:
-        query = query.where(_involves(bindparam("department", expanding=True)))
+        query = query.where(involves(bindparam("department", expanding=True)))
     if shape.customer:
         query = query.where(Commitment.customer_id == bindparam("customer"))
     if shape.show == "waiting":
