@@ -16,7 +16,10 @@ from handoff.insights.models import (
     DepartmentWeek,
     WeekFigures,
 )
+from handoff.insights.rebuild import by_standing_promise, is_reminder
+from handoff.insights.rollups import ANSWERS
 from handoff.kernel.db import db
+from handoff.kernel.timeline import TimelineEvent
 
 
 @dataclass
@@ -132,6 +135,48 @@ def figures_by(
         key, minutes, n = tuple(row[: len(group)]), row[len(group)], int(row[len(group) + 1])
         found[key].answer_minutes.append((minutes, n))
     return dict(found)
+
+
+def what_happened(found: list) -> dict[int, tuple[list[str], int]]:
+    """Each handoff's answers in order, as the figures count them ("countered", "accepted",
+    "accepted at once by standing promise", "declined", "done on time", "done late"), and
+    how many reminders it needed: one read of the timeline for the list."""
+    handoff_ids = [h.id for h, _ in found]
+    happened: dict[int, tuple[list[str], int]] = {i: ([], 0) for i in handoff_ids}
+    if not handoff_ids:
+        return happened
+    commitment_ids = sorted({c.id for _, c in found})  # (the timeline's index is by commitment)
+    due = {h.id: h.due_at for h, _ in found}
+    for handoff_id, kind, data, summary, at in db.session.execute(
+        select(
+            TimelineEvent.handoff_id,
+            TimelineEvent.kind,
+            TimelineEvent.data,
+            TimelineEvent.summary,
+            TimelineEvent.created_at,
+        )
+        .where(
+            TimelineEvent.commitment_id.in_(commitment_ids),
+            TimelineEvent.handoff_id.in_(handoff_ids),
+            TimelineEvent.kind.in_([*ANSWERS, "complete", "nag"]),
+        )
+        .order_by(TimelineEvent.id)
+    ):
+        answers, reminders = happened[handoff_id]
+        data = data or {}
+        if kind == "nag":
+            if is_reminder(data):
+                happened[handoff_id] = (answers, reminders + 1)
+            continue
+        if kind == "complete":
+            answers.append("done on time" if at <= due[handoff_id] else "done late")
+        elif kind == "accept" and by_standing_promise(data, summary):
+            answers.append("accepted at once by standing promise")
+        else:
+            answers.append(
+                {"accept": "accepted", "counter": "countered", "decline": "declined"}[kind]
+            )
+    return happened
 
 
 def department_names() -> dict[int, str]:

@@ -30,6 +30,17 @@ from handoff.ownership.models import CustomerTask
 BREAKS = {"decline", "customer_date_moved"}  # (and late work, from the handoff's own row)
 
 
+def is_reminder(data: dict) -> bool:
+    """A timeline entry's facts (of kind "nag") are a reminder about a handoff the figures
+    count (not an escalation, nor news)."""
+    return data.get("what") == "reminder" and data.get("reminder") in REMINDERS
+
+
+def by_standing_promise(data: dict, summary: str) -> bool:
+    """An acceptance entry was a standing promise's, at once (older entries say so in words)."""
+    return bool(data.get("promise")) or summary.startswith("Accepted by standing promise")
+
+
 def rebuild(connection) -> dict:
     """Count every figure anew from the record and replace the kept ones; answer the counts
     by (department, promising department, week), as `kept_figures` reads them."""
@@ -185,7 +196,7 @@ def count_from_record(connection) -> tuple[dict, dict]:
             what = data.get("what")
             if what in ("reminder", "tell"):  # (an escalation is written after what reached it)
                 reached[entry.handoff_id] = what
-            if what == "reminder" and data.get("reminder") in REMINDERS:
+            if is_reminder(data):
                 counts["reminders"] += 1
             elif what == "escalated" and reached.get(entry.handoff_id) == "reminder":
                 counts["escalations"] += 1  # (a task's escalation is the task's, not counted)
@@ -201,10 +212,7 @@ def count_from_record(connection) -> tuple[dict, dict]:
             counts["declined"] += 1
         elif entry.kind == "counter":
             counts["countered"] += 1
-        by_promise = bool(data.get("promise")) or entry.summary.startswith(
-            "Accepted by standing promise"
-        )
-        if by_promise:
+        if by_standing_promise(data, entry.summary):
             counts["by_promise"] += 1
             counts["accepted"] += 1
             first_answer.setdefault(entry.handoff_id, None)

@@ -12,8 +12,8 @@ from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
 from handoff.insights.formats import format_minutes, format_rate, format_share
 from handoff.insights.forms import TargetsForm
-from handoff.insights.queries import department_names, figures_by, weeks_between
-from handoff.insights.rollups import ANSWERS, REMINDERS, organisation_zone
+from handoff.insights.queries import department_names, figures_by, weeks_between, what_happened
+from handoff.insights.rollups import organisation_zone
 from handoff.insights.services import may_set_targets, set_targets, targets_of
 from handoff.insights.suggestions import (
     LEAST_REQUESTS,
@@ -27,7 +27,6 @@ from handoff.kernel.csvfiles import csv_text
 from handoff.kernel.db import db
 from handoff.kernel.errors import NotAllowed
 from handoff.kernel.forms import database_id
-from handoff.kernel.timeline import TimelineEvent
 from handoff.web import attempt, render, row_url
 
 bp = Blueprint("insights", __name__)
@@ -409,7 +408,7 @@ def commitments():
     found = db.session.execute(query).all()
     return render(
         "insights/commitments.html",
-        happened=_what_happened(found[:MOST_DRILLED]),
+        happened=what_happened(found[:MOST_DRILLED]),
         found=found[:MOST_DRILLED],
         more=len(found) > MOST_DRILLED,
         names=names,
@@ -419,50 +418,6 @@ def commitments():
         back=url_for("insights.index", department=_shown(names), **period.args()),
         row_url=row_url,
     )
-
-
-def _what_happened(found: list) -> dict[int, tuple[list[str], int]]:
-    """Each handoff's answers in order, as the figures count them ("countered", "accepted",
-    "accepted at once by standing promise", "declined", "done on time", "done late"), and
-    how many reminders it needed: one read of the timeline for the list."""
-    handoff_ids = [h.id for h, _ in found]
-    happened: dict[int, tuple[list[str], int]] = {i: ([], 0) for i in handoff_ids}
-    if not handoff_ids:
-        return happened
-    commitment_ids = sorted({c.id for _, c in found})  # (the timeline's index is by commitment)
-    due = {h.id: h.due_at for h, _ in found}
-    for handoff_id, kind, data, summary, at in db.session.execute(
-        select(
-            TimelineEvent.handoff_id,
-            TimelineEvent.kind,
-            TimelineEvent.data,
-            TimelineEvent.summary,
-            TimelineEvent.created_at,
-        )
-        .where(
-            TimelineEvent.commitment_id.in_(commitment_ids),
-            TimelineEvent.handoff_id.in_(handoff_ids),
-            TimelineEvent.kind.in_([*ANSWERS, "complete", "nag"]),
-        )
-        .order_by(TimelineEvent.id)
-    ):
-        answers, reminders = happened[handoff_id]
-        data = data or {}
-        if kind == "nag":
-            if data.get("what") == "reminder" and data.get("reminder") in REMINDERS:
-                happened[handoff_id] = (answers, reminders + 1)
-            continue
-        if kind == "complete":
-            answers.append("done on time" if at <= due[handoff_id] else "done late")
-        elif kind == "accept" and (
-            data.get("promise") or summary.startswith("Accepted by standing")
-        ):
-            answers.append("accepted at once by standing promise")
-        else:
-            answers.append(
-                {"accept": "accepted", "counter": "countered", "decline": "declined"}[kind]
-            )
-    return happened
 
 
 def _shown(names: dict[int, str]) -> list[int]:
