@@ -386,26 +386,33 @@ def test_the_most_common_reasons_to_decline_are_listed_most_given_first(org, mak
     assert any("Needs a signed order" in r and "<td>1</td>" in r for r in rows)
 
 
-def test_a_lead_who_is_away_gets_no_weekly_mail(answered_week, org, app):
+def ben_away_next_week(org, delegate) -> None:
+    """Ben, Installation's lead, away the week after `answered_week` (whose mail is due)."""
     from datetime import date
 
-    from sqlalchemy import select
-
     from handoff.departments import away
-    from handoff.insights.weekly import write_weekly_reports
-    from handoff.mail import OutboxMessage
 
     with writes():
         away.mark_away(
             org.ben,
             first_day=date(2026, 5, 18),
             last_day=date(2026, 5, 22),
-            delegate=None,
+            delegate=delegate,
             note="",
             actor=org.ben,
             zone=BERLIN,
             now=MONDAY_9,
         )
+
+
+def test_a_lead_who_is_away_gets_no_weekly_mail(answered_week, org, app):
+
+    from sqlalchemy import select
+
+    from handoff.insights.weekly import write_weekly_reports
+    from handoff.mail import OutboxMessage
+
+    ben_away_next_week(org, delegate=None)
     assert write_weekly_reports(berlin(2026, 5, 18, 8, 30)) == 1  # Ana's alone
     db.session.rollback()
     sent = [m.to_address for m in db.session.scalars(select(OutboxMessage))]
@@ -415,25 +422,13 @@ def test_a_lead_who_is_away_gets_no_weekly_mail(answered_week, org, app):
 def test_an_away_leads_weekly_mail_goes_to_whoever_answers_for_them(answered_week, org, app):
     """Ben leads Installation and is away with Ivo answering for him: Ivo gets Installation's
     week, saying for whom; Ana, here, gets Sales's as before."""
-    from datetime import date
 
     from sqlalchemy import select
 
-    from handoff.departments import away
     from handoff.insights.weekly import write_weekly_reports
     from handoff.mail import OutboxMessage
 
-    with writes():
-        away.mark_away(
-            org.ben,
-            first_day=date(2026, 5, 18),
-            last_day=date(2026, 5, 22),
-            delegate=org.ivo,
-            note="",
-            actor=org.ben,
-            zone=BERLIN,
-            now=MONDAY_9,
-        )
+    ben_away_next_week(org, delegate=org.ivo)
     assert write_weekly_reports(berlin(2026, 5, 18, 8, 30)) == 2
     db.session.rollback()
     mails = {m.to_address: m for m in db.session.scalars(select(OutboxMessage))}
@@ -523,26 +518,14 @@ def test_a_charts_words_say_the_weeks_that_missed_either_target():
 def test_a_lead_answering_for_another_lead_gets_the_week_once_saying_so(
     answered_week, org, make, app
 ):
-    from datetime import date
 
     from sqlalchemy import select
 
-    from handoff.departments import away
     from handoff.insights.weekly import write_weekly_reports
     from handoff.mail import OutboxMessage
 
     zoe = make.person("Zoe Adler", lead_of=[org.installation])
-    with writes():
-        away.mark_away(
-            org.ben,
-            first_day=date(2026, 5, 18),
-            last_day=date(2026, 5, 22),
-            delegate=zoe,
-            note="",
-            actor=org.ben,
-            zone=BERLIN,
-            now=MONDAY_9,
-        )
+    ben_away_next_week(org, delegate=zoe)
     write_weekly_reports(berlin(2026, 5, 18, 8, 30))
     db.session.rollback()
     mails = [m for m in db.session.scalars(select(OutboxMessage)) if "Installation" in m.subject]
