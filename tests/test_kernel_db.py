@@ -1,6 +1,7 @@
 """The kernel's database helpers, on SQLite and PostgreSQL alike."""
 
 import contextlib
+import multiprocessing
 import threading
 from datetime import date
 
@@ -113,14 +114,45 @@ def test_counts_of_a_transaction_that_ends_without_its_commit_are_not_written_la
     assert (row.handoffs, row.declined) == (0, 1)
 
 
-def test_two_transactions_counting_the_same_rows_differently_take_them_in_one_order(
-    org, app, app_factory, database_url
+def _count_in_a_process(url, first, second, together, errors) -> None:
+    """One process's transaction: reminders for `first`, then reminders and escalations for
+    `second`, meeting the other process after its first insert into the counts."""
+    from handoff import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "x"})
+    with app.app_context():
+        waited = []
+
+        def meet(conn, cursor, statement, *args):
+            # both hold what they wrote first before either goes on (as far as the one order
+            # lets them: the second may wait for the first's rows meanwhile)
+            first_insert = not waited and statement.lstrip().upper().startswith(
+                "INSERT INTO DEPARTMENT_WEEK"
+            )
+            if first_insert:
+                waited.append(True)
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    together.wait(timeout=3)
+
+        event.listen(db.engine, "before_cursor_execute", meet)
+        try:
+            with writing():
+                add_up(DepartmentWeek, first, reminders=1)
+                add_up(DepartmentWeek, second, reminders=1, escalations=1)
+                db.session.commit()
+        except Exception as error:  # (a deadlock, said by the database)
+            errors.put(repr(error)[:300])
+            db.session.rollback()
+
+
+def test_two_processes_counting_the_same_rows_differently_take_them_in_one_order(
+    org, app, database_url
 ):
-    """One counts reminders for Sales then reminders and escalations for Installation, the
-    other the reverse, at the same moment: each table's rows are written in key order
-    whatever was counted, so neither waits for the other in a circle (a deadlock)."""
+    """One process counts reminders for Sales then reminders and escalations for
+    Installation, the other the reverse, at the same moment: each table's rows are written
+    in key order whatever was counted, so neither waits for the other in a circle."""
     if not database_url.startswith("postgresql"):
-        pytest.skip("row locks between two connections are PostgreSQL's case")
+        pytest.skip("row locks between two processes are PostgreSQL's case")
     week = date(2026, 11, 30)
     sales = {"week": week, "department_id": org.sales.id}
     installation = {"week": week, "department_id": org.installation.id}
@@ -128,47 +160,21 @@ def test_two_transactions_counting_the_same_rows_differently_take_them_in_one_or
         add_up(DepartmentWeek, sales, handoffs=1)
         add_up(DepartmentWeek, installation, handoffs=1)
         db.session.commit()
-    together = threading.Barrier(2)
-    errors = []
-
-    def count(first, second):
-        other = app_factory()
-        with other.app_context():
-            waited = []
-
-            def meet(conn, cursor, statement, *args):
-                # both hold what they wrote first before either goes on (as far as the one
-                # order lets them: the second may wait for the first's rows meanwhile)
-                first_insert = not waited and statement.lstrip().upper().startswith(
-                    "INSERT INTO DEPARTMENT_WEEK"
-                )
-                if first_insert:
-                    waited.append(True)
-                    with contextlib.suppress(threading.BrokenBarrierError):
-                        together.wait(timeout=2)
-
-            event.listen(db.engine, "after_cursor_execute", meet)
-            try:
-                with writing():
-                    add_up(DepartmentWeek, first, reminders=1)
-                    add_up(DepartmentWeek, second, reminders=1, escalations=1)
-                    db.session.commit()
-            except Exception as error:  # (a deadlock, said by the database)
-                errors.append(repr(error)[:300])
-                db.session.rollback()
-            finally:
-                event.remove(db.engine, "after_cursor_execute", meet)
-                db.session.remove()
-
-    threads = [
-        threading.Thread(target=count, args=(sales, installation)),
-        threading.Thread(target=count, args=(installation, sales)),
+    spawn = multiprocessing.get_context("spawn")
+    together, errors = spawn.Barrier(2), spawn.Queue()
+    processes = [
+        spawn.Process(target=_count_in_a_process, args=(database_url, one, other, together, errors))
+        for one, other in ((sales, installation), (installation, sales))
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [p.exitcode for p in processes] == [0, 0]
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == []
     db.session.rollback()
     rows = {
         r.department_id: (r.handoffs, r.reminders, r.escalations)
