@@ -15,8 +15,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from handoff import observability
+from handoff.api.problems import ApiProblem, is_api_request, problem_response
 from handoff.config import Config
-from handoff.extensions import csrf, htmx, login_manager, migrate
+from handoff.extensions import csrf, htmx, limiter, login_manager, migrate
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
 from handoff.kernel.db import db, end_session
@@ -57,6 +58,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    limiter.init_app(app)
     _register_models()
     from handoff import reactions
 
@@ -117,6 +119,7 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from handoff.accounts.routes import bp as accounts
     from handoff.admin.routes import bp as admin
+    from handoff.api.routes import bp as api
     from handoff.board.routes import bp as board
     from handoff.commitments.routes import bp as commitments
     from handoff.customers.routes import bp as customers
@@ -129,7 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     from handoff.promises.routes import bp as promises
 
     blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging, promises)
-    for blueprint in (*blueprints, nagging_admin, ownership, insights):
+    for blueprint in (*blueprints, nagging_admin, ownership, insights, api):
         app.register_blueprint(blueprint)
 
 
@@ -164,11 +167,20 @@ def _register_errors(app: Flask) -> None:
     from handoff.commitments.lifecycle import InvalidTransition
     from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 
-    def problem(status: int, title: str, message: str, headers: dict | None = None):
+    def problem(
+        status: int,
+        title: str,
+        message: str,
+        headers: dict | None = None,
+        code: str | None = None,
+        errors=(),
+    ):
         try:
             db.session.rollback()  # whatever the failed request had begun is thrown away
         except SQLAlchemyError:
             end_session()  # the connection itself is gone: the pool gives a fresh one
+        if is_api_request(request.path):  # the API answers problem details, not a page
+            return problem_response(status, title, message, code, errors, headers)
         template = "errors/_problem.html" if wants_fragment() else "errors/problem.html"
         body = render_template(template, status=status, title=title, message=message)
         return body, status, {"Vary": "HX-Request", **(headers or {})}
@@ -187,6 +199,14 @@ def _register_errors(app: Flask) -> None:
             db.session.rollback()
         except SQLAlchemyError:
             end_session()
+        if is_api_request(request.path):
+            return problem_response(
+                503,
+                "Busy, try again",
+                "Someone else is changing this right now, or the database is briefly out of "
+                "reach. Nothing was changed: try again in a moment.",
+                headers={"Retry-After": "2"},
+            )
         # rendered without the database (no signed-in person, no menu): it may be the cause
         template = "errors/_problem.html" if wants_fragment() else "errors/busy.html"
         # (the template alone: the context processors would load the signed-in person)
@@ -219,6 +239,7 @@ def _register_errors(app: Flask) -> None:
             "Someone was first",
             "Someone else saved the same thing a moment ago. Nothing was changed: "
             "reload the page to see it, then try again.",
+            code="someone_was_first",
         )
 
     @app.before_request
@@ -254,7 +275,9 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(InvalidTransition)
     def _invalid_transition(error):
-        return problem(409, "Already answered", f"{error}. Nothing was changed.")
+        return problem(
+            409, "Already answered", f"{error}. Nothing was changed.", code="already_answered"
+        )
 
     @app.errorhandler(Conflict)
     def _conflict(error):
@@ -262,7 +285,14 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(InvalidInput)
     def _invalid_input(error):
-        return problem(422, "Not saved", f"{error} Nothing was changed.")
+        errors = [{"field": error.field, "message": str(error)}]
+        return problem(422, "Not saved", f"{error} Nothing was changed.", errors=errors)
+
+    @app.errorhandler(ApiProblem)
+    def _api_problem(error):
+        return problem(
+            error.status, error.title, error.detail, error.headers, error.code, error.errors
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error):
@@ -272,7 +302,11 @@ def _register_errors(app: Flask) -> None:
             405: "This address does not take that kind of request.",
         }
         message = messages.get(error.code, error.description)
-        return problem(error.code, error.name, message)
+        if is_api_request(request.path) and error.code in (404, 429):
+            message = error.description  # what exactly was not found, or the limit
+        headers = dict(error.get_headers()) if error.code in (405, 429) else {}
+        headers.pop("Content-Type", None)
+        return problem(error.code, error.name, message, headers)
 
 
 def _register_headers(app: Flask) -> None:

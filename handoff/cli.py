@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import run_simple
 
 from handoff.accounts.models import Person
+from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db, transaction
 
 
@@ -20,6 +21,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sweep_command)
     app.cli.add_command(nagger)
     app.cli.add_command(insights_rebuild)
+    app.cli.add_command(api_token)
 
 
 @click.command("init-db")
@@ -139,3 +141,31 @@ def insights_rebuild() -> None:
     with db.engine.begin() as connection:
         figures = rebuild(connection)
     click.echo(f"Insights' figures counted anew: {len(figures):,} rows of a week.")
+
+
+@click.group("api-token")
+def api_token() -> None:
+    """Personal API tokens."""
+
+
+@api_token.command("create")
+@click.option("--email", required=True, help="Whose token: it acts with their rights.")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="read", show_default=True)
+@click.option("--days", type=click.IntRange(1, 732), default=None, help="Expires after (none).")
+@click.option("--name", default="Made on the command line", show_default=True)
+def api_token_create(email: str, scope: str, days: int | None, name: str) -> None:
+    """Make a token and print it once: only a hash of it is kept."""
+    from handoff.api.tokens import create_token
+    from handoff.kernel.errors import InvalidInput, NotAllowed
+
+    with transaction():
+        person = Person.by_email(email)
+        if person is None:
+            raise click.UsageError(f"Nobody has the address {email}.")
+        try:
+            token, secret = create_token(person, name=name, scope=scope, days=days, now=utcnow())
+        except (InvalidInput, NotAllowed) as error:
+            raise click.UsageError(str(error)) from None
+    until = f", until {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else ""
+    click.echo(f"A {scope} token of {person.name}'s{until}. It is shown this once:", err=True)
+    click.echo(secret)

@@ -46,6 +46,10 @@ class Config:
         self.AT_RISK_HOURS = int(env.get("HANDOFF_AT_RISK_HOURS", "24"))
         # How often the board and inbox refresh themselves, in seconds.
         self.REFRESH_SECONDS = int(env.get("HANDOFF_REFRESH_SECONDS", "10"))
+        # Requests an API token may make (a limit in the words of Flask-Limiter), and where
+        # they are counted: in each process ("memory://"), or in a store the processes share.
+        self.API_RATE_LIMIT = env.get("HANDOFF_API_RATE_LIMIT", "600 per minute")
+        self.RATELIMIT_STORAGE_URI = env.get("HANDOFF_RATELIMIT_STORAGE_URI", "memory://")
         # Mail. With no SMTP host, mail stays in the outbox, where admins read it.
         self.SMTP_HOST = env.get("HANDOFF_SMTP_HOST", "")
         self.SMTP_PORT = int(env.get("HANDOFF_SMTP_PORT", "25"))

@@ -31,6 +31,8 @@ from werkzeug.datastructures import MultiDict
 
 from handoff import create_app
 from handoff.accounts.models import Absence, Person
+from handoff.api import tokens
+from handoff.api.models import ApiToken
 from handoff.commitments import services
 from handoff.commitments.answers import ANSWERS
 from handoff.commitments.models import Handoff
@@ -146,6 +148,7 @@ INBOX_QUERY = {
     },
 }
 
+API_PAGE = {"cursor": "cursor", "limit": "page_size"}
 SPECS: dict[str, Spec] = {
     "static": Spec(path={"filename": "filename"}),
     "favicon": Spec(),
@@ -174,6 +177,10 @@ SPECS: dict[str, Spec] = {
         }
     ),
     "accounts.end_away": Spec(path={"absence_id": "absence"}),
+    "accounts.create_token": Spec(
+        form={"name": "text", "scope": "choice:read|write", "days": "choice:30|90|365|"}
+    ),
+    "accounts.revoke_token": Spec(path={"token_id": "api_token"}),
     "accounts.password": Spec(
         form={"current": "password", "new": "password", "repeat": "password"}
     ),
@@ -306,6 +313,25 @@ SPECS: dict[str, Spec] = {
         path={"department_id": "department", "promise_id": "promise"}, form=PROMISE_FORM
     ),
     "promises.on_duty": Spec(path={"department_id": "department"}, form={"person_id": "person"}),
+    # The API (a bearer token, JSON): fuzzed from its own document by tests/test_api_schema.py;
+    # here as a browser reaches it, with a session cookie and forms, which it refuses.
+    "api.openapi": Spec(),
+    "api.me": Spec(),
+    "api.departments": Spec(),
+    "api.inbox": Spec(path={"department_id": "department"}, query=API_PAGE),
+    "api.list_commitments": Spec(
+        query={"customer": "customer", "department": "department", **API_PAGE}
+    ),
+    "api.create_commitment": Spec(form={"title": "text", "promised_by": "department"}),
+    "api.read_commitment": Spec(path={"reference": "reference"}),
+    "api.mark_customer_told": Spec(path={"reference": "reference"}, form={"note": "text"}),
+    **{
+        "api.answer_" + name.replace("-", "_"): Spec(
+            path={"handoff_id": "handoff"}, form={"note": "text", "reason": "text"}
+        )
+        for name, answer in ANSWERS.items()
+        if answer.by_mail
+    },
     "observability.health": Spec(),
     "observability.health_web": Spec(),
     "observability.metrics": Spec(),
@@ -439,7 +465,8 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
     if ids is not None:  # (an id that no longer exists, for the plain kinds)
         gone = (
             ["99999"]
-            if kind in ("department", "person", "handoff", "task", "customer", "absence")
+            if kind
+            in ("department", "person", "handoff", "task", "customer", "absence", "api_token")
             else []
         )
         return st.sampled_from([str(i) for i in ids] + gone)
@@ -483,7 +510,7 @@ def _hostile(kind: str) -> st.SearchStrategy:
 
 HOSTILE_DAYS = ["2026-02-30", "0001-01-01", "9999-12-31", "1970-01-01", "2026-13-01", "06.12.2026"]
 ID_KINDS = {"department", "person", "membership", "handoff", "task", "message", "promise"}
-ID_KINDS |= {"absence"}
+ID_KINDS |= {"absence", "api_token"}
 ID_KINDS |= {"customer", "own_department", "route_department_0", "route_department_1"}
 ID_KINDS |= {"step_promise"}
 
@@ -747,6 +774,9 @@ def world(org, make, app, now):
     with writes():
         sweep(now)  # reminders and digests in the outbox
         db.session.add(NaggerProcess(name="nagger:1", started_at=now, last_round_at=now))
+    with writes():  # an API token of Ana's and one of Ivo's
+        for person in (org.ana, org.ivo):
+            tokens.create_token(person, name="CRM", scope="write", days=30, now=now)
     with writes():
         message = db.session.scalars(sa.select(OutboxMessage)).first()
         message.status = "failed"
@@ -761,6 +791,7 @@ def world(org, make, app, now):
         "promise": db.session.scalars(sa.select(StandingPromise.id)).all(),
         "customer": db.session.scalars(sa.select(Customer.id)).all(),
         "absence": db.session.scalars(sa.select(Absence.id)).all(),
+        "api_token": db.session.scalars(sa.select(ApiToken.id)).all(),
     }
     assert all(ids.values()), ids
     commitments = (pending, accepted, countered, declined)

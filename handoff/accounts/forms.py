@@ -91,3 +91,25 @@ class AwayForm(FlaskForm):
         self.person_id.choices = [(p_id, name) for p_id, name in people]
         self.delegate_id.choices = [(None, "Nobody")]
         self.delegate_id.choices += [(p_id, name) for p_id, name in delegates]
+
+
+TOKEN_LIFETIMES = choices([("30", "30 days"), ("90", "90 days"), ("365", "A year"), ("", "Never")])
+
+
+class ApiTokenForm(FlaskForm):
+    """A personal API token: what it is for, what it may do, how long it works."""
+
+    name = StringField(
+        "What will use it",
+        filters=[strip],
+        validators=[DataRequired("Name the token after what will use it."), Length(max=80)],
+    )
+    scope = RadioField(
+        "It may",
+        choices=choices([("read", "Read only"), ("write", "Read and write (record and answer)")]),
+        default="read",
+    )
+    days = SelectField("It expires after", choices=TOKEN_LIFETIMES, default="90")
+
+    def lifetime(self) -> int | None:
+        return int(self.days.data) if self.days.data else None

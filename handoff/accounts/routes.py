@@ -3,14 +3,32 @@
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from handoff.accounts import throttle
-from handoff.accounts.forms import AwayForm, LoginForm, PasswordForm, ReminderForm, TimeZoneForm
+from handoff.accounts.forms import (
+    ApiTokenForm,
+    AwayForm,
+    LoginForm,
+    PasswordForm,
+    ReminderForm,
+    TimeZoneForm,
+)
 from handoff.accounts.models import Absence, Person
+from handoff.api import tokens
+from handoff.api.models import SCOPES, ApiToken
 from handoff.departments import away
 from handoff.departments.models import Membership
 from handoff.extensions import htmx, login_manager
@@ -125,7 +143,14 @@ def me():
     return _me_page(ReminderForm(digest_mode=current_user.digest_mode), PasswordForm(), 200)
 
 
-def _me_page(form: ReminderForm, password_form: PasswordForm, status: int, zone_form=None):
+def _me_page(
+    form: ReminderForm,
+    password_form: PasswordForm,
+    status: int,
+    zone_form=None,
+    token_form=None,
+    new_secret: str | None = None,
+):
     zone = current_user.time_zone or current_app.config["DEFAULT_TIME_ZONE"]
     return (
         render_template(
@@ -135,9 +160,49 @@ def _me_page(form: ReminderForm, password_form: PasswordForm, status: int, zone_
             password_form=password_form,
             zone=zone,
             zone_form=zone_form or TimeZoneForm(formdata=None, time_zone=zone),
+            token_form=token_form or ApiTokenForm(formdata=None),
+            api_tokens=tokens.open_tokens(current_user, utcnow()),
+            new_secret=new_secret,
+            scopes=SCOPES,
         ),
         status,
     )
+
+
+@bp.post("/me/tokens")
+@login_required
+def create_token():
+    """Make a personal API token: its secret is shown on this page, once."""
+    form = ApiTokenForm()
+    reminders = ReminderForm(formdata=None, digest_mode=current_user.digest_mode)
+    if not form.validate():
+        return _me_page(reminders, PasswordForm(formdata=None), 422, token_form=form)
+    person = db.session.get(Person, current_user.id)
+    done, made = attempt(
+        form,
+        tokens.create_token,
+        person,
+        name=form.name.data,
+        scope=form.scope.data,
+        days=form.lifetime(),
+        now=utcnow(),
+    )
+    if not done:
+        return _me_page(reminders, PasswordForm(formdata=None), 422, token_form=form)
+    _, secret = made
+    return _me_page(reminders, PasswordForm(formdata=None), 201, new_secret=secret)
+
+
+@bp.post("/me/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of my tokens: whatever uses it is refused from now on."""
+    if db.session.get(ApiToken, token_id) is None:
+        abort(404)
+    token = tokens.revoke_token(current_user, token_id, utcnow())
+    db.session.commit()
+    flash(f"The token “{token.name}” is revoked.")
+    return redirect(url_for("accounts.me", _anchor="api-tokens"), 303)
 
 
 @bp.post("/me/time-zone")

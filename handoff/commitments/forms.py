@@ -22,7 +22,7 @@ from wtforms.validators import (
 )
 
 from handoff.commitments.lifecycle import Action
-from handoff.commitments.models import CHANNELS
+from handoff.commitments.models import CHANNELS, LIMITS
 from handoff.kernel.forms import (
     MomentField,
     Rows,
@@ -43,7 +43,8 @@ class RouteStepForm(Form):
         "Department", coerce=picked_id, validators=[InputRequired("Pick a department.")]
     )
     ask = StringField(
-        "What is asked", validators=[DataRequired("Say what is asked."), Length(max=500)]
+        "What is asked",
+        validators=[DataRequired("Say what is asked."), Length(max=LIMITS["ask"])],
     )
     due_at = MomentField("By", validators=[InputRequired("Give a date and time.")])
     standing_promise_id = SelectField("Standing promise", coerce=picked_id, validate_choice=True)
@@ -59,17 +60,23 @@ class CommitmentForm(FlaskForm):
     """Record a promise made to a customer and the route that must deliver it."""
 
     customer_id = IntegerField("Customer", validators=[count_bounds()])
-    new_customer_name = StringField("Name", validators=[Optional(), Length(max=160)])
-    new_customer_email = EmailField("Email", validators=[Optional(), Email(), Length(max=254)])
-    new_customer_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    new_customer_name = StringField(
+        "Name", validators=[Optional(), Length(max=LIMITS["customer_name"])]
+    )
+    new_customer_email = EmailField(
+        "Email", validators=[Optional(), Email(), Length(max=LIMITS["customer_email"])]
+    )
+    new_customer_phone = StringField(
+        "Phone", validators=[Optional(), Length(max=LIMITS["customer_phone"])]
+    )
     new_customer_account_ref = StringField(
-        "Account reference", validators=[Optional(), Length(max=40)]
+        "Account reference", validators=[Optional(), Length(max=LIMITS["customer_account_ref"])]
     )
     title = StringField(
         "What was promised",
-        validators=[DataRequired("Say what was promised."), Length(max=200)],
+        validators=[DataRequired("Say what was promised."), Length(max=LIMITS["title"])],
     )
-    details = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
+    details = TextAreaField("Details", validators=[Optional(), Length(max=LIMITS["details"])])
     promised_at = MomentField("Promised for", validators=[InputRequired("Give a date and time.")])
     channel = SelectField("Channel", choices=choices(CHANNELS.items()))
     owner_department_id = SelectField("On behalf of", coerce=picked_id)
@@ -103,9 +110,10 @@ class CommitmentForm(FlaskForm):
 
 class EditCommitmentForm(FlaskForm):
     title = StringField(
-        "What was promised", validators=[DataRequired("Say what was promised."), Length(max=200)]
+        "What was promised",
+        validators=[DataRequired("Say what was promised."), Length(max=LIMITS["title"])],
     )
-    details = TextAreaField("Details", validators=[Optional(), Length(max=4000)])
+    details = TextAreaField("Details", validators=[Optional(), Length(max=LIMITS["details"])])
     promised_at = MomentField("Promised for", validators=[InputRequired("Give a date and time.")])
 
 
@@ -128,7 +136,7 @@ class AddStepForm(FlaskForm):
 class NoteForm(FlaskForm):
     """Accept or mark done, with an optional note."""
 
-    note = StringField("Note", validators=[Optional(), Length(max=1000)])
+    note = StringField("Note", validators=[Optional(), Length(max=LIMITS["note"])])
 
     def answer(self) -> dict:
         """What the answer says, for services.give_answer."""
@@ -139,7 +147,7 @@ class ReasonForm(FlaskForm):
     """Decline, reject a counter, take a step off the route, cancel: a reason is required."""
 
     reason = StringField(
-        "Reason", validators=[DataRequired("A reason is required."), Length(max=1000)]
+        "Reason", validators=[DataRequired("A reason is required."), Length(max=LIMITS["reason"])]
     )
 
     def answer(self) -> dict:
@@ -151,8 +159,8 @@ class CounterForm(FlaskForm):
     """What the department can really do: a date and/or terms, with a note."""
 
     due_at = MomentField("We can do it by", validators=[Optional()])
-    terms = StringField("Terms", validators=[Optional(), Length(max=500)])
-    note = StringField("Note", validators=[Optional(), Length(max=1000)])
+    terms = StringField("Terms", validators=[Optional(), Length(max=LIMITS["terms"])])
+    note = StringField("Note", validators=[Optional(), Length(max=LIMITS["note"])])
 
     def validate(self, extra_validators=None):
         if not super().validate(extra_validators):
@@ -185,7 +193,8 @@ ANSWER_FORMS: dict[Action, type[FlaskForm]] = {
 
 class CommentForm(FlaskForm):
     body = TextAreaField(
-        "Message", validators=[DataRequired("Write something first."), Length(max=4000)]
+        "Message",
+        validators=[DataRequired("Write something first."), Length(max=LIMITS["details"])],
     )
 
 

@@ -27,6 +27,19 @@ from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import MAX_INT, UTCDateTime, db
 
+# The longest text each thing takes, as every surface (the forms, the API) checks it.
+LIMITS = {
+    "title": 200,
+    "details": 4000,
+    "ask": 500,
+    "note": 1000,
+    "reason": 1000,
+    "terms": 500,
+    "customer_name": 160,
+    "customer_email": 254,
+    "customer_phone": 40,
+    "customer_account_ref": 40,
+}
 CHANNELS = {
     "phone": "Phone",
     "email": "Email",

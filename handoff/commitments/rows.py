@@ -258,6 +258,7 @@ class HandoffCard:
     counter_terms: str
     changed_at: datetime
     changed_by: Named
+    done_at: datetime | None
     standing_promise: Named | None
     amount: object
     quantity: int | None
@@ -323,6 +324,7 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
         changed_at,
         changed_by_id,
         changer_name,
+        done_at,
         standing_promise_id,
         promise_name,
         amount,
@@ -363,6 +365,7 @@ def handoff_cards(ids: list[int]) -> dict[int, HandoffCard]:
             counter_terms=counter_terms,
             changed_at=changed_at,
             changed_by=Named(changed_by_id, changer_name),
+            done_at=done_at,
             standing_promise=_named(standing_promise_id, promise_name),
             amount=amount,
             quantity=quantity,
@@ -403,6 +406,7 @@ def _cards_statement():
             Handoff.changed_at,
             Handoff.changed_by_id,
             changer.name.label("changer_name"),
+            Handoff.done_at,
             Handoff.standing_promise_id,
             promise.name.label("promise_name"),
             Handoff.amount,

@@ -4,11 +4,13 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from handoff.commitments.models import LIMITS
+
 
 class ToldForm(FlaskForm):
     note = StringField(
         "What you told the customer",
-        validators=[DataRequired("Say what the customer was told."), Length(max=1000)],
+        validators=[DataRequired("Say what the customer was told."), Length(max=LIMITS["note"])],
     )
 
 
