@@ -63,11 +63,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     from handoff import reactions
 
     reactions.install()
+    from handoff.api.tokens import forget_old_answers
     from handoff.insights.weekly import write_weekly_reports
+    from handoff.webhooks.services import deliver_webhooks
 
     # what a nagger's round does besides reminders and mail: each department's last week,
-    # mailed to its leads once
-    app.extensions["handoff.round_jobs"] = [write_weekly_reports]
+    # mailed to its leads once; what webhooks are owed; idempotency keys past their day
+    app.extensions["handoff.round_jobs"] = [
+        write_weekly_reports,
+        deliver_webhooks,
+        forget_old_answers,
+    ]
     app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     _register_blueprints(app)
     _register_icon(app)
@@ -114,6 +120,7 @@ def _register_models() -> None:
     from handoff.ownership import models as _ownership  # noqa: F401
     from handoff.ownership import timeline as _ownership_words  # noqa: F401
     from handoff.promises import models as _promises  # noqa: F401
+    from handoff.webhooks import models as _webhooks  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -130,9 +137,10 @@ def _register_blueprints(app: Flask) -> None:
     from handoff.nagging.routes import bp as nagging
     from handoff.ownership.routes import bp as ownership
     from handoff.promises.routes import bp as promises
+    from handoff.webhooks.routes import bp as webhooks
 
     blueprints = (accounts, admin, board, commitments, customers, inbox, lookup, nagging, promises)
-    for blueprint in (*blueprints, nagging_admin, ownership, insights, api):
+    for blueprint in (*blueprints, nagging_admin, ownership, insights, api, webhooks):
         app.register_blueprint(blueprint)
 
 

@@ -48,6 +48,8 @@ from handoff.nagging.sweep import sweep
 from handoff.ownership.models import CustomerTask
 from handoff.promises import services as promise_services
 from handoff.promises.models import StandingPromise
+from handoff.webhooks import services as webhooks
+from handoff.webhooks.models import Webhook, WebhookDelivery
 
 from conftest import PASSWORD, writes
 from nagging_helpers import set_policy
@@ -149,6 +151,11 @@ INBOX_QUERY = {
 }
 
 API_PAGE = {"cursor": "cursor", "limit": "page_size"}
+WEBHOOK_FORM = {
+    "url": "choice:https://crm.example.com/hooks|http://127.0.0.1:9/x|ftp://x",
+    "description": "text",
+    "events": "choice:commitment.created|handoff.answered|nothing.such",
+}
 SPECS: dict[str, Spec] = {
     "static": Spec(path={"filename": "filename"}),
     "favicon": Spec(),
@@ -332,6 +339,17 @@ SPECS: dict[str, Spec] = {
         for name, answer in ANSWERS.items()
         if answer.by_mail
     },
+    "webhooks.index": Spec(),
+    "webhooks.register": Spec(form=WEBHOOK_FORM),
+    "webhooks.show": Spec(
+        path={"webhook_id": "webhook"}, query={"after": "cursor", "per": "page_size"}
+    ),
+    "webhooks.change": Spec(path={"webhook_id": "webhook"}, form=WEBHOOK_FORM),
+    "webhooks.pause": Spec(path={"webhook_id": "webhook"}),
+    "webhooks.resume": Spec(path={"webhook_id": "webhook"}),
+    "webhooks.roll_secret": Spec(path={"webhook_id": "webhook"}),
+    "webhooks.remove": Spec(path={"webhook_id": "webhook"}),
+    "webhooks.resend": Spec(path={"webhook_id": "webhook", "delivery_id": "delivery"}),
     "observability.health": Spec(),
     "observability.health_web": Spec(),
     "observability.metrics": Spec(),
@@ -467,6 +485,7 @@ def _valid(kind: str, world: dict) -> st.SearchStrategy:
             ["99999"]
             if kind
             in ("department", "person", "handoff", "task", "customer", "absence", "api_token")
+            or kind in ("webhook", "delivery")
             else []
         )
         return st.sampled_from([str(i) for i in ids] + gone)
@@ -510,7 +529,7 @@ def _hostile(kind: str) -> st.SearchStrategy:
 
 HOSTILE_DAYS = ["2026-02-30", "0001-01-01", "9999-12-31", "1970-01-01", "2026-13-01", "06.12.2026"]
 ID_KINDS = {"department", "person", "membership", "handoff", "task", "message", "promise"}
-ID_KINDS |= {"absence", "api_token"}
+ID_KINDS |= {"absence", "api_token", "webhook", "delivery"}
 ID_KINDS |= {"customer", "own_department", "route_department_0", "route_department_1"}
 ID_KINDS |= {"step_promise"}
 
@@ -774,9 +793,12 @@ def world(org, make, app, now):
     with writes():
         sweep(now)  # reminders and digests in the outbox
         db.session.add(NaggerProcess(name="nagger:1", started_at=now, last_round_at=now))
-    with writes():  # an API token of Ana's and one of Ivo's
+    with writes():  # an API token of Ana's and one of Ivo's, a webhook owed a delivery
         for person in (org.ana, org.ivo):
             tokens.create_token(person, name="CRM", scope="write", days=30, now=now)
+        webhooks.register(org.admin, "http://127.0.0.1:9/hooks", ["handoff.answered"], "", now)
+    with writes():
+        services.accept(pending.handoffs[1], org.dev, now, "")
     with writes():
         message = db.session.scalars(sa.select(OutboxMessage)).first()
         message.status = "failed"
@@ -792,6 +814,8 @@ def world(org, make, app, now):
         "customer": db.session.scalars(sa.select(Customer.id)).all(),
         "absence": db.session.scalars(sa.select(Absence.id)).all(),
         "api_token": db.session.scalars(sa.select(ApiToken.id)).all(),
+        "webhook": db.session.scalars(sa.select(Webhook.id)).all(),
+        "delivery": db.session.scalars(sa.select(WebhookDelivery.id)).all(),
     }
     assert all(ids.values()), ids
     commitments = (pending, accepted, countered, declined)

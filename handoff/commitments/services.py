@@ -30,6 +30,7 @@ from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.kernel.events import (
     AcceptedByStandingPromise,
     CommitmentFulfilled,
+    CommitmentRecorded,
     FeedbackRecorded,
     HandoffAnswered,
     HandoffRequested,
@@ -124,6 +125,7 @@ def record_commitment(
     record(commitment, "recorded", now, actor=actor, by=actor.name)
     for step in route:
         _append_step(commitment, step, actor, now)
+    announce(CommitmentRecorded(commitment, actor, now))
     return commitment
 
 

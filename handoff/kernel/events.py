@@ -20,6 +20,16 @@ DECLINED, DATE_MOVED, LATE = "declined", "date_moved", "late"
 
 
 @dataclass(frozen=True)
+class CommitmentRecorded:
+    """A promise to a customer was recorded, its route handed over (after the handoffs'
+    own HandoffRequested, so a standing promise has accepted what it covers)."""
+
+    commitment: Any
+    actor: Any
+    at: datetime
+
+
+@dataclass(frozen=True)
 class HandoffRequested:
     """A department was handed its part of a commitment (recorded, or a step added)."""
 
@@ -126,6 +136,7 @@ class Escalated:
 
 
 EVENTS = (
+    CommitmentRecorded,
     HandoffRequested,
     HandoffAnswered,
     AcceptedByStandingPromise,

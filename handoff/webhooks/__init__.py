@@ -1,0 +1,1 @@
+"""Webhooks: other systems told of what happened, signed, at least once."""
