@@ -116,6 +116,7 @@ def _register_models() -> None:
     from handoff.insights import models as _insights  # noqa: F401
     from handoff.mail import OutboxMessage as _outbox  # noqa: F401
     from handoff.nagging import models as _nagging  # noqa: F401
+    from handoff.nagging import replies as _replies  # noqa: F401
     from handoff.nagging import timeline as _reminder_words  # noqa: F401
     from handoff.ownership import models as _ownership  # noqa: F401
     from handoff.ownership import timeline as _ownership_words  # noqa: F401

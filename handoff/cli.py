@@ -22,6 +22,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(nagger)
     app.cli.add_command(insights_rebuild)
     app.cli.add_command(api_token)
+    app.cli.add_command(mail_in)
 
 
 @click.command("init-db")
@@ -169,3 +170,32 @@ def api_token_create(email: str, scope: str, days: int | None, name: str) -> Non
     until = f", until {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else ""
     click.echo(f"A {scope} token of {person.name}'s{until}. It is shown this once:", err=True)
     click.echo(secret)
+
+
+@click.command("mail-in")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=2525, type=int, show_default=True)
+@click.option("--stdin", "one", is_flag=True, help="Take one message from standard input.")
+def mail_in(host: str, port: int, one: bool) -> None:
+    """Take replies to reminders in: an SMTP server for reply+…@ addresses (or one message
+    from standard input, for a mail server that pipes each to a command)."""
+    import sys
+    import time
+
+    from handoff.nagging.mail_in import listener
+    from handoff.nagging.replies import take_reply
+
+    if one:
+        outcome = take_reply(sys.stdin.buffer.read(), [], utcnow())
+        click.echo(f"{outcome.outcome}: {outcome.detail}")
+        return
+    server = listener(current_app._get_current_object(), host, port)
+    server.start()
+    click.echo(f"Taking replies to reminders by SMTP on {host}:{port}; stop with Ctrl-C.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -48,7 +48,7 @@ class Config:
         self.REFRESH_SECONDS = int(env.get("HANDOFF_REFRESH_SECONDS", "10"))
         # Requests an API token may make (a limit in the words of Flask-Limiter), and where
         # they are counted: in each process ("memory://"), or in a store the processes share.
-        self.API_RATE_LIMIT = env.get("HANDOFF_API_RATE_LIMIT", "600 per minute")
+        self.API_RATE_LIMIT = env.get("HANDOFF_API_RATE_LIMIT", "6000 per minute")
         self.RATELIMIT_STORAGE_URI = env.get("HANDOFF_RATELIMIT_STORAGE_URI", "memory://")
         # Mail. With no SMTP host, mail stays in the outbox, where admins read it.
         self.SMTP_HOST = env.get("HANDOFF_SMTP_HOST", "")
@@ -72,6 +72,9 @@ class Config:
         # Links in mail start with this; it must be where people reach the app.
         self.PUBLIC_BASE_URL = env.get("HANDOFF_PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         self.LINK_MAX_AGE_DAYS = int(env.get("HANDOFF_LINK_MAX_AGE_DAYS", "7"))
+        # Replies to reminders go to reply+…@ this domain (the sender's, if not set), where
+        # `flask mail-in` (or the mail server handing it each message) takes them in.
+        self.MAIL_IN_DOMAIN = env.get("HANDOFF_MAIL_IN_DOMAIN", "")
         # Nagging: how often the scheduler sweeps, and at most one digest per address per N min.
         self.SWEEP_INTERVAL_SECONDS = int(env.get("HANDOFF_SWEEP_INTERVAL_SECONDS", "60"))
         self.DIGEST_MIN_MINUTES = int(env.get("HANDOFF_DIGEST_MIN_MINUTES", "15"))

@@ -94,6 +94,7 @@ class OutboxMessage(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     thread_id: Mapped[str | None] = mapped_column(String(255))
+    reply_to: Mapped[str | None] = mapped_column(String(254))  # where an answer by reply goes
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -149,6 +150,8 @@ def as_email(message: OutboxMessage) -> EmailMessage:
     if message.thread_id:
         email["In-Reply-To"] = message.thread_id
         email["References"] = message.thread_id
+    if message.reply_to:
+        email["Reply-To"] = message.reply_to
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(message.body_text)
     email.add_alternative(message.body_html, subtype="html")

@@ -20,6 +20,7 @@ from handoff.kernel.db import db
 from handoff.kernel.urls import UrlPattern
 from handoff.mail import OutboxMessage, mail_domain, one_line
 from handoff.nagging.links import make_token
+from handoff.nagging.replies import reply_address
 from handoff.nagging.rules import Kind
 from handoff.ownership.models import CustomerTask
 
@@ -235,6 +236,9 @@ def compose_digest(
             "headline": headline,
             "when": lambda moment: format_when(moment, zone, now),
             "opening": opening([Kind(n.kind) for n in nags]),
+            # answered by reply (nagging.replies): by a person, naming the handoff if several
+            "by_reply": person is not None,
+            "several": len({n.handoff_id for n in nags if n.handoff_id is not None}) > 1,
         }
         text = render_template("email/digest.txt", **context)
         html = render_template("email/digest.html", **context)
@@ -261,6 +265,7 @@ def compose_digest(
     )
     db.session.add(message)
     db.session.flush()
+    message.reply_to = reply_address(message)  # (tied to the message: its id is known now)
     return message
 
 

@@ -1,0 +1,188 @@
+"""Answering a reminder by replying to it, through a real SMTP client talking to the reply
+listener on loopback: the first line acts as the reminder's recipient, through the verbs;
+anything else (a forged sender, an unknown word, an answer too late, an old reminder)
+changes nothing, and the person hears why unless the sender is not who the mail went to."""
+
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from handoff.commitments import services
+from handoff.kernel.db import db
+from handoff.kernel.timeline import TimelineEvent
+from handoff.mail import as_email
+from handoff.nagging.mail_in import listener
+from handoff.nagging.replies import REFUSED, TAKEN, InboundReply, first_line, read_line
+from handoff.nagging.sweep import sweep
+
+from conftest import fresh, writes
+from nagging_helpers import messages, set_policy
+from test_faults import free_port
+
+
+@pytest.fixture
+def reminded(org, make, now):
+    """Installation was asked three hours ago and has not answered: Ivo got a reminder."""
+    set_policy(always_open=True, ack_window_minutes=5)
+    commitment = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(hours=3)
+    )
+    with writes():
+        sweep(now)
+    (mail,) = messages(org.ivo.email)
+    return commitment, mail
+
+
+@pytest.fixture
+def smtp_port(web_app):
+    port = free_port()
+    server = listener(web_app, "127.0.0.1", port)
+    server.start()
+    yield port
+    server.stop()
+
+
+def reply(port, mail, text, sender=None, message_id=None, to=None):
+    message = EmailMessage()
+    message["From"] = sender or mail.to_address
+    message["To"] = to or mail.reply_to
+    message["Subject"] = "Re: " + mail.subject
+    message["Message-ID"] = message_id or make_msgid(domain="phone.example")
+    message["In-Reply-To"] = mail.message_id
+    message.set_content(f"{text}\n\nOn Mon, 7 Dec 2026, Handoff wrote:\n> accept, decline …\n")
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.send_message(message)
+    return message
+
+
+def kinds(commitment) -> list[str]:
+    db.session.rollback()
+    return list(
+        db.session.scalars(
+            select(TimelineEvent.kind)
+            .where(TimelineEvent.commitment_id == commitment.id)
+            .order_by(TimelineEvent.id)
+        )
+    )
+
+
+def noted() -> list[InboundReply]:
+    db.session.rollback()
+    return list(db.session.scalars(select(InboundReply).order_by(InboundReply.id)))
+
+
+def test_a_reminder_says_where_to_reply(reminded):
+    _, mail = reminded
+    assert mail.reply_to.startswith(f"reply+{mail.id}.") and mail.reply_to.endswith("@example.com")
+    assert as_email(mail)["Reply-To"] == mail.reply_to
+    assert "Or reply to this mail, on its first line: accept" in mail.body_text
+
+
+def test_a_counter_by_reply_is_a_counter_on_the_timeline(org, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "counter: Thursday 14:00")
+    handoff = fresh(commitment.handoffs[0])
+    assert handoff.state == "countered" and handoff.answered_by_id == org.ivo.id
+    local = handoff.counter_due_at.astimezone(ZoneInfo("Europe/Berlin"))  # (Ivo's zone)
+    assert (local.strftime("%A"), local.hour, local.minute) == ("Thursday", 14, 0)
+    assert "counter" in kinds(commitment)
+    (answer,) = [m for m in messages(org.ivo.email) if m.id != mail.id]
+    assert answer.subject.startswith("Re: ") and answer.body_text.startswith("Done:")
+    assert "countered, for" in answer.body_text
+    assert [r.outcome for r in noted()] == [TAKEN]
+
+
+def test_a_counter_that_names_no_date_is_terms(org, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "counter: only with the customer's own router")
+    handoff = fresh(commitment.handoffs[0])
+    assert handoff.state == "countered" and handoff.counter_due_at is None
+    assert handoff.counter_terms == "only with the customer's own router"
+
+
+def test_accept_and_decline_with_a_reason(org, make, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "decline: no van free until Monday")
+    handoff = fresh(commitment.handoffs[0])
+    assert handoff.state == "declined" and handoff.answer_note == "no van free until Monday"
+
+
+def test_a_forged_sender_changes_nothing_and_is_noted_not_answered(org, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "accept", sender="mallory@evil.example")
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    (note,) = noted()
+    assert note.outcome == REFUSED and "mallory@evil.example" in note.detail
+    assert messages(org.ivo.email) == [mail] and messages("mallory@evil.example") == []
+
+
+def test_an_unknown_word_is_answered_with_what_would_work(org, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "maybe later?")
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    (answer,) = [m for m in messages(org.ivo.email) if m.id != mail.id]
+    assert "no answer we know" in answer.body_text and "Nothing was changed" in answer.body_text
+
+
+def test_an_answer_given_meanwhile_by_someone_else_wins(org, reminded, smtp_port, now):
+    commitment, mail = reminded
+    with writes():
+        services.accept(fresh(commitment.handoffs[0]), org.ben, now, "Booked")
+    reply(smtp_port, mail, "decline: no van")
+    assert fresh(commitment.handoffs[0]).state == "accepted"
+    (answer,) = [m for m in messages(org.ivo.email) if m.id != mail.id]
+    assert "already accepted by Ben Okafor" in answer.body_text
+
+
+def test_an_old_reminder_can_no_longer_act(org, reminded, smtp_port):
+    commitment, mail = reminded
+    with writes():
+        fresh(mail).created_at -= timedelta(days=8)
+    reply(smtp_port, mail, "accept")
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    (answer,) = [m for m in messages(org.ivo.email) if m.id != mail.id]
+    assert "expired" in answer.body_text
+
+
+def test_an_altered_address_and_a_stranger_address_are_refused(org, reminded, smtp_port):
+    commitment, mail = reminded
+    altered = f"reply+{mail.id}.{'a' * 16}@example.com"
+    reply(smtp_port, mail, "accept", to=altered)
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    assert "signature" in noted()[0].detail
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        reply(smtp_port, mail, "accept", to="ceo@example.com")
+
+
+def test_the_same_mail_twice_acts_once(org, reminded, smtp_port):
+    commitment, mail = reminded
+    sent = reply(smtp_port, mail, "accept")
+    reply(smtp_port, mail, "decline: changed my mind", message_id=sent["Message-ID"])
+    assert fresh(commitment.handoffs[0]).state == "accepted"
+    assert [r.outcome for r in noted()] == [TAKEN]
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "rest", "reference"),
+    [
+        ("accept", "accept", "", None),
+        ("Decline: no van free until Monday", "decline", "no van free until Monday", None),
+        ("C-1042 accept", "accept", "", 1042),
+        ("counter Thu 14:00", "counter", "Thu 14:00", None),
+        ("thanks!", None, "", None),
+    ],
+)
+def test_the_first_line_reads_as_people_write_it(text, word, rest, reference):
+    said = read_line(first_line(f"\n  {text}  \n\nOn Mon someone wrote:\n> accept\n"))
+    assert (said.action.value if said.action else None) == word
+    assert said.rest == rest and said.reference == reference
+
+
+def test_quoted_text_is_never_the_answer():
+    assert first_line("> accept\n> decline") == ""
+    assert first_line("On Mon, Handoff wrote:\n\naccept") == ""
