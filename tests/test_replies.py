@@ -77,10 +77,14 @@ def noted() -> list[InboundReply]:
 
 
 def test_a_reminder_says_where_to_reply(reminded):
-    _, mail = reminded
+    commitment, mail = reminded
     assert mail.reply_to.startswith(f"reply+{mail.id}.") and mail.reply_to.endswith("@example.com")
     assert as_email(mail)["Reply-To"] == mail.reply_to
-    assert "Or reply to this mail, on its first line: accept" in mail.body_text
+    lead = commitment.handoffs[0].id
+    assert mail.reply_to.startswith(f"reply+{mail.id}.{lead}.")
+    assert f"Or reply to this mail to answer {commitment.reference}, on its first line" in (
+        mail.body_text
+    )
 
 
 def test_a_counter_by_reply_is_a_counter_on_the_timeline(org, reminded, smtp_port):
@@ -103,6 +107,27 @@ def test_a_counter_that_names_no_date_is_terms(org, reminded, smtp_port):
     handoff = fresh(commitment.handoffs[0])
     assert handoff.state == "countered" and handoff.counter_due_at is None
     assert handoff.counter_terms == "only with the customer's own router"
+
+
+def test_a_reminder_of_several_answers_the_first_unless_another_is_named(org, make, now, smtp_port):
+    set_policy(always_open=True, ack_window_minutes=5)
+    made = [
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(hours=h)
+        )
+        for h in (3, 4)
+    ]
+    with writes():
+        sweep(now)
+    (mail,) = messages(org.ivo.email)
+    assert "to answer another, start with its reference" in mail.body_text
+    lead = int(mail.reply_to.split(".")[1])
+    first = next(c for c in made if c.handoffs[0].id == lead)
+    other = next(c for c in made if c is not first)
+    reply(smtp_port, mail, f"{other.reference} decline: no van")
+    reply(smtp_port, mail, "accept")
+    assert fresh(first.handoffs[0]).state == "accepted"
+    assert fresh(other.handoffs[0]).state == "declined", [r.detail for r in noted()]
 
 
 def test_accept_and_decline_with_a_reason(org, make, reminded, smtp_port):
@@ -151,7 +176,7 @@ def test_an_old_reminder_can_no_longer_act(org, reminded, smtp_port):
 
 def test_an_altered_address_and_a_stranger_address_are_refused(org, reminded, smtp_port):
     commitment, mail = reminded
-    altered = f"reply+{mail.id}.{'a' * 16}@example.com"
+    altered = f"reply+{mail.id}.0.{'a' * 16}@example.com"
     reply(smtp_port, mail, "accept", to=altered)
     assert fresh(commitment.handoffs[0]).state == "pending"
     assert "signature" in noted()[0].detail

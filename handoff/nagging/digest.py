@@ -237,7 +237,8 @@ def compose_digest(
             "when": lambda moment: format_when(moment, zone, now),
             "opening": opening([Kind(n.kind) for n in nags]),
             # answered by reply (nagging.replies): by a person, naming the handoff if several
-            "by_reply": person is not None,
+            "by_reply": person is not None and any(i.task is None for i in shown),
+            "lead": next((i.commitment.reference for i in shown if i.task is None), None),
             "several": len({n.handoff_id for n in nags if n.handoff_id is not None}) > 1,
         }
         text = render_template("email/digest.txt", **context)
@@ -265,7 +266,9 @@ def compose_digest(
     )
     db.session.add(message)
     db.session.flush()
-    message.reply_to = reply_address(message)  # (tied to the message: its id is known now)
+    # a reply answers the first handoff shown, unless it names another (nagging.replies)
+    lead = next((item.handoff.id for item in shown if item.task is None), None)
+    message.reply_to = reply_address(message, lead)  # (its id is known now)
     return message
 
 

@@ -41,7 +41,7 @@ from handoff.nagging.models import Nag
 
 log = logging.getLogger(__name__)
 
-ADDRESS = re.compile(r"reply\+(\d{1,12})\.([a-z2-7]{16})@", re.IGNORECASE)
+ADDRESS = re.compile(r"reply\+(\d{1,12})\.(\d{1,12})\.([a-z2-7]{16})@", re.IGNORECASE)
 REFERENCE = re.compile(r"\b[Cc]-?(\d{1,10})\b")
 # The first line of a reply, lower-cased: the word, then what it says after a colon or space.
 WORDS = {
@@ -87,17 +87,20 @@ class InboundReply(db.Model):
 # --- the address a reminder is answered at ------------------------------------------------------
 
 
-def _signature(message_id: int, to_address: str) -> str:
+def _signature(message_id: int, lead: int, to_address: str) -> str:
     key = current_app.config["SECRET_KEY"].encode()
-    text = f"reply:{message_id}:{to_address.lower()}".encode()
+    text = f"reply:{message_id}:{lead}:{to_address.lower()}".encode()
     digest = hmac.new(key, text, hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:16]
 
 
-def reply_address(message: OutboxMessage) -> str:
-    """Where a reply to this reminder mail goes: tied to it and to its recipient."""
+def reply_address(message: OutboxMessage, lead: int | None) -> str:
+    """Where a reply to this reminder mail goes: tied to it, to its recipient, and to the
+    handoff a reply answers unless it names another (`lead`: the first the mail shows)."""
     domain = current_app.config.get("MAIL_IN_DOMAIN") or mail_domain()
-    return f"reply+{message.id}.{_signature(message.id, message.to_address)}@{domain}"
+    lead = lead or 0
+    signature = _signature(message.id, lead, message.to_address)
+    return f"reply+{message.id}.{lead}.{signature}@{domain}"
 
 
 # --- reading a reply ----------------------------------------------------------------------------
@@ -107,7 +110,7 @@ def reply_address(message: OutboxMessage) -> str:
 class Said:
     action: Action | None
     rest: str  # what follows the word: a reason, a date and terms, a note
-    reference: int | None  # a commitment named in the line (C-1042), if any
+    reference: int | None  # the number of a commitment named in the line (C-1042), if any
     line: str
 
 
@@ -199,8 +202,9 @@ def _act(addresses, sender: str, line: str, now: datetime):
     else:
         return Outcome(REFUSED, "not sent to a reply address"), None, None
     message = db.session.get(OutboxMessage, int(found.group(1)))
+    lead = int(found.group(2))
     if message is None or not hmac.compare_digest(
-        found.group(2).lower(), _signature(message.id, message.to_address)
+        found.group(3).lower(), _signature(message.id, lead, message.to_address)
     ):
         return Outcome(REFUSED, "the reply address's signature does not hold"), None, None
     if sender != Person.normalise_email(message.to_address):
@@ -217,10 +221,10 @@ def _act(addresses, sender: str, line: str, now: datetime):
             "(its signature has expired). Nothing was changed: answer on the handoff's page."
         )
         return Outcome(REFUSED, detail, person.email), message, None
-    return _answer_handoff(message, person, read_line(line), now)
+    return _answer_handoff(message, lead, person, read_line(line), now)
 
 
-def _answer_handoff(message: OutboxMessage, person: Person, said: Said, now: datetime):
+def _answer_handoff(message: OutboxMessage, lead: int, person: Person, said: Said, now):
     handoffs = list(
         db.session.scalars(
             select(Handoff)
@@ -234,14 +238,17 @@ def _answer_handoff(message: OutboxMessage, person: Person, said: Said, now: dat
         words = "accept, decline: <reason>, counter: <date or terms>, done"
         detail = f"“{said.line[:80]}” is no answer we know. Reply with one of: {words}."
         return Outcome(REFUSED, detail + " Nothing was changed.", person.email), message, None
-    if said.reference is not None:
-        mine = [h for h in mine if h.commitment_id == said.reference]
+    if said.reference is not None:  # the one it names
+        named_id = Commitment.id_from_reference(f"C-{said.reference}")
+        mine = [h for h in mine if h.commitment_id == named_id]
+    else:  # the first the mail shows
+        mine = [h for h in mine if h.id == lead]
     if len(mine) != 1:
         named = ", ".join(sorted({Commitment.reference_of(h.commitment_id) for h in handoffs}))
         detail = (
-            f"This reminder is about several handoffs ({named}): name one, such as "
+            f"This reminder is about {named}: start the line with one of them, such as "
             f"“{Commitment.reference_of(handoffs[0].commitment_id)} accept”."
-            if len(mine) > 1 or (said.reference is None and handoffs)
+            if handoffs
             else "This reminder is about no handoff you can answer by mail."
         )
         return Outcome(REFUSED, detail + " Nothing was changed.", person.email), message, None
