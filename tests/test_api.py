@@ -221,6 +221,7 @@ def test_a_refused_creation_keeps_no_key(org, client):
         ({"promised_by": "1"}, "promised_by"),  # a number is written as one
         ({"promised_at": 1893456000}, "promised_at"),  # a moment is written as text
         ({"title": "  \n"}, "title"),
+        ({"customer": {"name": "Jana", "email": "not an address"}}, "customer.email"),
     ],
 )
 def test_a_request_of_the_wrong_shape_says_each_field(org, client, change, field):
@@ -231,7 +232,7 @@ def test_a_request_of_the_wrong_shape_says_each_field(org, client, change, field
     assert count_commitments() == 0
 
 
-def test_the_domains_rules_are_the_pages_rules(org, client):
+def test_the_domains_rules_are_the_pages_rules(org, client, make):
     headers = bearer(token_of(org.ana))
     past = new_commitment(org, promised_at=moment(-1))
     problem = is_problem(client.post("/api/v1/commitments", json=past, headers=headers), 422)
@@ -240,6 +241,10 @@ def test_the_domains_rules_are_the_pages_rules(org, client):
     twice["route"] = twice["route"] * 2
     problem = is_problem(client.post("/api/v1/commitments", json=twice, headers=headers), 422)
     assert "twice" in problem["detail"] and problem["errors"][0]["field"] == "route.1.department_id"
+    known = make.customer("Kim", account_ref="A-1")
+    again = new_commitment(org, customer={"name": "Kim again", "account_ref": known.account_ref})
+    problem = is_problem(client.post("/api/v1/commitments", json=again, headers=headers), 422)
+    assert problem["errors"][0]["field"] == "customer.account_ref"  # (the API's name for it)
     nowhere = new_commitment(org)
     nowhere["route"][0]["department_id"] = 999999
     problem = is_problem(client.post("/api/v1/commitments", json=nowhere, headers=headers), 422)
@@ -404,6 +409,14 @@ def test_requests_beyond_the_limit_are_told_when_to_come_back(org, app_factory):
     assert int(answers[-1].headers["Retry-After"]) > 0
     other = bearer(token_of(org.ivo))  # each token has its own allowance
     assert limited.get("/api/v1/me", headers=other).status_code == 200
+
+
+def test_made_up_tokens_share_their_addresss_allowance(org, app_factory):
+    limited = app_factory(API_RATE_LIMIT="3 per minute").test_client()
+    answers = [
+        limited.get("/api/v1/me", headers=bearer(f"hnd_made-up-{n}")).status_code for n in range(4)
+    ]
+    assert answers == [401, 401, 401, 429]
 
 
 def test_unknown_addresses_and_methods_answer_problems(org, client):

@@ -17,7 +17,14 @@ from handoff.kernel.db import db
 from handoff.kernel.timeline import TimelineEvent
 from handoff.mail import as_email
 from handoff.nagging.mail_in import listener
-from handoff.nagging.replies import REFUSED, TAKEN, InboundReply, first_line, read_line
+from handoff.nagging.replies import (
+    REFUSED,
+    TAKEN,
+    InboundReply,
+    first_line,
+    read_line,
+    take_reply,
+)
 from handoff.nagging.sweep import sweep
 
 from conftest import fresh, writes
@@ -97,7 +104,7 @@ def test_a_counter_by_reply_is_a_counter_on_the_timeline(org, reminded, smtp_por
     assert "counter" in kinds(commitment)
     (answer,) = [m for m in messages(org.ivo.email) if m.id != mail.id]
     assert answer.subject.startswith("Re: ") and answer.body_text.startswith("Done:")
-    assert "countered, for" in answer.body_text
+    assert "countered, for Thu" in answer.body_text and "14:00 (Europe/Berlin)" in answer.body_text
     assert [r.outcome for r in noted()] == [TAKEN]
 
 
@@ -192,12 +199,82 @@ def test_the_same_mail_twice_acts_once(org, reminded, smtp_port):
     assert [r.outcome for r in noted()] == [TAKEN]
 
 
+def test_a_reference_in_the_middle_of_a_line_names_nothing(org, make, now, smtp_port):
+    set_policy(always_open=True, ack_window_minutes=5)
+    made = [
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(hours=h)
+        )
+        for h in (3, 4)
+    ]
+    with writes():
+        sweep(now)
+    (mail,) = messages(org.ivo.email)
+    lead = int(mail.reply_to.split(".")[1])
+    first = next(c for c in made if c.handoffs[0].id == lead)
+    other = next(c for c in made if c is not first)
+    reply(smtp_port, mail, f"decline: we must finish {other.reference} first")
+    assert fresh(first.handoffs[0]).state == "declined"
+    assert fresh(first.handoffs[0]).answer_note == f"we must finish {other.reference} first"
+    assert fresh(other.handoffs[0]).state == "pending"
+
+
+@pytest.mark.parametrize(
+    "text", ["No problem, will do it Friday", "OK, I am out of office until Monday", "yes"]
+)
+def test_words_people_write_in_passing_answer_nothing(org, reminded, smtp_port, text):
+    commitment, mail = reminded
+    reply(smtp_port, mail, text)
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    assert noted()[0].outcome == REFUSED
+
+
+def test_an_automatic_reply_answers_nothing_and_is_not_answered(org, reminded, smtp_port):
+    commitment, mail = reminded
+    message = EmailMessage()
+    message["From"], message["To"] = mail.to_address, mail.reply_to
+    message["Subject"], message["Auto-Submitted"] = "Out of office", "auto-replied"
+    message.set_content("accept\n\nI am away until Monday.")
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
+        client.send_message(message)
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    assert "automatically" in noted()[0].detail
+    assert messages(org.ivo.email) == [mail]  # no answer to an auto-reply (no mail loop)
+
+
+def test_a_counter_date_out_of_range_changes_nothing(org, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "counter: 31 December 9999 23:59")
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    assert noted()[0].outcome == REFUSED and "2099" in noted()[0].detail
+
+
+def test_a_date_no_calendar_holds_is_read_as_terms(org, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "counter: 0001-01-01")  # (it overflowed reading it as a date)
+    handoff = fresh(commitment.handoffs[0])
+    assert handoff.state == "countered" and handoff.counter_terms == "0001-01-01"
+
+
+def test_a_mail_that_cannot_be_read_is_refused_once_not_retried(org, reminded, app, now):
+    _, mail = reminded
+    raw = (
+        f"From: {mail.to_address}\r\nTo: {mail.reply_to}\r\nSubject: x\r\n"
+        "Content-Type: text/plain; charset=x-bogus\r\n\r\naccept\r\n"
+    ).encode()
+    outcome = take_reply(raw, [mail.reply_to], now)
+    assert outcome.outcome == REFUSED
+    assert take_reply(raw, [mail.reply_to], now).detail.startswith("already taken")
+
+
 @pytest.mark.parametrize(
     ("text", "word", "rest", "reference"),
     [
         ("accept", "accept", "", None),
         ("Decline: no van free until Monday", "decline", "no van free until Monday", None),
         ("C-1042 accept", "accept", "", 1042),
+        ("C-1042: decline: no van", "decline", "no van", 1042),
+        ("decline: busy with C-1042", "decline", "busy with C-1042", None),
         ("counter Thu 14:00", "counter", "Thu 14:00", None),
         ("thanks!", None, "", None),
     ],

@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from handoff.commitments import services
 from handoff.kernel.db import db
+from handoff.kernel.errors import InvalidInput
 from handoff.mail import OutboxMessage
 from handoff.webhooks import services as webhooks
 from handoff.webhooks.models import DELIVERED, OWED, Webhook, WebhookDelivery
@@ -28,6 +29,7 @@ class Receiver:
         self.ids: list[str] = []
         self.answer = 204
         self.secret = ""
+        self.gets = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +37,8 @@ class Receiver:
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
                 if receiver.answer >= 300:
                     self.send_response(receiver.answer)
+                    if receiver.answer < 400:
+                        self.send_header("Location", "/elsewhere")
                     self.end_headers()
                     self.wfile.write(b"down for maintenance")
                     return
@@ -43,6 +47,11 @@ class Receiver:
                 receiver.ids.append(headers["webhook-id"])
                 receiver.bodies.append(body)
                 self.send_response(receiver.answer)
+                self.end_headers()
+
+            def do_GET(self):  # (a followed redirect would land here, without the body)
+                receiver.gets += 1
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -128,15 +137,34 @@ def test_a_receiver_that_is_down_gets_everything_when_it_is_back(org, make, rece
     assert [d.attempts for d in first] == [1, 0, 0]  # one try, not one per delivery
     assert first[0].last_status == 503 and "maintenance" in first[0].last_response
     hook = fresh(hook)
-    assert hook.failures == 1 and hook.retry_at == now + webhooks.FIRST_WAIT
-    assert webhooks.deliver_webhooks(now + timedelta(seconds=5)) == 0  # still waiting
-    assert webhooks.deliver_webhooks(now + timedelta(seconds=10)) == 0  # tried, failed again
-    assert fresh(hook).retry_at == now + timedelta(seconds=30)  # the wait doubled
-
+    # the back-off runs from the failure (the real clock), at least from the round's moment
+    assert hook.failures == 1 and hook.retry_at >= now + webhooks.FIRST_WAIT
+    first_retry = hook.retry_at
+    assert webhooks.deliver_webhooks(first_retry - timedelta(seconds=1)) == 0  # waiting
+    assert owed(hook.id)[0].attempts == 1
+    assert webhooks.deliver_webhooks(first_retry) == 0  # tried, failed again
+    assert owed(hook.id)[0].attempts == 2
+    assert fresh(hook).retry_at >= first_retry + 2 * webhooks.FIRST_WAIT  # the wait doubled
     receiver.answer = 200
-    assert webhooks.deliver_webhooks(now + timedelta(seconds=30)) == 3
+    assert webhooks.deliver_webhooks(fresh(hook).retry_at) == 3
     assert len(receiver.ids) == 3 == len(set(receiver.ids))
     assert fresh(hook).failures == 0 and fresh(hook).retry_at is None
+
+
+def test_a_redirect_is_a_failure_not_a_delivery(org, make, receiver, now):
+    hook = register(org, receiver, now=now)
+    make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    receiver.answer = 301  # (an http → https move, say: a GET there would lose the body)
+    assert webhooks.deliver_webhooks(now) == 0
+    (delivery,) = owed(hook.id)
+    assert delivery.status == OWED and delivery.last_status == 301 and receiver.gets == 0
+
+
+def test_an_address_no_request_can_go_to_is_refused(org, now):
+    for url in ("http://[abc", "http://example.com:99999/x", "ftp://example.com", "hooks"):
+        with pytest.raises(InvalidInput):
+            webhooks.register(org.admin, url, ["commitment.created"], "", now)
+        db.session.rollback()
 
 
 def test_a_port_that_refuses_is_a_failure_with_its_reason(org, make, receiver, now):
@@ -191,7 +219,8 @@ def test_one_nagger_at_a_time_delivers_to_a_webhook(org, make, receiver, now):
     assert webhooks._claim(hook.id, now, "nagger:1")
     assert not webhooks._claim(hook.id, now, "nagger:2")  # held until its deadline
     assert webhooks.deliver_webhooks(now, who="nagger:2") == 0
-    later = now + timedelta(seconds=webhooks.TURN_SECONDS * 2)
+    later = fresh(hook).claimed_until
+    assert later >= now + timedelta(seconds=webhooks.TURN_SECONDS * 2)
     assert webhooks.deliver_webhooks(later, who="nagger:2") == 1  # a stalled claim runs out
 
 

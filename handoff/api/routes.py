@@ -35,8 +35,8 @@ from handoff.departments.models import Department
 from handoff.extensions import csrf, limiter
 from handoff.inbox.queries import section_counts, section_pages
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import commit_writes, db, reads_first
-from handoff.kernel.errors import Conflict, NotAllowed
+from handoff.kernel.db import commit_writes, db, reads_first, transaction
+from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.kernel.paging import Cursor, fetch_after, page_of
 from handoff.kernel.timeline import TimelineEvent
 from handoff.ownership.services import last_told_by_commitment, mark_told, open_task_by_commitment
@@ -110,12 +110,22 @@ def answers(**codes) -> Response:
     return Response(**PROBLEMS, **codes)
 
 
+def _token():
+    """The request's token if it is one that works, read once a request (None: it is not)."""
+    if "api_token" not in g:
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        found = None
+        if scheme.lower() == "bearer" and secret.strip():
+            found = tokens.token_for(secret.strip(), utcnow())
+        g.api_token = found
+    return g.api_token
+
+
 def _rate_key() -> str:
-    """Each token has its own allowance; requests without one share their address's."""
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and secret.strip():
-        return "token:" + tokens.hash_of(secret.strip())
-    return "address:" + (request.remote_addr or "")
+    """Each token that works has its own allowance; every other request (none, a wrong one,
+    made-up ones by the thousand) shares its address's."""
+    token = _token()
+    return f"token:{token.id}" if token is not None else "address:" + (request.remote_addr or "")
 
 
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=_rate_key)(bp)
@@ -129,18 +139,25 @@ def _with_token():
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("Send a personal API token: Authorization: Bearer hnd_….")
-    now = utcnow()
-    token = tokens.token_for(secret.strip(), now)
+    token = _token()
     if token is None:
         raise Unauthorized("This token is unknown, expired or revoked.")
     g._login_user = token.person  # Flask-Login's current_user, for this request only
-    g.api_token = token
     if request.method not in ("GET", "HEAD", "OPTIONS") and not token.may_write:
         raise NotAllowed("This token may only read.")
     if request.method == "POST":
         _require_json_object()
-    if tokens.note_use(token, now):
-        db.session.commit()
+    _note_use(token)
+
+
+def _note_use(token) -> None:
+    """When the token was last used, in a transaction of its own (a writer from its start:
+    on SQLite, a read transaction that then writes fails if another wrote meanwhile)."""
+    now = utcnow()
+    if token.last_used_at is not None and now - token.last_used_at < tokens.USE_NOTED_EVERY:
+        return
+    with transaction():
+        tokens.note_use(token, now)
 
 
 def _require_json_object() -> None:
@@ -296,7 +313,12 @@ def create_commitment(json: schemas.CommitmentIn):
         if earlier is not None:
             return _replay(earlier, fingerprint)
     now = utcnow()
-    commitment = _record(json, person, now)
+    try:
+        commitment = _record(json, person, now)
+    except InvalidInput as error:  # the services name the form's fields: say the API's
+        db.session.rollback()
+        field = FORM_FIELDS.get(error.field, error.field)
+        raise _unknown(field, str(error)) from None
     db.session.flush()
     answer = commitment_out(commitment, person, now)
     if key is not None:
@@ -312,6 +334,14 @@ def create_commitment(json: schemas.CommitmentIn):
         return _replay(earlier, fingerprint)  # the same request, sent twice at once
     location = url_for("api.read_commitment", reference=commitment.reference)
     return answer, 201, {"Location": location}
+
+
+# The fields a service's refusal names as the form calls them, as the API calls them.
+FORM_FIELDS = {
+    "customer_id": "customer.id",
+    "new_customer_name": "customer.name",
+    "new_customer_account_ref": "customer.account_ref",
+}
 
 
 def _check_key(key: str) -> None:

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    EmailStr,
     Field,
     Strict,
 )
@@ -283,7 +284,7 @@ class CustomerIn(In):
 
     id: BodyId | None = None
     name: text(LIMITS["customer_name"]) = ""
-    email: text(LIMITS["customer_email"]) = ""
+    email: EmailStr | Literal[""] = Field(default="", max_length=LIMITS["customer_email"])
     phone: text(LIMITS["customer_phone"]) = ""
     account_ref: text(LIMITS["customer_account_ref"]) = ""
 

@@ -37,6 +37,7 @@ from handoff.kernel.events import (
     PromiseBroke,
     announce,
 )
+from handoff.kernel.forms import FIRST_YEAR, LAST_YEAR
 from handoff.kernel.timeline import record
 
 LATE_BATCH = 100  # rows a transaction locks at once
@@ -291,6 +292,8 @@ def counter(
         raise InvalidInput("A counter needs a date or terms the department can meet.")
     if due_at is not None and due_at <= now:
         raise InvalidInput("The counter date is in the past.", "due_at")
+    if due_at is not None and not FIRST_YEAR <= due_at.year <= LAST_YEAR:
+        raise InvalidInput(f"Give a date from {FIRST_YEAR} to {LAST_YEAR}.", "due_at")
     name = handoff.department.name
     facts = {"department": name, "note": (terms or note).strip()}
     outcome = _move(handoff, Action.COUNTER, actor, now, facts, about_at=due_at)

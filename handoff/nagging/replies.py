@@ -42,16 +42,14 @@ from handoff.nagging.models import Nag
 log = logging.getLogger(__name__)
 
 ADDRESS = re.compile(r"reply\+(\d{1,12})\.(\d{1,12})\.([a-z2-7]{16})@", re.IGNORECASE)
-REFERENCE = re.compile(r"\b[Cc]-?(\d{1,10})\b")
+REFERENCE = re.compile(r"^[Cc]-?(\d{1,10})\b[\s:,.-]*")  # only where a line starts
 # The first line of a reply, lower-cased: the word, then what it says after a colon or space.
+# (not "yes", "ok" or "no": "No problem, will do it Friday" is no decline)
 WORDS = {
     "accept": Action.ACCEPT,
     "accepted": Action.ACCEPT,
-    "yes": Action.ACCEPT,
-    "ok": Action.ACCEPT,
     "decline": Action.DECLINE,
     "declined": Action.DECLINE,
-    "no": Action.DECLINE,
     "counter": Action.COUNTER,
     "done": Action.COMPLETE,
     "complete": Action.COMPLETE,
@@ -127,13 +125,31 @@ def first_line(text: str) -> str:
 
 def read_line(line: str) -> Said:
     """What the first line asks: "decline: no van", "C-1042 accept", "counter Thu 14:00"."""
-    found = REFERENCE.search(line)
+    found = REFERENCE.match(line)
     reference = int(found.group(1)) if found else None
-    rest = REFERENCE.sub(" ", line).strip() if found else line
+    rest = line[found.end() :].strip() if found else line
     parts = re.split(r"[:\s]+", rest, maxsplit=1)
     word = parts[0].lower().strip(".!,;") if parts else ""
     after = parts[1].strip() if len(parts) > 1 else ""
     return Said(WORDS.get(word), after, reference, line)
+
+
+def _automatic(mail) -> str | None:
+    """Why this mail was not written by a person (an out-of-office answer, a list's mail,
+    a bounce), or None. Such mail never answers a handoff, and is not answered."""
+    submitted = str(mail.get("Auto-Submitted", "no")).strip().lower()
+    if submitted != "no":
+        return f"sent automatically (Auto-Submitted: {submitted})"
+    precedence = str(mail.get("Precedence", "")).strip().lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply"):
+        return f"sent automatically (Precedence: {precedence})"
+    if any(mail.get(name) for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")):
+        return "sent automatically (an auto-reply)"
+    if current_app.config.get("MAIL_IN_REQUIRE_AUTH"):
+        results = " ".join(str(v) for v in mail.get_all("Authentication-Results", [])).lower()
+        if not re.search(r"\b(dmarc|dkim)=pass\b", results):
+            return "its sender was not authenticated (no DKIM or DMARC pass)"
+    return None
 
 
 def _body_text(mail) -> str:
@@ -160,15 +176,24 @@ def take_reply(raw: bytes, recipients: list[str], now: datetime) -> Outcome:
     """Take one reply mail as the SMTP server received it (`recipients`: the envelope's)."""
     if len(raw) > MAX_BYTES:
         return Outcome(REFUSED, "too large to be a reply")
-    mail = email.message_from_bytes(raw, policy=policy.default)
-    key = (mail.get("Message-ID") or "").strip()[:255] or hashlib.sha256(raw).hexdigest()
-    sender = Person.normalise_email(parseaddr(str(mail.get("From", "")))[1])
-    addresses = recipients + [a for _, a in getaddresses([str(v) for v in mail.get_all("To", [])])]
-    line = first_line(_body_text(mail))
+    try:
+        mail = email.message_from_bytes(raw, policy=policy.default)
+        key = str(mail.get("Message-ID") or "").strip()[:255] or hashlib.sha256(raw).hexdigest()
+        sender = Person.normalise_email(parseaddr(str(mail.get("From", "")))[1])
+        to = [str(v) for v in mail.get_all("To", [])]
+        addresses = recipients + [a for _, a in getaddresses(to)]
+        line = first_line(_body_text(mail))
+        automatic = _automatic(mail)
+    except Exception as error:  # whatever a mail holds, it is refused, never retried forever
+        key, sender, addresses, line = hashlib.sha256(raw).hexdigest(), "", recipients, ""
+        automatic = f"it could not be read ({type(error).__name__})"
     with transaction():
         if db.session.scalar(select(InboundReply.id).where(InboundReply.message_key == key)):
             return Outcome(REFUSED, "already taken (the same mail again)")
-        outcome, message, handoff_id = _act(addresses, sender, line, now)
+        if automatic:
+            outcome, message, handoff_id = Outcome(REFUSED, automatic), None, None
+        else:
+            outcome, message, handoff_id = _act(addresses, sender, line, now)
         db.session.add(
             InboundReply(
                 message_key=key,
@@ -270,7 +295,7 @@ def _answer_handoff(message: OutboxMessage, lead: int, person: Person, said: Sai
     if not outcome.changed:
         detail = f"{reference} was {handoff.state} already; nothing more was changed."
     else:
-        detail = f"{reference} ({handoff.department.name}): {_done_words(said, handoff)}."
+        detail = f"{reference} ({handoff.department.name}): {_done_words(said, handoff, person)}."
     return Outcome(TAKEN, detail, person.email), message, handoff.id
 
 
@@ -294,7 +319,15 @@ def _counter(rest: str, person: Person, now: datetime) -> dict:
     zone = person.time_zone or current_app.config["DEFAULT_TIME_ZONE"]
     moment = None
     if rest:
-        moment = dateparser.parse(
+        moment = _parsed(rest, zone, now)
+    if moment is not None:
+        return {"due_at": moment, "terms": "", "note": f"By reply: {rest}"}
+    return {"due_at": None, "terms": rest, "note": ""}
+
+
+def _parsed(rest: str, zone: str, now: datetime) -> datetime | None:
+    try:
+        return dateparser.parse(
             rest,
             settings={
                 "PREFER_DATES_FROM": "future",
@@ -303,14 +336,15 @@ def _counter(rest: str, person: Person, now: datetime) -> dict:
                 "RELATIVE_BASE": now.astimezone(ZoneInfo(zone)).replace(tzinfo=None),
             },
         )
-    if moment is not None:
-        return {"due_at": moment, "terms": "", "note": f"By reply: {rest}"}
-    return {"due_at": None, "terms": rest, "note": ""}
+    except (ValueError, OverflowError, OSError):  # a date past what a datetime holds
+        return None
 
 
-def _done_words(said: Said, handoff: Handoff) -> str:
+def _done_words(said: Said, handoff: Handoff, person: Person) -> str:
     if said.action == Action.COUNTER and handoff.counter_due_at:
-        return f"countered, for {handoff.counter_due_at:%a %d %b %Y %H:%M} UTC"
+        zone = person.time_zone or current_app.config["DEFAULT_TIME_ZONE"]
+        local = handoff.counter_due_at.astimezone(ZoneInfo(zone))
+        return f"countered, for {local:%a %d %b %Y %H:%M} ({zone})"
     return {
         Action.ACCEPT: "accepted",
         Action.DECLINE: "declined",

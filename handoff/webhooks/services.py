@@ -73,8 +73,13 @@ def _require_admin(actor: Person) -> None:
 
 def _checked_url(url: str) -> str:
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (a port out of range or not a number raises here)
+    except ValueError:
+        raise InvalidInput("That is not an address a request can be sent to.", "url") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidInput("Give an address that starts with https:// (or http://).", "url")
     if len(url) > 2000:
         raise InvalidInput("Keep the address under 2,000 characters.", "url")
@@ -301,11 +306,23 @@ def on_fulfilled(e: events.CommitmentFulfilled) -> None:
 # --- delivering, in the nagger's round ---------------------------------------------------------
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is the receiver's answer, not an address to follow: following one would
+    turn the POST into a GET without the body, and a 200 to that is no delivery."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects())
+
+
 def post(url: str, body: str, headers: dict) -> tuple[int | None, str]:
-    """POST the body: the status and the start of the answer (None and why, if none came)."""
+    """POST the body: the status and the start of the answer (None and why, if none came).
+    Only a 2xx delivers; a 3xx is a failure like any other."""
     request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, response.read(RESPONSE_KEPT).decode(errors="replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read(RESPONSE_KEPT).decode(errors="replace")
@@ -354,7 +371,10 @@ def deliver_webhooks(now: datetime, send: Send | None = None, who: str | None = 
 
 
 def _claim(webhook_id: int, now: datetime, who: str) -> bool:
-    """Hold this webhook for this nagger's turn (another nagger skips it meanwhile)."""
+    """Hold this webhook for this nagger's turn (another nagger skips it meanwhile). The
+    claim runs from the moment it is taken, not from the round's start: a round spends
+    minutes on its sweep and other webhooks before it gets here."""
+    now = max(now, utcnow())
     with transaction():
         webhook = db.session.scalar(skip_locked(select(Webhook).where(Webhook.id == webhook_id)))
         free = webhook is not None and (
@@ -374,6 +394,8 @@ def _turn(webhook_id: int, now: datetime, send: Send) -> int:
     while time.monotonic() - started < TURN_SECONDS:
         db.session.rollback()
         webhook = db.session.get(Webhook, webhook_id)
+        if not webhook.active or webhook.removed_at is not None:
+            return delivered  # paused or removed meanwhile by an admin
         url, signer = webhook.url, Signer(webhook.secret)
         batch = db.session.execute(
             select(WebhookDelivery.id, WebhookDelivery.message_id, WebhookDelivery.body)
@@ -410,6 +432,7 @@ def _turn(webhook_id: int, now: datetime, send: Send) -> int:
 
 
 def _record(webhook_id, delivery_id, now, status, answer, ok) -> None:
+    now = max(now, utcnow())  # (the back-off runs from the failure, not the round's start)
     with transaction():
         delivery = db.session.get(WebhookDelivery, delivery_id)
         webhook = db.session.get(Webhook, webhook_id)
