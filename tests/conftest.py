@@ -89,6 +89,14 @@ def database_url(database_template, tmp_path):
 
 
 @pytest.fixture
+def pg_url(database_url):
+    """The test's database, for tests of several processes sharing one: PostgreSQL's case."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several processes sharing one database is PostgreSQL's case")
+    return database_url
+
+
+@pytest.fixture
 def app_factory(database_url):
     """Build apps on this test's database (several share it, e.g. to test CSRF)."""
     made = []

@@ -107,13 +107,6 @@ class Browser:
         assert status == 200, status  # redirected to the board
 
 
-@pytest.fixture
-def pg_url(database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several processes sharing one database is PostgreSQL's case")
-    return database_url
-
-
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     """Start a process of the run; what it prints goes to its log (read when the run fails)."""
     with log.open("ab") as out:

@@ -57,14 +57,20 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
+        self.handler = Handler
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def reopen(self):
+        """Listen again at the same address, after close()."""
+        port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self.handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
