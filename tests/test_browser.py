@@ -545,6 +545,7 @@ def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make
         f"/admin/policies/{org.installation.id}",
         "/admin/outbox",
         "/admin/settings",
+        "/admin/webhooks/",
     ):
         page.goto(path)
         wide = page.evaluate("document.documentElement.scrollWidth")
@@ -644,3 +645,41 @@ def test_the_accessibility_check_finds_what_it_is_for(audited, org):
     )
     found = " ".join(serious_violations(page))
     assert "color-contrast" in found and "image-alt" in found
+
+
+def test_a_token_is_made_on_ones_page_and_an_admin_registers_a_webhook(audited, org):
+    """Made by clicking, at phone size: the token is shown once and works; the webhook's page
+    shows its secret; neither page has a serious accessibility problem."""
+    page = audited("phone")
+    sign_in(page, org.ana)
+    page.goto("/me")
+    page.get_by_label("What will use it").fill("Our CRM")
+    page.get_by_label("Read and write (record and answer)").check()
+    page.get_by_role("button", name="Make a token").click()
+    secret = page.get_by_label("Your new token").input_value()
+    assert secret.startswith("hnd_")
+    assert page.locator("table.tokens").get_by_text("Our CRM").is_visible()
+    assert serious_violations(page) == []
+    answer = page.request.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status == 200 and answer.json()["name"] == "Ana Ruiz"
+    page.goto("/me")
+    assert secret not in page.content()  # shown once
+    page.get_by_role("button", name="Revoke").click()
+    assert "is revoked" in page.content()
+    answer = page.request.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status == 401
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, org.admin)
+    page.goto("/admin/webhooks/")
+    page.get_by_label("Address (URL)").fill("https://crm.example.com/hooks/handoff")
+    page.get_by_label("What it is for").fill("Our CRM")
+    page.get_by_role("button", name="Register").click()
+    assert page.get_by_label("The webhook's secret").input_value().startswith("whsec_")
+    assert "Nothing delivered yet" in page.content()
+    assert serious_violations(page) == []
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= SIZES["phone"]["width"]
+    if os.environ.get("HANDOFF_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "webhook-phone.png"), full_page=True)

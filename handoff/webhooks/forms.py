@@ -17,7 +17,7 @@ class WebhookForm(FlaskForm):
     description = StringField("What it is for", validators=[Optional(), Length(max=200)])
     events = SelectMultipleField(
         "Events",
-        choices=choices((name, f"{name}: {words}") for name, words in EVENT_TYPES.items()),
+        choices=choices((name, name) for name in EVENT_TYPES),
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
         validate_choice=True,

@@ -49,6 +49,7 @@ def _list_page(form: WebhookForm, status: int = 200):
             owed=_owed_counts(),
             form=form,
             events=services.EVENT_TYPES,
+            event_words=services.EVENT_TYPES,
         ),
         status,
     )
@@ -100,6 +101,7 @@ def _show_page(webhook: Webhook, form: WebhookForm, status: int = 200):
             page=page,
             per=per,
             owed=_owed_counts().get(webhook.id, 0),
+            event_words=services.EVENT_TYPES,
         ),
         status,
     )
