@@ -29,7 +29,7 @@ from handoff.mail import (
 )
 from handoff.nagging.sweep import sweep
 
-from conftest import fresh
+from conftest import fresh, writes
 from nagging_helpers import berlin, messages, nags, set_policy
 
 DUE = berlin(2026, 5, 11, 11, 0)
@@ -650,6 +650,43 @@ def test_after_an_outage_the_waiting_digests_leave_as_one(mail_app, smtp_server,
     [(_, digest)] = smtp_server.received
     assert "3 handoffs for you" in digest["Subject"]
     assert [m.status for m in messages(org.ivo.email)] == [WITHDRAWN, WITHDRAWN, SENT]
+
+
+def test_mail_to_the_address_that_is_no_digest_is_never_folded_into_one(
+    mail_app, smtp_server, org, make
+):
+    """A weekly report, the answer to a reply, a webhook's pause: waiting in the outbox when
+    a newer digest is written, each still leaves, beside it."""
+    from handoff.nagging.mailing import vet_message
+
+    set_policy()
+    make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=berlin(2026, 5, 11, 9, 0)
+    )
+    with mail_app.app_context():
+        sweep(berlin(2026, 5, 11, 11, 0))  # a digest for Ivo, not sent: the server is down
+    db.session.rollback()
+    with writes():
+        db.session.add(
+            OutboxMessage(
+                message_id="<answer-1@example.com>",
+                to_address=org.ivo.email,
+                subject="Re: your reply",
+                body_text="Done: C-1001 accepted.",
+                body_html="<p>Done: C-1001 accepted.</p>",
+                next_attempt_at=berlin(2026, 5, 11, 11, 30),
+                created_at=berlin(2026, 5, 11, 11, 30),
+            )
+        )
+    make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=berlin(2026, 5, 11, 11, 0)
+    )
+    with mail_app.app_context():
+        sweep(berlin(2026, 5, 11, 13, 0))  # a newer digest folds the first one in
+        dispatch(berlin(2026, 5, 11, 13, 5), vet=vet_message)
+    subjects = sorted(str(message["Subject"]) for _, message in smtp_server.received)
+    assert "Re: your reply" in subjects and len(subjects) == 2
+    assert [m.status for m in messages(org.ivo.email)] == [WITHDRAWN, SENT, SENT]
 
 
 # The outbox page at any size: a page at a time, found by recipient or commitment; old

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -451,12 +451,16 @@ def _write(draft: Draft, facts: "Facts", cards: dict, now: datetime, hours: Hour
 def _fold_unsent(address: str, now: datetime) -> list[Nag]:
     """Digests to this address still waiting in the outbox (the mail server was down) are
     withdrawn and their reminders go into the next one: after an outage, one digest, not a
-    burst. Answer those reminders, waiting again."""
+    burst. Answer those reminders, waiting again. Other mail to the address (a weekly
+    report, the answer to a reply, a webhook's pause) is no digest and waits its turn."""
+    is_digest = exists().where(Nag.message_id == OutboxMessage.id)
     unsent = list(
         db.session.scalars(
             skip_locked(
                 select(OutboxMessage).where(
-                    OutboxMessage.to_address == address, OutboxMessage.status == PENDING
+                    OutboxMessage.to_address == address,
+                    OutboxMessage.status == PENDING,
+                    is_digest,
                 )
             )
         )
