@@ -230,7 +230,46 @@ def test_one_nagger_at_a_time_delivers_to_a_webhook(org, make, receiver, now):
     assert webhooks.deliver_webhooks(later, who="nagger:2") == 1  # a stalled claim runs out
 
 
-def test_a_standing_promise_a_late_handoff_and_fulfilment_are_told(org, make, receiver, now):
+def test_a_step_a_standing_promise_accepts_is_told_after_the_commitment(org, make, receiver, now):
+    from handoff.promises import services as promise_services
+
+    hook = register(org, receiver, now=now)
+    with writes():
+        promise = promise_services.save_promise(
+            org.installation,
+            org.ben,
+            now,
+            promise=None,
+            name="Standard install",
+            covers="One router",
+            lead_minutes=60,
+            max_amount=None,
+            max_quantity=None,
+        )
+    with writes():
+        services.record_commitment(
+            actor=org.ana,
+            customer=make.customer(),
+            title="Router",
+            details="",
+            channel="phone",
+            promised_at=now + timedelta(days=30),
+            owner_department=org.sales,
+            route=[
+                services.RouteStep(
+                    org.installation, "Install", now + timedelta(days=29), standing_promise=promise
+                )
+            ],
+            now=now,
+        )
+    kinds = [d.event_type for d in owed(hook.id)]
+    assert kinds == ["commitment.created", "handoff.accepted_by_standing_promise"]
+    webhooks.deliver_webhooks(now)
+    created = receiver.bodies[0]["data"]
+    assert created["handoffs"][0]["state"] == "accepted"
+
+
+def test_a_late_handoff_and_fulfilment_are_told(org, make, receiver, now):
     hook = register(org, receiver, now=now)
     commitment = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
     with writes():

@@ -177,6 +177,7 @@ def _listeners(event_type: str) -> list[Webhook]:
 def _forget_listeners(session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop("webhooks", None)
+        session.info.pop("webhooks_held", None)
 
 
 def owe(event_type: str, data: dict, at: datetime) -> int:
@@ -230,6 +231,9 @@ def on_recorded(e: events.CommitmentRecorded) -> None:
         "by": _named(e.actor),
     }
     owe("commitment.created", data, e.at)
+    # what happened to its steps as it was recorded is told after it, in order
+    for event_type, held, at in db.session.info.get("webhooks_held", {}).pop(e.commitment.id, []):
+        owe(event_type, held, at)
 
 
 def on_answered(e: events.HandoffAnswered) -> None:
@@ -251,11 +255,18 @@ def on_answered(e: events.HandoffAnswered) -> None:
 
 
 def on_accepted_by_promise(e: events.AcceptedByStandingPromise) -> None:
+    commitment = e.handoff.commitment
     data = {
-        "commitment": _commitment(e.handoff.commitment),
+        "commitment": _commitment(commitment),
         "handoff": _handoff(e.handoff),
         "standing_promise": e.promise,
     }
+    if commitment.created_at == e.at:  # accepted as it is recorded: told after its creation
+        held = db.session.info.setdefault("webhooks_held", {})
+        held.setdefault(commitment.id, []).append(
+            ("handoff.accepted_by_standing_promise", data, e.at)
+        )
+        return
     owe("handoff.accepted_by_standing_promise", data, e.at)
 
 
