@@ -546,6 +546,7 @@ def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make
         "/admin/outbox",
         "/admin/settings",
         "/admin/webhooks/",
+        "/admin/replies",
     ):
         page.goto(path)
         wide = page.evaluate("document.documentElement.scrollWidth")

@@ -284,6 +284,9 @@ SPECS: dict[str, Spec] = {
         path={"message_id": "message"}, form={"back": "choice:failed"}
     ),
     "nagging_admin.policies": Spec(),
+    "nagging_admin.replies": Spec(
+        query={"after": "cursor", "before": "cursor", "per": "page_size"}
+    ),
     "nagging_admin.policy": Spec(path={"department_id": "department"}, form=POLICY_FORM),
     "insights.index": Spec(query=INSIGHTS_QUERY),
     "insights.departments_csv": Spec(query=INSIGHTS_QUERY),

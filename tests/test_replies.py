@@ -153,6 +153,18 @@ def test_a_forged_sender_changes_nothing_and_is_noted_not_answered(org, reminded
     assert messages(org.ivo.email) == [mail] and messages("mallory@evil.example") == []
 
 
+def test_admins_read_every_reply_and_what_came_of_it(org, reminded, smtp_port, client, sign_in):
+    _, mail = reminded
+    reply(smtp_port, mail, "accept", sender="mallory@evil.example")
+    reply(smtp_port, mail, "accept")
+    sign_in(client, org.ivo)
+    assert client.get("/admin/replies").status_code == 403
+    sign_in(client, org.admin)
+    page = client.get("/admin/replies").get_data(as_text=True)
+    assert page.index("ivo") < page.index("mallory@evil.example")  # newest first
+    assert "Refused" in page and "Taken" in page
+
+
 def test_an_unknown_word_is_answered_with_what_would_work(org, reminded, smtp_port):
     commitment, mail = reminded
     reply(smtp_port, mail, "maybe later?")

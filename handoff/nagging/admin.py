@@ -23,7 +23,7 @@ from handoff.departments.models import Department
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.errors import InvalidInput
-from handoff.kernel.paging import DEFAULT_PAGE_SIZE, PAGE_SIZES, page_size
+from handoff.kernel.paging import DEFAULT_PAGE_SIZE, PAGE_SIZES, Cursor, keyset_page, page_size
 from handoff.mail import FAILED, STATUSES, OutboxMessage, retry, smtp_configured
 from handoff.nagging.forms import (
     MOST_CALENDAR_BYTES,
@@ -33,6 +33,7 @@ from handoff.nagging.forms import (
 )
 from handoff.nagging.outbox import outbox_page, status_counts
 from handoff.nagging.policies import follow_the_organisation, save_policy, shown_for
+from handoff.nagging.replies import InboundReply
 from handoff.web import zone_named
 
 bp = Blueprint("nagging_admin", __name__, url_prefix="/admin")
@@ -227,3 +228,17 @@ def import_holidays(department_id: int | None = None):
         f"{moved} open handoffs and tasks were rescheduled under them."
     )
     return redirect(_policy_url(department), 303)
+
+
+@bp.get("/replies")
+def replies():
+    """Every reply to a reminder received, newest first: what it said, from whom, and what
+    came of it (a forged or forwarded one is here, refused)."""
+    per = page_size(request.args.get("per", DEFAULT_PAGE_SIZE))
+    cursor = Cursor.read(request.args.get("after"), (int,)) or Cursor.read(
+        request.args.get("before"), (int,), backwards=True
+    )
+    page = keyset_page(
+        select(InboundReply), (InboundReply.id,), lambda r: (r.id,), cursor, per, descending=True
+    )
+    return render_template("nagging/replies.html", page=page, per=per)
