@@ -58,6 +58,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+
+    @app.after_request  # (runs after the limiter's, which sets Retry-After on every answer)
+    def _retry_after_only_when_refused(response):
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter.init_app(app)
     _register_models()
     from handoff import reactions

@@ -405,6 +405,8 @@ def test_requests_beyond_the_limit_are_told_when_to_come_back(org, app_factory):
     headers = bearer(token_of(org.ana))
     answers = [limited.get("/api/v1/me", headers=headers) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert "Retry-After" not in answers[0].headers  # (only a refusal says when to come back)
+    assert answers[0].headers["X-RateLimit-Remaining"] == "2"
     is_problem(answers[-1], 429, "rate_limited")
     assert int(answers[-1].headers["Retry-After"]) > 0
     other = bearer(token_of(org.ivo))  # each token has its own allowance
