@@ -14,7 +14,7 @@ from handoff.kernel.db import db, end_session
 
 from test_faults import ROOT, free_port, start, tracebacks, wait_until_up
 
-EXAMPLES = 20  # per operation and phase; the run stops after 150 s in any case
+EXAMPLES = 20  # per operation and phase; the run stops after 100 s in any case
 
 
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
@@ -58,7 +58,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
                 "--request-timeout",
                 "30",
                 "--max-time",
-                "150",
+                "100",
             ],
             cwd=ROOT,
             capture_output=True,
