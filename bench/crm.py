@@ -262,7 +262,7 @@ def walk(args, base, made, receiver, mailbox, reply_port, url) -> list[str]:
         status, answer = api(base, made["crm"], "POST", "/api/v1/commitments", body(i), key)
         if i % 10 == 0:  # the CRM timed out and sends it again
             again, repeat = api(base, made["crm"], "POST", "/api/v1/commitments", body(i), key)
-            if again != 200 or repeat["reference"] != answer["reference"]:
+            if again != 201 or repeat["reference"] != answer["reference"]:
                 problems.append(f"order {i}: the retry answered {again}, not the first result")
         return status, answer
 

@@ -75,9 +75,10 @@ class Config:
         # Replies to reminders go to reply+…@ this domain (the sender's, if not set), where
         # `flask mail-in` (or the mail server handing it each message) takes them in.
         self.MAIL_IN_DOMAIN = env.get("HANDOFF_MAIL_IN_DOMAIN", "")
-        # Take a reply only when the receiving mail server found its sender authentic
-        # (Authentication-Results: dkim=pass or dmarc=pass): a forged From is refused too.
-        self.MAIL_IN_REQUIRE_AUTH = env.get("HANDOFF_MAIL_IN_REQUIRE_AUTH", "") in ("1", "true")
+        # The name the receiving mail server writes at the head of its Authentication-Results
+        # header: set, a reply acts only when that server found its sender's domain authentic
+        # (DMARC, or a DKIM signature of the domain, passed), so a forged From is refused too.
+        self.MAIL_IN_AUTHSERV_ID = env.get("HANDOFF_MAIL_IN_AUTHSERV_ID", "")
         # Nagging: how often the scheduler sweeps, and at most one digest per address per N min.
         self.SWEEP_INTERVAL_SECONDS = int(env.get("HANDOFF_SWEEP_INTERVAL_SECONDS", "60"))
         self.DIGEST_MIN_MINUTES = int(env.get("HANDOFF_DIGEST_MIN_MINUTES", "15"))

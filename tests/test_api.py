@@ -184,8 +184,9 @@ def test_a_retried_creation_with_the_same_key_records_once(org, client):
     body = new_commitment(org)
     first = client.post("/api/v1/commitments", json=body, headers=headers)
     again = client.post("/api/v1/commitments", json=body, headers=headers)
-    assert first.status_code == 201 and again.status_code == 200
+    assert first.status_code == 201 and again.status_code == 201  # what the first one did
     assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"]
     assert again.get_json()["reference"] == first.get_json()["reference"]
     assert count_commitments() == 1
     other = client.post("/api/v1/commitments", json={**body, "title": "Else"}, headers=headers)

@@ -54,16 +54,18 @@ def smtp_port(web_app):
     server.stop()
 
 
-def reply(port, mail, text, sender=None, message_id=None, to=None):
+def reply(port, mail, text, sender=None, message_id=None, to=None, envelope=None, headers=()):
     message = EmailMessage()
     message["From"] = sender or mail.to_address
     message["To"] = to or mail.reply_to
     message["Subject"] = "Re: " + mail.subject
     message["Message-ID"] = message_id or make_msgid(domain="phone.example")
     message["In-Reply-To"] = mail.message_id
+    for name, value in headers:
+        message[name] = value
     message.set_content(f"{text}\n\nOn Mon, 7 Dec 2026, Handoff wrote:\n> accept, decline …\n")
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.send_message(message)
+        client.send_message(message, from_addr=envelope)
     return message
 
 
@@ -163,6 +165,47 @@ def test_admins_read_every_reply_and_what_came_of_it(org, reminded, smtp_port, c
     page = client.get("/admin/replies").get_data(as_text=True)
     assert page.index("ivo") < page.index("mallory@evil.example")  # newest first
     assert "Refused" in page and "Taken" in page
+
+
+def test_a_from_header_forged_over_another_envelope_is_refused(org, reminded, smtp_port):
+    commitment, mail = reminded
+    reply(smtp_port, mail, "decline: forged", envelope="mallory@evil.example")
+    assert fresh(commitment.handoffs[0]).state == "pending"
+    assert "mallory@evil.example (its envelope)" in noted()[0].detail
+
+
+AUTHSERV = "mx.example.com"
+
+
+@pytest.fixture
+def checking_port(app_factory):
+    """A listener whose mail server vouches for senders: MAIL_IN_AUTHSERV_ID is set."""
+    port = free_port()
+    server = listener(app_factory(MAIL_IN_AUTHSERV_ID=AUTHSERV), "127.0.0.1", port)
+    server.start()
+    yield port
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("results", "acts"),
+    [
+        (f"{AUTHSERV}; dmarc=pass (p=reject) header.from=example.com", True),
+        (f"{AUTHSERV}; dkim=pass header.d=example.com header.s=s1; spf=pass", True),
+        (None, False),  # nothing vouches for the sender
+        ("evil.example; dkim=pass header.d=example.com", False),  # written by someone else
+        (f"{AUTHSERV}; dkim=pass header.d=evil.example; dmarc=fail header.from=example.com", False),
+    ],
+)
+def test_with_the_mail_servers_word_only_an_authentic_sender_acts(
+    org, reminded, checking_port, results, acts
+):
+    commitment, mail = reminded
+    headers = [("Authentication-Results", results)] if results else []
+    reply(checking_port, mail, "accept", headers=headers)
+    assert fresh(commitment.handoffs[0]).state == ("accepted" if acts else "pending")
+    if not acts:
+        assert "not authenticated by mx.example.com" in noted()[0].detail
 
 
 def test_an_unknown_word_is_answered_with_what_would_work(org, reminded, smtp_port):

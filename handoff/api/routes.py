@@ -55,10 +55,11 @@ def _refuse_invalid(request, response, error, instance, *rest) -> None:
         return
     errors = [
         schemas.FieldProblem(
-            field=".".join(str(part) for part in e["loc"]) or None, message=e["msg"]
+            field=".".join(_path(e["loc"])) or None,
+            message=e["msg"].removeprefix("Value error, "),
         )
         for e in error.errors()
-    ]
+    ]  # (pydantic's "Value error, " before a check's own words says nothing to a client)
     raise ApiProblem(
         422,
         "Not valid",
@@ -66,6 +67,12 @@ def _refuse_invalid(request, response, error, instance, *rest) -> None:
         "invalid_input",
         errors=errors,
     )
+
+
+def _path(loc) -> list[str]:
+    """A field's path as the client wrote it: without the names pydantic gives the members of
+    a union (KnownCustomer) or the kinds of a check (literal[''], function-after[…])."""
+    return [str(p) for p in loc if not (isinstance(p, str) and (p[:1].isupper() or "[" in p))]
 
 
 spec = SpecTree(
@@ -289,7 +296,7 @@ def get_commitment(reference: str) -> Commitment:
 @bp.post("/commitments")
 @spec.validate(
     json=schemas.CommitmentIn,
-    resp=answers(HTTP_201=schemas.Commitment, HTTP_200=schemas.Commitment, HTTP_409=CONFLICT),
+    resp=answers(HTTP_201=schemas.Commitment, HTTP_409=CONFLICT),
     tags=["commitments"],
     operation_id="create_commitment",
 )
@@ -299,8 +306,9 @@ def create_commitment(json: schemas.CommitmentIn):
     Standing promises apply as on the form: a step that names one of its department's
     promises and fits within it is accepted at once. Send an `Idempotency-Key` header
     (any text up to 255 characters) to retry safely: a request repeated with the same key
-    within a day answers what the first one did (200, `Idempotent-Replayed: true`) and records
-    nothing more; the same key with another body is refused (422).
+    within a day answers what the first one did (the same 201, body and Location, with
+    `Idempotent-Replayed: true`) and records nothing more; the same key with another body is
+    refused (422).
     """
     person = current_user._get_current_object()
     key = request.headers.get("Idempotency-Key")
@@ -356,6 +364,7 @@ def _check_key(key: str) -> None:
 
 
 def _replay(earlier, fingerprint: str):
+    """The first request's answer again, as it was: its status, its body, its Location."""
     if earlier.fingerprint != fingerprint:
         raise ApiProblem(
             422,
@@ -364,7 +373,11 @@ def _replay(earlier, fingerprint: str):
             "idempotency_key_reused",
         )
     body = current_app.response_class(earlier.body, mimetype="application/json")
-    return body, 200, {"Idempotent-Replayed": "true"}
+    headers = {"Idempotent-Replayed": "true"}
+    reference = json.loads(earlier.body).get("reference")
+    if reference:
+        headers["Location"] = url_for("api.read_commitment", reference=reference)
+    return body, earlier.status, headers
 
 
 def _record(given: schemas.CommitmentIn, person: Person, now: datetime) -> Commitment:
@@ -396,14 +409,11 @@ def _record(given: schemas.CommitmentIn, person: Person, now: datetime) -> Commi
                 quantity=step.quantity,
             )
         )
+    known = isinstance(given.customer, schemas.KnownCustomer)
+    new = given.customer if not known else schemas.NewCustomer(name="-")
     customer = find_or_create_customer(
-        given.customer.id,
-        CustomerInput(
-            name=given.customer.name,
-            email=given.customer.email,
-            phone=given.customer.phone,
-            account_ref=given.customer.account_ref,
-        ),
+        given.customer.id if known else None,
+        CustomerInput(name=new.name, email=new.email, phone=new.phone, account_ref=new.account_ref),
     )
     return services.record_commitment(
         actor=person,

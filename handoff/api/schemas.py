@@ -68,7 +68,7 @@ Moment = Annotated[
     AfterValidator(_this_century),
     Field(
         description="An ISO 8601 moment with its offset, such as 2026-05-12T10:00:00+02:00, "
-        f"from {FIRST_YEAR} to {LAST_YEAR}."
+        f"from {FIRST_YEAR} to {LAST_YEAR}.",
     ),
 ]
 Bound = Annotated[
@@ -279,11 +279,16 @@ class Told(BaseModel):
 # --- what the API takes -----------------------------------------------------------------------
 
 
-class CustomerIn(In):
-    """A customer already known (`id`), or a new one (`name`, and what else is known)."""
+class KnownCustomer(In):
+    """A customer Handoff knows already, by id."""
 
-    id: BodyId | None = None
-    name: text(LIMITS["customer_name"]) = ""
+    id: BodyId
+
+
+class NewCustomer(In):
+    """A customer new to Handoff: a name, and what else is known."""
+
+    name: text(LIMITS["customer_name"], required=True)
     email: EmailStr | Literal[""] = Field(default="", max_length=LIMITS["customer_email"])
     phone: text(LIMITS["customer_phone"]) = ""
     account_ref: text(LIMITS["customer_account_ref"]) = ""
@@ -301,7 +306,7 @@ class StepIn(In):
 
 
 class CommitmentIn(In):
-    customer: CustomerIn
+    customer: KnownCustomer | NewCustomer
     title: text(LIMITS["title"], required=True)
     details: text(LIMITS["details"]) = ""
     channel: Literal[tuple(CHANNELS)]  # type: ignore[valid-type]

@@ -33,16 +33,17 @@ class ReplyHandler:
         if isinstance(raw, str):
             raw = raw.encode()
         try:
-            outcome = await asyncio.to_thread(self._take, raw, list(envelope.rcpt_tos))
+            recipients, sender = list(envelope.rcpt_tos), envelope.mail_from or ""
+            outcome = await asyncio.to_thread(self._take, raw, recipients, sender)
         except Exception:
             log.exception("a reply could not be taken in; the sender will try again")
             return "451 Try again later"
         log.info("reply from %s: %s (%s)", envelope.mail_from, outcome.outcome, outcome.detail)
         return "250 OK"
 
-    def _take(self, raw: bytes, recipients: list[str]):
+    def _take(self, raw: bytes, recipients: list[str], sender: str):
         with self.app.app_context():
-            return take_reply(raw, recipients, utcnow())
+            return take_reply(raw, recipients, utcnow(), envelope_from=sender)
 
 
 def listener(app: Flask, host: str, port: int) -> Controller:

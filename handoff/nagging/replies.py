@@ -145,11 +145,32 @@ def _automatic(mail) -> str | None:
         return f"sent automatically (Precedence: {precedence})"
     if any(mail.get(name) for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")):
         return "sent automatically (an auto-reply)"
-    if current_app.config.get("MAIL_IN_REQUIRE_AUTH"):
-        results = " ".join(str(v) for v in mail.get_all("Authentication-Results", [])).lower()
-        if not re.search(r"\b(dmarc|dkim)=pass\b", results):
-            return "its sender was not authenticated (no DKIM or DMARC pass)"
     return None
+
+
+def authenticated(mail, sender: str, authserv_id: str) -> bool:
+    """Whether the receiving mail server (`authserv_id`, the name it writes at the head of its
+    Authentication-Results; it removes any such header a sender wrote) found the sender's
+    own domain authentic: DMARC pass for it, or a DKIM signature of it that passed."""
+    domain = sender.rpartition("@")[2].lower()
+    for header in mail.get_all("Authentication-Results", []):
+        head, _, results = str(header).partition(";")
+        if not head.split() or head.split()[0].lower() != authserv_id.lower():
+            continue  # written by someone else: it proves nothing
+        for result in results.split(";"):
+            words = dict(
+                part.split("=", 1)
+                for part in re.sub(r"\([^)]*\)", " ", result).split()
+                if "=" in part
+            )
+            words = {k.lower(): v.lower().strip('"') for k, v in words.items()}
+            if words.get("dmarc") == "pass" and words.get("header.from") == domain:
+                return True
+            if words.get("dkim") == "pass" and (
+                words.get("header.d") == domain or words.get("header.i", "").endswith("@" + domain)
+            ):
+                return True
+    return False
 
 
 def _body_text(mail) -> str:
@@ -172,8 +193,11 @@ class Outcome:
     answer_to: str | None = None  # whom the answer mail goes to (None: nobody)
 
 
-def take_reply(raw: bytes, recipients: list[str], now: datetime) -> Outcome:
-    """Take one reply mail as the SMTP server received it (`recipients`: the envelope's)."""
+def take_reply(
+    raw: bytes, recipients: list[str], now: datetime, envelope_from: str | None = None
+) -> Outcome:
+    """Take one reply mail as the SMTP server received it (`recipients` and `envelope_from`:
+    the envelope's; without one, the Return-Path header's, if any)."""
     if len(raw) > MAX_BYTES:
         return Outcome(REFUSED, "too large to be a reply")
     try:
@@ -184,6 +208,11 @@ def take_reply(raw: bytes, recipients: list[str], now: datetime) -> Outcome:
         addresses = recipients + [a for _, a in getaddresses(to)]
         line = first_line(_body_text(mail))
         automatic = _automatic(mail)
+        if envelope_from is None and mail.get("Return-Path") is not None:
+            envelope_from = parseaddr(str(mail["Return-Path"]))[1]
+        authserv_id = current_app.config.get("MAIL_IN_AUTHSERV_ID")
+        if not automatic and authserv_id and not authenticated(mail, sender, authserv_id):
+            automatic = f"its sender was not authenticated by {authserv_id} (DKIM or DMARC)"
     except Exception as error:  # whatever a mail holds, it is refused, never retried forever
         key, sender, addresses, line = hashlib.sha256(raw).hexdigest(), "", recipients, ""
         automatic = f"it could not be read ({type(error).__name__})"
@@ -193,7 +222,7 @@ def take_reply(raw: bytes, recipients: list[str], now: datetime) -> Outcome:
         if automatic:
             outcome, message, handoff_id = Outcome(REFUSED, automatic), None, None
         else:
-            outcome, message, handoff_id = _act(addresses, sender, line, now)
+            outcome, message, handoff_id = _act(addresses, sender, envelope_from, line, now)
         db.session.add(
             InboundReply(
                 message_key=key,
@@ -215,10 +244,12 @@ def take_reply(raw: bytes, recipients: list[str], now: datetime) -> Outcome:
             return Outcome(REFUSED, "already taken (the same mail again)")
     if outcome.outcome == REFUSED:
         log.warning("a reply from %s was refused: %s", sender, outcome.detail)
+    else:
+        log.info("a reply from %s was taken: %s", sender, outcome.detail)
     return outcome
 
 
-def _act(addresses, sender: str, line: str, now: datetime):
+def _act(addresses, sender: str, envelope_from: str | None, line: str, now: datetime):
     """Check who answers what, then act: (Outcome, the reminder mail, the handoff)."""
     for address in addresses:
         found = ADDRESS.search(address or "")
@@ -232,8 +263,11 @@ def _act(addresses, sender: str, line: str, now: datetime):
         found.group(3).lower(), _signature(message.id, lead, message.to_address)
     ):
         return Outcome(REFUSED, "the reply address's signature does not hold"), None, None
-    if sender != Person.normalise_email(message.to_address):
-        detail = f"sent from {sender or 'no address'}, not from {message.to_address}, to whom "
+    expected = Person.normalise_email(message.to_address)
+    envelope = Person.normalise_email(envelope_from) if envelope_from is not None else expected
+    if sender != expected or envelope != expected:
+        shown = sender if sender != expected else f"{envelope or 'no address'} (its envelope)"
+        detail = f"sent from {shown or 'no address'}, not from {message.to_address}, to whom "
         detail += "the reminder went: refused (a forwarded or forged reply)"
         return Outcome(REFUSED, detail), message, None
     person = db.session.get(Person, message.person_id) if message.person_id else None
