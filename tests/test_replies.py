@@ -118,7 +118,10 @@ def test_a_counter_that_names_no_date_is_terms(org, reminded, smtp_port):
     assert handoff.counter_terms == "only with the customer's own router"
 
 
-def test_a_reminder_of_several_answers_the_first_unless_another_is_named(org, make, now, smtp_port):
+@pytest.fixture
+def reminded_of_two(org, make, now):
+    """Installation was asked twice and has not answered: one reminder to Ivo of both.
+    Answer it, the commitment it shows first and the other."""
     set_policy(always_open=True, ack_window_minutes=5)
     made = [
         make.commitment(
@@ -129,10 +132,16 @@ def test_a_reminder_of_several_answers_the_first_unless_another_is_named(org, ma
     with writes():
         sweep(now)
     (mail,) = messages(org.ivo.email)
-    assert "to answer another, start with its reference" in mail.body_text
     lead = int(mail.reply_to.split(".")[1])
     first = next(c for c in made if c.handoffs[0].id == lead)
-    other = next(c for c in made if c is not first)
+    return mail, first, next(c for c in made if c is not first)
+
+
+def test_a_reminder_of_several_answers_the_first_unless_another_is_named(
+    reminded_of_two, smtp_port
+):
+    mail, first, other = reminded_of_two
+    assert "to answer another, start with its reference" in mail.body_text
     reply(smtp_port, mail, f"{other.reference} decline: no van")
     reply(smtp_port, mail, "accept")
     assert fresh(first.handoffs[0]).state == "accepted"
@@ -254,20 +263,8 @@ def test_the_same_mail_twice_acts_once(org, reminded, smtp_port):
     assert [r.outcome for r in noted()] == [TAKEN]
 
 
-def test_a_reference_in_the_middle_of_a_line_names_nothing(org, make, now, smtp_port):
-    set_policy(always_open=True, ack_window_minutes=5)
-    made = [
-        make.commitment(
-            by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(hours=h)
-        )
-        for h in (3, 4)
-    ]
-    with writes():
-        sweep(now)
-    (mail,) = messages(org.ivo.email)
-    lead = int(mail.reply_to.split(".")[1])
-    first = next(c for c in made if c.handoffs[0].id == lead)
-    other = next(c for c in made if c is not first)
+def test_a_reference_in_the_middle_of_a_line_names_nothing(reminded_of_two, smtp_port):
+    mail, first, other = reminded_of_two
     reply(smtp_port, mail, f"decline: we must finish {other.reference} first")
     assert fresh(first.handoffs[0]).state == "declined"
     assert fresh(first.handoffs[0]).answer_note == f"we must finish {other.reference} first"
