@@ -585,33 +585,28 @@ def _answer_route(name: str, given: type[schemas.In], summary: str):
     bp.post(f"/handoffs/<int:handoff_id>/{name}")(reads_first(view))
 
 
-_answer_route("accept", schemas.NoteIn, "The department accepts its handoff as asked.")
-_answer_route(
-    "counter",
-    schemas.CounterIn,
-    "The department answers with what it can do: another date (`due_at`), terms, or both.",
-)
-_answer_route("decline", schemas.ReasonIn, "The department declines; a reason is required.")
-_answer_route("complete", schemas.NoteIn, "The department marks its accepted handoff done.")
-_answer_route(
-    "take-counter",
-    schemas.Nothing,
-    "The promising department takes the counter (the customer's date moves if it must).",
-)
-_answer_route(
-    "reject-counter",
-    schemas.ReasonIn,
-    "The promising department rejects the counter: the handoff is asked again as it was.",
-)
-assert {a.name for a in ANSWERS.values() if a.by_mail} == {
-    "accept",
-    "counter",
-    "decline",
-    "complete",
-    "take-counter",
-    "reject-counter",
-}, "each answer given by mail has its API route"
-_ = Action  # (the answers' actions are the lifecycle's)
+# What each answer takes, and what it does: an answer given by mail (commitments.answers) is an
+# API route; one missing here stops the app from starting.
+ANSWER_ROUTES = {
+    Action.ACCEPT: (schemas.NoteIn, "The department accepts its handoff as asked."),
+    Action.COUNTER: (
+        schemas.CounterIn,
+        "The department answers with what it can do: another date (`due_at`), terms, or both.",
+    ),
+    Action.DECLINE: (schemas.ReasonIn, "The department declines; a reason is required."),
+    Action.COMPLETE: (schemas.NoteIn, "The department marks its accepted handoff done."),
+    Action.TAKE_COUNTER: (
+        schemas.Nothing,
+        "The promising department takes the counter (the customer's date moves if it must).",
+    ),
+    Action.REJECT_COUNTER: (
+        schemas.ReasonIn,
+        "The promising department rejects the counter: the handoff is asked again as it was.",
+    ),
+}
+for _answer in ANSWERS.values():
+    if _answer.by_mail:
+        _answer_route(_answer.name, *ANSWER_ROUTES[_answer.action])
 
 
 # --- departments ------------------------------------------------------------------------------
