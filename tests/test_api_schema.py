@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from handoff.api import tokens
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db, end_session
@@ -20,6 +22,8 @@ EXAMPLES = 20  # per operation and phase; the run stops after 100 s in any case
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
     org, make, database_url, tmp_path: Path
 ):
+    if os.environ.get("CI") and database_url.startswith("sqlite"):
+        pytest.skip("CI runs it once, in its PostgreSQL pass (the API is the same on both)")
     for _ in range(3):  # something to find: handoffs and references the generated ids may hit
         make.commitment(by=org.ana, owner=org.sales, route=[org.installation, org.billing])
     # an admin's token: every department's answers are theirs to give, so they are reached
