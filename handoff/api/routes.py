@@ -17,6 +17,7 @@ from flask_login import current_user
 from spectree import Response, SpecTree
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
 
 from handoff.accounts.models import Person
@@ -618,7 +619,9 @@ for _answer in ANSWERS.values():
 )
 def departments():
     """Every department, by name: their ids are what a route names."""
-    found = db.session.scalars(select(Department).order_by(Department.name))
+    found = db.session.scalars(  # (who is on duty, with them: not a query per department)
+        select(Department).options(selectinload(Department.on_duty)).order_by(Department.name)
+    )
     return schemas.DepartmentList(
         items=[schemas.Department(id=d.id, name=d.name, on_duty=_named(d.on_duty)) for d in found]
     )
