@@ -242,6 +242,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="at most, per phase")
     parser.add_argument("--seconds", type=float, default=20, help="at most, per phase")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="time only the pages whose names hold one of these words "
+        "(comma-separated; the floor is always timed)",
+    )
     args = parser.parse_args()
 
     url = args.database_url
@@ -294,6 +300,9 @@ def main() -> None:
             ("insights, a year", get(f"/insights?from={year_ago}")),
             ("accept (POST)", accept),
         ]
+        if args.only:
+            words = [word.strip() for word in args.only.split(",") if word.strip()]
+            phases = phases[:1] + [p for p in phases[1:] if any(w in p[0] for w in words)]
         print(f"Handoff, {known['commitments']:,} commitments, {url.split(':')[0]}")
         print(
             f"{'':26}{'p50 ms':>9}{'×floor':>8}{'p95 ms':>9}{'×floor':>8}"

@@ -20,7 +20,7 @@ from handoff.config import Config
 from handoff.extensions import csrf, htmx, limiter, login_manager, migrate
 from handoff.kernel.clock import utcnow
 from handoff.kernel.dates import format_relative
-from handoff.kernel.db import db, end_session
+from handoff.kernel.db import SQLiteConnection, db, end_session
 from handoff.metrics import busy_answer
 from handoff.web import (
     DatabaseIdConverter,
@@ -96,11 +96,17 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _bound_waits(app: Flask) -> None:
-    """On PostgreSQL, no request waits long for a lock, and no stalled process holds one long."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        return
+    """On PostgreSQL, no request waits long for a lock, and no stalled process holds one long;
+    on SQLite, writers take turns without sleeping (kernel.db.SQLiteConnection)."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     connect_args = dict(options.get("connect_args") or {})
+    if uri.startswith("sqlite"):
+        connect_args.setdefault("factory", SQLiteConnection)
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if not uri.startswith("postgresql"):
+        return
     connect_args.setdefault(
         "options",
         f"-c lock_timeout={app.config['DB_LOCK_TIMEOUT_MS']} "

@@ -9,7 +9,7 @@ says. Business time is counted in each department's hours and window as they are
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 
 from handoff.commitments.models import Commitment, CustomerFeedback, Handoff
 from handoff.departments.hours import DEFAULT_HOURS, WorkingHours
@@ -44,6 +44,10 @@ def by_standing_promise(data: dict, summary: str) -> bool:
 def rebuild(connection) -> dict:
     """Count every figure anew from the record and replace the kept ones; answer the counts
     by (department, promising department, week), as `kept_figures` reads them."""
+    if connection.dialect.name == "postgresql":
+        # Counting a large record is minutes of work between statements in one transaction:
+        # the cut-off for a stalled web request idle in its transaction is not for this one.
+        connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
     figures, times, requests = count_from_record(connection)
     for model in (AnswerTime, DepartmentAnswerTime, WeekFigures, DepartmentWeek, RequestWeek):
         connection.execute(delete(model))
