@@ -558,3 +558,19 @@ def test_a_first_week_after_this_one_alone_is_said_as_it_is(org, client, sign_in
     sign_in(client, org.dev)
     page = client.get("/insights", query_string={"from": "2099-01-05"}).text
     assert "The first week is after this week" in page and "swapped" not in page
+
+
+def test_counting_anew_is_not_cut_off_as_an_idle_transaction_on_postgresql(org, app):
+    """Counting a large record is minutes of Python between statements: the cut-off meant for
+    a stalled web request does not end the rebuild's transaction."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the idle-in-transaction cut-off is PostgreSQL's")
+    with transaction():
+        connection = db.session.connection()
+        assert (
+            connection.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar() != "0"
+        )
+        rebuild(connection)
+        assert (
+            connection.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar() == "0"
+        )
