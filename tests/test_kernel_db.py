@@ -196,3 +196,43 @@ def test_counts_made_before_any_statement_are_forgotten_by_a_rollback(org, app):
         db.session.commit()
     row = db.session.scalars(select(DepartmentWeek).execution_options(populate_existing=True)).one()
     assert (row.handoffs, row.declined) == (0, 1)
+
+
+def test_hours_and_policies_are_read_once_a_transaction_and_see_its_own_changes(org, app):
+    """kept_for_transaction: one query for a department's hours however often a transaction
+    asks; a row added, changed or deleted in it is seen at once; the next transaction reads
+    anew."""
+    from handoff.departments.hours import WorkingHours, hours_of
+    from handoff.nagging.models import NagPolicy
+
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        if "working_hours" in statement or "nag_policy" in statement:
+            statements.append(statement)
+
+    department = org.installation.id
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(3):
+            hours_of(department)
+            NagPolicy.for_department(department)
+        WorkingHours.organisation()  # (read with the department's)
+        NagPolicy.organisation()
+        assert len(statements) == 2
+        assert hours_of(department).start.isoformat() == "08:00:00"
+
+        own = WorkingHours(department_id=department, time_zone="Europe/Berlin", day_start="06:00")
+        db.session.add(own)
+        assert hours_of(department).start.isoformat() == "06:00:00"  # added: written, read anew
+        own.day_start = "07:00"
+        assert hours_of(department).start.isoformat() == "07:00:00"  # changed: the same row
+        db.session.delete(own)
+        assert hours_of(department).start.isoformat() == "08:00:00"  # deleted: gone
+        db.session.rollback()
+
+        statements.clear()
+        hours_of(department)
+        assert len(statements) == 1  # a new transaction asks again
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)

@@ -192,6 +192,9 @@ def _move(
     current = State(handoff.state)
     if is_repeat(current, action):
         return Outcome(handoff, changed=False)
+    # (read before the change: read after it, the flush that writes the change would load it
+    # a second time, to keep its board facts)
+    commitment = handoff.commitment
     absent = _acting_for(actor, handoff, action, now)
     if absent is not None:  # a delegate answers: the words say for whom
         facts = {**facts, "by": actor.name, "for": absent.name}
@@ -202,7 +205,7 @@ def _move(
     if due_at is not None:
         handoff.due_at = due_at
     record(
-        handoff.commitment,
+        commitment,
         kind or action.value,
         now,
         actor=actor,

@@ -13,7 +13,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Text, false, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.departments.business_time import BusinessHours
-from handoff.kernel.db import db
+from handoff.kernel.db import db, kept_for_transaction
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 # The hours every department has until the organisation or the department sets its own.
@@ -49,7 +49,12 @@ class WorkingHours(db.Model):
 
     @classmethod
     def organisation(cls) -> "WorkingHours":
-        """The organisation's hours (unsaved defaults if none were set up)."""
+        """The organisation's hours (unsaved defaults if none were set up); read once a
+        transaction."""
+        return kept_for_transaction(("hours", None), cls._organisation, unless=(cls,))
+
+    @classmethod
+    def _organisation(cls) -> "WorkingHours":
         hours = db.session.scalar(
             select(cls).where(cls.department_id.is_(None)).order_by(cls.id).limit(1)
         )
@@ -63,9 +68,15 @@ class WorkingHours(db.Model):
     @classmethod
     def for_department(cls, department_id: int | None) -> "WorkingHours":
         """The department's own hours, or the organisation's (None: the organisation's), in
-        one query."""
+        one query, once a transaction."""
         if department_id is None:
             return cls.organisation()
+        return kept_for_transaction(
+            ("hours", department_id), lambda: cls._for_department(department_id), unless=(cls,)
+        )
+
+    @classmethod
+    def _for_department(cls, department_id: int) -> "WorkingHours":
         found: dict = {}
         for hours in db.session.scalars(
             select(cls)
@@ -73,9 +84,10 @@ class WorkingHours(db.Model):
             .order_by(cls.id)
         ):
             found.setdefault(hours.department_id, hours)  # (the first, as organisation())
-        return (
-            found.get(department_id) or found.get(None) or cls(department_id=None, **DEFAULT_HOURS)
-        )
+        # the organisation's was read with it (no row: the defaults): kept for who asks it
+        organisation = found.get(None) or cls(department_id=None, **DEFAULT_HOURS)
+        kept_for_transaction(("hours", None), lambda: organisation, unless=(cls,))
+        return found.get(department_id) or organisation
 
     @property
     def work_day_numbers(self) -> frozenset[int]:

@@ -120,6 +120,39 @@ def _forget_written(session, transaction) -> None:
         session.info.pop("flushed", None)
 
 
+def kept_for_transaction(key, make, *, unless: tuple[type, ...]):
+    """What `make()` answers, asked once in the session's transaction and kept until it ends
+    (a department's hours and policy, asked by several reactions to one answer). `make` reads
+    rows of the types in `unless` alone: what else the transaction changed is not written
+    before it asks (a verb's changes are written once, at its end), while rows of those types
+    added or deleted are, and what was kept is then forgotten (it may not hold them). A kept
+    row that is changed is the same object, and says so."""
+    session = db.session()
+    if any(isinstance(row, unless) for row in (*session.new, *session.deleted)):
+        session.flush()
+    kept = session.info.setdefault("kept_for_transaction", {})
+    if key not in kept:
+        with session.no_autoflush:
+            kept[key] = (make(), unless)
+    return kept[key][0]
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_kept_rows_added_or_deleted(session, flush_context, instances) -> None:
+    kept = session.info.get("kept_for_transaction")
+    if not kept or not (session.new or session.deleted):
+        return
+    changed = {type(row) for row in (*session.new, *session.deleted)}
+    for key, (_, unless) in list(kept.items()):
+        if any(issubclass(kind, unless) for kind in changed):
+            del kept[key]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_kept(session, transaction) -> None:
+    session.info.pop("kept_for_transaction", None)  # (a savepoint's end too: rows may be gone)
+
+
 def _reading_first() -> bool:
     """Whether this request's view reads first and has taken no row lock yet."""
     if not has_request_context() or g.get("_locking") or request.endpoint is None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.departments.hours import WorkingHours, hours_of
 from handoff.kernel.clock import utcnow
-from handoff.kernel.db import UTCDateTime, db
+from handoff.kernel.db import UTCDateTime, db, kept_for_transaction
 from handoff.nagging.rules import Policy
 
 # A policy's settings until the organisation sets its own (escalation "never" is None).
@@ -56,7 +56,12 @@ class NagPolicy(db.Model):
 
     @classmethod
     def organisation(cls) -> "NagPolicy":
-        """The organisation's default policy (unsaved defaults if none was set up)."""
+        """The organisation's default policy (unsaved defaults if none was set up); read once
+        a transaction."""
+        return kept_for_transaction(("policy", None), cls._organisation, unless=(cls,))
+
+    @classmethod
+    def _organisation(cls) -> "NagPolicy":
         policy = db.session.scalar(
             db.select(cls).where(cls.department_id.is_(None)).order_by(cls.id).limit(1)
         )
@@ -64,7 +69,14 @@ class NagPolicy(db.Model):
 
     @classmethod
     def for_department(cls, department_id: int) -> "NagPolicy":
-        """The department's own policy, or the organisation's default (one query for both)."""
+        """The department's own policy, or the organisation's default (one query for both,
+        once a transaction)."""
+        return kept_for_transaction(
+            ("policy", department_id), lambda: cls._for_department(department_id), unless=(cls,)
+        )
+
+    @classmethod
+    def _for_department(cls, department_id: int) -> "NagPolicy":
         found: dict = {}
         for policy in db.session.scalars(
             db.select(cls)
@@ -72,7 +84,10 @@ class NagPolicy(db.Model):
             .order_by(cls.id)
         ):
             found.setdefault(policy.department_id, policy)  # (the first, as organisation())
-        return found.get(department_id) or found.get(None) or cls(department_id=None, **DEFAULTS)
+        # the organisation's was read with it (no row: the defaults): kept for who asks it
+        organisation = found.get(None) or cls(department_id=None, **DEFAULTS)
+        kept_for_transaction(("policy", None), lambda: organisation, unless=(cls,))
+        return found.get(department_id) or organisation
 
 
 def rules_for(department_id: int | None, now: datetime) -> Policy:

@@ -164,12 +164,17 @@ def resend(actor: Person, delivery: WebhookDelivery, now: datetime) -> None:
 
 
 def _listeners(event_type: str) -> list[Webhook]:
-    """The active webhooks that hear of this type (read once a transaction)."""
+    """The active webhooks that hear of this type (read once a transaction, without writing
+    what the transaction changed first: one flush at its end, not one for each reader)."""
     info = db.session.info
     if "webhooks" not in info:
-        info["webhooks"] = list(
-            db.session.scalars(select(Webhook).where(Webhook.removed_at.is_(None)))
-        )
+        session = db.session()
+        if any(isinstance(row, Webhook) for row in (*session.new, *session.deleted)):
+            session.flush()
+        with session.no_autoflush:
+            info["webhooks"] = list(
+                session.scalars(select(Webhook).where(Webhook.removed_at.is_(None)))
+            )
     return [w for w in info["webhooks"] if event_type in (w.events or [])]
 
 
