@@ -76,6 +76,7 @@ def test_sqlite_is_set_up_for_a_web_server(app):
         assert pragma("PRAGMA journal_mode").scalar() == "wal"
         assert pragma("PRAGMA foreign_keys").scalar() == 1
         assert pragma("PRAGMA busy_timeout").scalar() == 10000
+        assert pragma("PRAGMA wal_autocheckpoint").scalar() == 10000
 
 
 @pytest.fixture

@@ -123,6 +123,24 @@ def test_events_are_owed_in_their_transaction_and_delivered_signed_in_order(
     assert webhooks.deliver_webhooks(now) == 0  # nothing more is sent
 
 
+def test_what_no_webhook_hears_is_not_made(org, make, receiver, now, monkeypatch):
+    """An event nobody listens for costs no payload (its commitment, customer, department
+    read for nothing: a query a reminder in a sweep); one somebody hears is made."""
+    made = []
+    whole = webhooks._commitment
+    monkeypatch.setattr(webhooks, "_commitment", lambda c: made.append(c.id) or whole(c))
+    register(org, receiver, events=["commitment.fulfilled"], now=now)
+    commitment = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    with writes():
+        services.accept(fresh(commitment.handoffs[0]), org.ivo, now, "Booked")
+    assert made == []
+    register(org, receiver, events=["handoff.answered"], now=now)
+    other = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+    with writes():
+        services.accept(fresh(other.handoffs[0]), org.ivo, now, "Booked")
+    assert made == [other.id]
+
+
 def test_a_rolled_back_event_is_owed_to_nobody(org, make, receiver, now):
     hook = register(org, receiver, now=now)
     commitment = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])

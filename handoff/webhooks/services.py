@@ -185,6 +185,12 @@ def _forget_listeners(session, transaction) -> None:
         session.info.pop("webhooks_held", None)
 
 
+def heard(event_type: str) -> bool:
+    """Whether any webhook hears of this type: what it would be told is made only then (an
+    escalation's department, say, is a query a reminder when nobody listens)."""
+    return bool(_listeners(event_type))
+
+
 def owe(event_type: str, data: dict, at: datetime) -> int:
     """Owe this event to every webhook that hears of it (paused ones too: they get it when
     resumed). Answer how many deliveries were owed."""
@@ -230,20 +236,25 @@ def _handoff(handoff) -> dict:
 
 
 def on_recorded(e: events.CommitmentRecorded) -> None:
+    if heard("commitment.created"):
+        _owe_recorded(e)
+    # what happened to its steps as it was recorded is told after it, in order
+    for event_type, held, at in db.session.info.get("webhooks_held", {}).pop(e.commitment.id, []):
+        owe(event_type, held, at)
+
+
+def _owe_recorded(e: events.CommitmentRecorded) -> None:
     data = {
         "commitment": _commitment(e.commitment),
         "handoffs": [_handoff(h) for h in e.commitment.handoffs],
         "by": _named(e.actor),
     }
     owe("commitment.created", data, e.at)
-    # what happened to its steps as it was recorded is told after it, in order
-    for event_type, held, at in db.session.info.get("webhooks_held", {}).pop(e.commitment.id, []):
-        owe(event_type, held, at)
 
 
 def on_answered(e: events.HandoffAnswered) -> None:
-    if e.by_promise:
-        return  # told as handoff.accepted_by_standing_promise
+    if e.by_promise or not heard("handoff.answered"):
+        return  # (by a standing promise: told as handoff.accepted_by_standing_promise)
     handoff = e.handoff
     data = {
         "commitment": _commitment(handoff.commitment),
@@ -260,6 +271,8 @@ def on_answered(e: events.HandoffAnswered) -> None:
 
 
 def on_accepted_by_promise(e: events.AcceptedByStandingPromise) -> None:
+    if not heard("handoff.accepted_by_standing_promise"):
+        return
     commitment = e.handoff.commitment
     data = {
         "commitment": _commitment(commitment),
@@ -276,6 +289,8 @@ def on_accepted_by_promise(e: events.AcceptedByStandingPromise) -> None:
 
 
 def on_nag(e: events.NagRecorded) -> None:
+    if not heard("reminder.sent"):
+        return
     data = {
         "commitment": {"reference": Commitment.reference_of(e.commitment_id)},
         "handoff_id": e.handoff_id,
@@ -289,6 +304,8 @@ def on_nag(e: events.NagRecorded) -> None:
 
 
 def on_escalated(e: events.Escalated) -> None:
+    if not heard("handoff.escalated"):
+        return
     data = {
         "commitment": {"reference": Commitment.reference_of(e.commitment_id)},
         "handoff_id": e.handoff_id,
@@ -300,13 +317,15 @@ def on_escalated(e: events.Escalated) -> None:
 
 
 def on_broke(e: events.PromiseBroke) -> None:
-    if e.reason != events.LATE:
-        return  # a decline or a moved date is told as the answer that broke it
+    if e.reason != events.LATE or not heard("handoff.late"):
+        return  # (a decline or a moved date is told as the answer that broke it)
     data = {"commitment": _commitment(e.handoff.commitment), "handoff": _handoff(e.handoff)}
     owe("handoff.late", data, e.at)
 
 
 def on_owner_changed(e: events.CustomerOwnerChanged) -> None:
+    if not heard("customer_owner.changed"):
+        return
     data = {
         "commitment": _commitment(e.commitment),
         "from_department": _named(db.session.get(Department, e.from_department_id)),
@@ -316,7 +335,8 @@ def on_owner_changed(e: events.CustomerOwnerChanged) -> None:
 
 
 def on_fulfilled(e: events.CommitmentFulfilled) -> None:
-    owe("commitment.fulfilled", {"commitment": _commitment(e.commitment)}, e.at)
+    if heard("commitment.fulfilled"):
+        owe("commitment.fulfilled", {"commitment": _commitment(e.commitment)}, e.at)
 
 
 # --- delivering, in the nagger's round ---------------------------------------------------------
