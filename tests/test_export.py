@@ -4,6 +4,7 @@ handoff, streamed."""
 import csv
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from handoff.board import export as export_module
 
@@ -26,8 +27,10 @@ def test_a_period_exports_each_handoff_of_the_commitments_made_in_it(
     for _ in range(3):  # more than a chunk
         make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
     sign_in(client, org.ivo)
-    today = now.date().isoformat()
-    period = {"from": (now - timedelta(days=7)).date().isoformat(), "to": today}
+    # days are the reader's (late in the evening in UTC, Berlin is a day ahead)
+    local = now.astimezone(ZoneInfo(org.ivo.time_zone))
+    today = local.date().isoformat()
+    period = {"from": (local - timedelta(days=7)).date().isoformat(), "to": today}
     response = client.get("/export.csv", query_string=period)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.is_streamed
