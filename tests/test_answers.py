@@ -44,6 +44,23 @@ def test_accepting_in_the_inbox_swaps_only_the_row(client, org, commitment, sign
     assert fresh(handoff).state == "accepted"
 
 
+def test_an_answer_reads_the_signed_in_person_once_and_its_handoff_again_after_the_commit(
+    client, org, commitment, sign_in, count_queries
+):
+    """The commits of an answer (the end of its reading on SQLite, and of its writing) keep
+    the person it was let in as; the card sent back reads the handoff as it now is."""
+    sign_in(client, org.ivo)
+    handoff = commitment.handoffs[0]
+    with count_queries() as statements:
+        response = client.post(
+            f"/handoffs/{handoff.id}/accept", data={"view": "inbox"}, headers=htmx_headers()
+        )
+    assert response.status_code == 200 and "Mark done" in response.get_data(as_text=True)
+    reads = [s for s in statements if s.lstrip().startswith("SELECT")]
+    assert sum(s.lstrip().startswith("SELECT person.id") for s in reads) == 1
+    assert sum(s.lstrip().startswith("UPDATE handoff") for s in statements) == 1
+
+
 def test_without_htmx_an_answer_redirects_back_to_the_page(client, org, commitment, sign_in):
     sign_in(client, org.ivo)
     handoff = commitment.handoffs[0]

@@ -163,9 +163,32 @@ def _reading_first() -> bool:
 def commit_writes() -> None:
     """Commit what the request changed. What it reads afterwards to show the result begins
     as a reader (on SQLite: no write lock held while the answer is rendered)."""
-    db.session.commit()
+    commit_keeping_reader(db.session())
     if has_request_context():
         g._written = True
+
+
+def commit_keeping_reader(session: Session) -> None:
+    """Commit. Everything the session read is read again when next used, as after any
+    commit, but the signed-in person and their memberships: the rights the request was let
+    in on are those it keeps to its end, and are read once a request."""
+    person = g.get("_login_user") if has_request_context() else None
+    state = sa_inspect(person, raiseerr=False) if person is not None else None
+    if state is None or state.session is not session:
+        session.commit()
+        return
+    kept = {id(person)}
+    for value in state.dict.values():  # (the collections loaded with it: its memberships)
+        if isinstance(value, list):
+            kept.update(id(row) for row in value)
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    for row in list(session.identity_map.values()):
+        if id(row) not in kept:
+            session.expire(row)
 
 
 class SQLiteConnection(sqlite3.Connection):
@@ -318,7 +341,7 @@ def lock_row(model, ident) -> None:
         session = db.session()
         written = session.new or session.dirty or session.deleted or session.info.get("flushed")
         if db.engine.dialect.name == "sqlite" and not written:
-            session.commit()  # the reading ends (nothing to write): the lock begins a writer
+            commit_keeping_reader(session)  # the reading ends: the lock begins a writer
     key = _key(model)
     db.session.execute(select(key).where(key == ident).with_for_update(key_share=True))
 
