@@ -6,8 +6,10 @@ import threading
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event, select
 
+from handoff.departments.models import Department
 from handoff.insights.models import DepartmentWeek, RequestWeek
 from handoff.kernel.db import db, insert_ignore, writing
 from handoff.kernel.tally import add_up, upsert
@@ -236,3 +238,88 @@ def test_hours_and_policies_are_read_once_a_transaction_and_see_its_own_changes(
         assert len(statements) == 1  # a new transaction asks again
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
+
+
+@pytest.fixture
+def ending(app_factory, org):
+    """An app with views that read, or change things and return without committing; and
+    how each request's transaction ended (COMMIT or ROLLBACK)."""
+    from flask import g
+
+    from handoff.departments.models import Department
+
+    web = app_factory()
+    ends = []
+
+    def read():
+        return str(len(db.session.scalars(select(Department)).all()))
+
+    def change_orm():
+        db.session.get(Department, org.sales.id).description = "changed, not committed"
+        return "ok"
+
+    def change_flushed():
+        change_orm()
+        db.session.flush()
+        return "ok"
+
+    def change_core():
+        db.session.execute(
+            sa.update(Department).where(Department.id == org.sales.id).values(description="core")
+        )
+        return "ok"
+
+    def count():
+        add_up(
+            DepartmentWeek, {"week": date(2026, 11, 30), "department_id": org.sales.id}, handoffs=1
+        )
+        return "ok"
+
+    def fail():
+        read()
+        g.failing = True
+        raise RuntimeError("the view failed")
+
+    for view in (read, change_orm, change_flushed, change_core, count, fail):
+        web.add_url_rule(f"/t/{view.__name__}", view.__name__, view)
+    with web.app_context():
+        event.listen(db.engine, "commit", lambda conn: ends.append("COMMIT"))
+        event.listen(db.engine, "rollback", lambda conn: ends.append("ROLLBACK"))
+    web.config["PROPAGATE_EXCEPTIONS"] = False
+    return web.test_client(), ends
+
+
+@pytest.mark.parametrize(
+    "view, end",
+    [
+        ("read", "COMMIT"),
+        ("change_orm", "ROLLBACK"),
+        ("change_flushed", "ROLLBACK"),
+        ("change_core", "ROLLBACK"),
+        ("count", "ROLLBACK"),
+        ("fail", "ROLLBACK"),
+    ],
+)
+def test_a_request_that_only_read_ends_with_commit_and_anything_unwritten_is_rolled_back(
+    ending, org, app, view, end
+):
+    """On PostgreSQL a rollback drops the connection's prepared statements: a request that
+    only read commits instead. Whatever a request changed without committing it, through the
+    unit of work or a statement of its own, is still rolled back."""
+    client, ends = ending
+    client.get(f"/t/{view}")
+    assert ends[-1:] == [end]
+    db.session.rollback()
+    assert db.session.get(Department, org.sales.id).description == ""
+    assert db.session.scalars(select(DepartmentWeek)).all() == []
+
+
+def test_a_page_that_only_reads_keeps_its_prepared_statements_on_postgresql(ending, app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    client, _ = ending
+    for _ in range(7):  # (psycopg prepares a statement on its fifth run)
+        client.get("/t/read")
+    with ending[0].application.app_context():
+        prepared = db.session.execute(sa.text("SELECT count(*) FROM pg_prepared_statements"))
+        assert prepared.scalar() >= 1

@@ -88,7 +88,7 @@ def _count_handoff_id(handoff_id: int, **amounts: int) -> None:
         held[name] = held.get(name, 0) + amount
 
 
-@before_writing
+@before_writing(_BY_ID)
 def _count_by_id(session) -> None:
     held = session.info.pop(_BY_ID, None)
     if not held:

@@ -277,6 +277,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
 
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(conn):
+    conn.info.pop("wrote", None)  # (what this transaction writes: _note_writing)
     if conn.dialect.name != "sqlite":
         return
     if not _wants_write_lock():
@@ -304,9 +305,47 @@ def end_session(error: BaseException | None = None) -> None:
     turning a finished answer into a 500.
     """
     try:
+        if error is None:
+            _commit_if_it_only_read()
         db.session.remove()
     except SQLAlchemyError:
         db.session.registry.clear()
+
+
+# The keys of a session's info under which a transaction holds what its commit will write.
+_WRITTEN_AT_COMMIT: list[str] = []
+
+
+def written_at_commit(*keys: str) -> None:
+    """Name keys of the session's info under which a transaction gathers what its commit
+    writes (a tally's counts): a transaction holding any is not one that only read."""
+    _WRITTEN_AT_COMMIT.extend(keys)
+
+
+# What a statement that changes nothing begins with (anything else counts as a write).
+_READING = ("SELECT", "BEGIN", "PRAGMA", "SHOW")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writing(conn, cursor, statement, parameters, context, executemany) -> None:
+    if not statement.lstrip()[:6].upper().startswith(_READING):
+        conn.info["wrote"] = True
+
+
+def _commit_if_it_only_read() -> None:
+    """A transaction that wrote nothing and holds nothing to write ends with COMMIT rather
+    than ROLLBACK (the same for the database): on PostgreSQL a rollback also drops every
+    statement the connection had prepared (psycopg prepares a statement run five times, and
+    the database then plans it once), so that a page that only reads planned its joins anew
+    on every request."""
+    session = db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    if session.info.get("flushed") or any(session.info.get(k) for k in _WRITTEN_AT_COMMIT):
+        return
+    if session.connection().info.get("wrote"):
+        return
+    session.commit()
 
 
 @contextmanager

@@ -28,9 +28,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from handoff.kernel.db import db, written_at_commit
+
 _COUNTS = "tally.counts"  # (model, key columns) → {key values: {counter: amount}}
 _ROWS = "tally.rows"  # (model, key, value columns, added, least) → {key values: values}
 _preparers: list[Callable[[Session], None]] = []
+written_at_commit(_COUNTS, _ROWS)
 
 
 def add_up(model, key: dict, **amounts: int) -> None:
@@ -60,18 +63,21 @@ def upsert(model, key: dict, values: dict, added=(), least=()) -> None:
         row[name] = _least(row[name], values[name])
 
 
-def before_writing(prepare: Callable[[Session], None]) -> Callable[[Session], None]:
+def before_writing(*keys: str):
     """Register `prepare(session)`, called at each commit before the tally is written (to add
-    what it gathered in the transaction, say)."""
-    _preparers.append(prepare)
-    return prepare
+    what it gathered in the transaction under these keys of the session's info, say)."""
+
+    def register(prepare: Callable[[Session], None]) -> Callable[[Session], None]:
+        _preparers.append(prepare)
+        written_at_commit(*keys)
+        return prepare
+
+    return register
 
 
 def _tally(name: str) -> dict:
     """This transaction's tally of one kind (the transaction begun if it was not, so that its
     end, however it ends, forgets the tally)."""
-    from handoff.kernel.db import db
-
     session = db.session()
     session.connection()
     return session.info.setdefault(name, {})
