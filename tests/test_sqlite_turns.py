@@ -82,3 +82,44 @@ def test_a_writer_frozen_with_the_turn_makes_the_next_one_busy_not_stuck(
     with writing():  # and once it is gone, writing goes on
         db.session.execute(text("UPDATE department SET name = name"))
     db.session.commit()
+
+
+def test_a_lock_file_that_cannot_be_opened_leaves_the_writers_to_sqlites_lock(
+    app, turn_path, monkeypatch
+):
+    """Another account made it, or the folder is read-only: writing goes on as before."""
+    import os
+
+    def refused(*args, **kwargs):
+        raise PermissionError("made by another account")
+
+    monkeypatch.setattr(kernel_db.os, "open", refused)
+    db.engine.dispose()  # (a connection of its own, which has not opened the file yet)
+    with writing():
+        db.session.execute(text("UPDATE department SET name = name"))
+    db.session.commit()
+    monkeypatch.undo()
+    assert os.path.exists(turn_path) is False
+
+
+def test_a_forked_child_takes_its_own_turn_and_never_lets_go_of_its_parents(app, turn_path):
+    """flock belongs to the open file, which a fork shares: a child opens its own."""
+    import os
+
+    from handoff.kernel.db import SQLiteConnection
+
+    connection = SQLiteConnection(db.engine.url.database, isolation_level=None)
+    assert connection.take_turn()
+    pid = os.fork()
+    if pid == 0:  # the child: its parent's turn is not its own, and it cannot end it
+        kernel_db.SQLITE_BUSY_TIMEOUT_MS = 100
+        waited = connection.take_turn()
+        connection._has_turn = True
+        connection._end_turn()
+        os._exit(0 if waited is False else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _taken(turn_path)  # still the parent's
+    connection.rollback()
+    assert not _taken(turn_path)
+    connection.close()

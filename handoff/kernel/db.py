@@ -7,6 +7,7 @@ BEGIN IMMEDIATE, so two writers queue for the lock up front instead of one faili
 does what a request reads after `commit_writes()`, to show what it did.
 """
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -209,19 +210,27 @@ class SQLiteConnection(sqlite3.Connection):
         name = str(database)
         in_memory = name == ":memory:" or name.startswith("file:") or not name
         self._turn_path = None if in_memory or fcntl is None else name + "-writer"
-        self._turn_file = None
+        self._turn_fd: int | None = None
+        self._turn_pid = 0  # (the process that opened it: a child of a fork opens its own)
         self._has_turn = False
 
     def take_turn(self) -> bool:
-        """Wait for this connection's turn to write; False when the busy timeout passed."""
+        """Wait for this connection's turn to write; False when the busy timeout passed.
+        A lock file that cannot be opened (another account made it, the folder is read-only)
+        leaves the writers to SQLite's own lock, as before there were turns."""
         if self._turn_path is None:
             return True
-        if self._turn_file is None:
-            self._turn_file = open(self._turn_path, "a")  # noqa: SIM115 (kept while open)
+        if self._turn_fd is None or self._turn_pid != os.getpid():
+            try:  # (read-only is enough for a lock, and any account that reads the database can)
+                self._turn_fd = os.open(self._turn_path, os.O_RDONLY | os.O_CREAT, 0o666)
+            except OSError:
+                self._turn_path = None
+                return True
+            self._turn_pid = os.getpid()
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         while True:
             try:
-                fcntl.flock(self._turn_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._turn_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     return False
@@ -233,7 +242,8 @@ class SQLiteConnection(sqlite3.Connection):
     def _end_turn(self) -> None:
         if self._has_turn:
             self._has_turn = False
-            fcntl.flock(self._turn_file, fcntl.LOCK_UN)
+            if self._turn_pid == os.getpid():  # (a forked child's copy is its parent's turn)
+                fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
 
     def commit(self) -> None:
         try:
@@ -252,9 +262,9 @@ class SQLiteConnection(sqlite3.Connection):
             super().close()
         finally:
             self._end_turn()
-            if self._turn_file is not None:
-                self._turn_file.close()
-                self._turn_file = None
+            if self._turn_fd is not None and self._turn_pid == os.getpid():
+                os.close(self._turn_fd)
+            self._turn_fd = None
 
 
 @event.listens_for(Engine, "connect")
