@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from handoff.accounts.models import Person
 from handoff.commitments import services
@@ -410,6 +410,9 @@ def chased_department(commitment, handoff, state: str) -> int:
 
 def check(result: SimulationResult, step_minutes: int, start: datetime, end: datetime) -> None:
     """Hold every reminder sent to the rules; record what breaks them."""
+    if db.engine.dialect.name == "postgresql":
+        # minutes of checking in Python between reads: not a request stalled in its transaction
+        db.session.execute(text("SET idle_in_transaction_session_timeout = 0"))
     step = step_minutes
     handoffs = {h.id: h for h in db.session.scalars(select(Handoff))}
     commitments = {c.id: c for c in db.session.scalars(select(Commitment))}
