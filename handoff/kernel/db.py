@@ -286,7 +286,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
 
 
 @event.listens_for(Engine, "begin")
-def _begin_sqlite(conn):
+def _begin(conn):
     conn.info.pop("wrote", None)  # (what this transaction writes: _note_writing)
     if conn.dialect.name != "sqlite":
         return

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from handoff.departments.hours import WorkingHours, hours_of
+from handoff.departments.hours import hours_of
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import UTCDateTime, db, kept_for_transaction
 from handoff.nagging.rules import Policy
@@ -91,18 +91,10 @@ class NagPolicy(db.Model):
 
 
 def rules_for(department_id: int | None, now: datetime) -> Policy:
-    """The department's policy and working hours as the pure nag rules take them."""
-    # What the caller changed is written once, at its end, not before these reads (an
-    # answer's flushes were half its time), unless it adds or deletes hours or a policy:
-    # a change to a row read before stays in it, a row not written yet would not be found.
-    session = db.session()
-    if any(isinstance(row, (NagPolicy, WorkingHours)) for row in (*session.new, *session.deleted)):
-        session.flush()
-    with session.no_autoflush:
-        policy = (
-            NagPolicy.for_department(department_id) if department_id else NagPolicy.organisation()
-        )
-        return policy_of(policy, hours_of(department_id, now.year))
+    """The department's policy and working hours as the pure nag rules take them (each read
+    once a transaction, without writing the caller's changes first: kept_for_transaction)."""
+    policy = NagPolicy.for_department(department_id) if department_id else NagPolicy.organisation()
+    return policy_of(policy, hours_of(department_id, now.year))
 
 
 def policy_of(policy: "NagPolicy", hours) -> Policy:
