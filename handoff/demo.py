@@ -291,6 +291,7 @@ def build_demo(
         if index % 40 == 0:
             progress(f"  commitments: {index}/{commitments}")
     progress(f"  commitments: {commitments}/{commitments}")
+    _show_a_cancellation(made, now, people_by_department)
     _feedback(random.Random(seed + 1), made, now, people_by_department)
     reminders = _nag_history(rng, now, people_by_department, progress)
     return (
@@ -373,6 +374,26 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
         services.cancel_commitment(commitment, owner, cancel_at, "Customer changed their mind")
     elif commitment.promised_at < now and rng.random() < 0.95:
         _settle(rng, commitment, now, people_by_department)
+
+
+def _show_a_cancellation(commitments, now, people_by_department) -> None:
+    """The demo shows a cancelled handoff whatever the clock: the dice cancel one most days, and
+    where they did not, the owner of the latest commitment still waiting cancels it."""
+    handoffs = [h for commitment in commitments for h in commitment.handoffs]
+    if any(h.state == "cancelled" for h in handoffs):
+        return
+    for commitment in reversed(commitments):
+        if commitment.cancelled_at is not None or commitment.promised_at <= now:
+            continue
+        if not any(h.state == "pending" for h in commitment.handoffs):
+            continue
+        latest = max(h.changed_at for h in commitment.handoffs)
+        if latest > now - timedelta(minutes=30):
+            continue
+        owner = people_by_department[commitment.owner_department.name][0]
+        at = latest + timedelta(minutes=15)
+        services.cancel_commitment(commitment, owner, at, "Customer changed their mind")
+        return
 
 
 def _settle(rng, commitment, now, people_by_department) -> None:

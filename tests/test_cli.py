@@ -1,5 +1,7 @@
 """The flask commands: create the database, an admin, the demo."""
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import func, select
 
@@ -45,7 +47,10 @@ def test_init_db_is_safe_to_run_on_a_migrated_database(app):
 
 
 @pytest.mark.slow_demo
-def test_the_demo_fills_every_state_and_refuses_to_load_twice(app):
+def test_the_demo_fills_every_state_and_refuses_to_load_twice(app, monkeypatch):
+    # (at this moment the dice cancel no handoff: the demo must show one all the same)
+    moment = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
+    monkeypatch.setattr("handoff.demo.utcnow", lambda: moment)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["load-demo"])
     assert result.exit_code == 0, result.output
