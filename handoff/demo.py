@@ -352,7 +352,8 @@ def _play(rng, commitment, created, now, people_by_department) -> None:
             if done_at < now and rng.random() < 0.92:
                 services.complete(handoff, answerer, max(done_at, clock + timedelta(minutes=5)))
         elif roll < counter:
-            offer = handoff.due_at + timedelta(days=rng.randint(1, 4))
+            # (a day or more after the asked date, and after the answer: some answer late)
+            offer = max(handoff.due_at, clock) + timedelta(days=rng.randint(1, 4))
             services.counter(
                 handoff, answerer, clock, due_at=offer, terms="", note="Earliest slot we have."
             )

@@ -47,9 +47,16 @@ def test_init_db_is_safe_to_run_on_a_migrated_database(app):
 
 
 @pytest.mark.slow_demo
-def test_the_demo_fills_every_state_and_refuses_to_load_twice(app, monkeypatch):
-    # (at this moment the dice cancel no handoff: the demo must show one all the same)
-    moment = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
+@pytest.mark.parametrize(
+    "moment",
+    [
+        # the dice cancel no handoff at this moment: the demo shows one all the same
+        datetime(2026, 12, 7, 0, 30, tzinfo=UTC),
+        # a department counters after the date it was asked for: its offer is still ahead
+        datetime(2026, 12, 8, 3, 17, tzinfo=UTC),
+    ],
+)
+def test_the_demo_fills_every_state_and_refuses_to_load_twice(app, monkeypatch, moment):
     monkeypatch.setattr("handoff.demo.utcnow", lambda: moment)
     runner = app.test_cli_runner()
     result = runner.invoke(args=["load-demo"])
