@@ -183,40 +183,51 @@ def _topic(nag: Nag) -> tuple:
     return (nag.handoff_id, nag.task_id, nag.series, nag.kind, nag.level, notice)
 
 
-def _mailed_topics(address: str, nags: list[Nag]) -> set[tuple]:
-    """The topics of these reminders that this address was mailed before.
+def _mailed_topics(drafts: list["Draft"]) -> dict[str, set[tuple]]:
+    """For each draft's address, the topics of its due reminders that it was mailed before.
 
     Read as distinct topics, not as reminders: a handoff late for weeks has been reminded
-    dozens of times, and what matters is only whether its topic ever left. One address at a
-    time: the index is (recipient, handoff), and addresses times handoffs would probe it for
-    every pair.
+    dozens of times, and what matters is only whether its topic ever left. Read for all the
+    addresses of a transaction at once, through the keys the rows lead with: a handoff's
+    reminders by the unique key (handoff, series, number, recipient), so that each handoff's
+    rows are read once for the addresses together, and a task's by (recipient, task). (An
+    index of (recipient, handoff) written with every reminder row doubled what recording a
+    round's reminders cost.)
     """
-    handoff_ids = sorted({n.handoff_id for n in nags if n.handoff_id})
-    task_ids = sorted({n.task_id for n in nags if n.task_id})
-    topics = set()
-    # indexed look-ups, (recipient, handoff) and (recipient, task), not one OR that scans
+    addresses = sorted({d.address for d in drafts})
+    handoff_ids = sorted({n.handoff_id for d in drafts for n in d.due if n.handoff_id})
+    task_ids = sorted({n.task_id for d in drafts for n in d.due if n.task_id})
+    topics: dict[str, set[tuple]] = defaultdict(set)
     for about, ids in (("handoff", handoff_ids), ("task", task_ids)):
         for start in range(0, len(ids), 500):  # bounded IN lists
             rows = db.session.execute(
-                _earlier_topics(about), {"address": address, "ids": ids[start : start + 500]}
+                _earlier_topics(about), {"addresses": addresses, "ids": ids[start : start + 500]}
             )
-            for handoff_id, task_id, series, kind, level, is_notice in rows:
-                topics.add((handoff_id, task_id, series, kind, level, bool(is_notice)))
+            for address, handoff_id, task_id, series, kind, level, is_notice in rows:
+                topics[address].add((handoff_id, task_id, series, kind, level, bool(is_notice)))
     return topics
 
 
 @cache
 def _earlier_topics(about: str):
     """The statement of `_mailed_topics`, about handoffs or tasks: built once, run with the
-    address and the ids bound."""
+    addresses and the ids bound."""
     notice = (Nag.task_id.is_not(None)) & (Nag.number == 0)  # _topic's `notice`, in SQL
     column = Nag.handoff_id if about == "handoff" else Nag.task_id
     return (
-        select(Nag.handoff_id, Nag.task_id, Nag.series, Nag.kind, Nag.level, notice)
+        select(
+            Nag.recipient_email,
+            Nag.handoff_id,
+            Nag.task_id,
+            Nag.series,
+            Nag.kind,
+            Nag.level,
+            notice,
+        )
         .join(OutboxMessage, OutboxMessage.id == Nag.message_id)
         .where(
-            Nag.recipient_email == bindparam("address"),
             column.in_(bindparam("ids", expanding=True)),
+            Nag.recipient_email.in_(bindparam("addresses", expanding=True)),
             OutboxMessage.status.not_in([FAILED, WITHDRAWN]),
         )
         .distinct()
@@ -371,7 +382,8 @@ def _digests_for(addresses: list[str], now: datetime, hours: Hours) -> int:
     }
     for draft in drafts:
         draft.person = people.get(draft.due[0].person_id)
-    drafts = [d for d in drafts if _worth_a_mail(d, _mailed_topics(d.address, d.due), now, hours)]
+    mailed = _mailed_topics(drafts)
+    drafts = [d for d in drafts if _worth_a_mail(d, mailed[d.address], now, hours)]
     if not drafts:
         return 0
     facts = Facts([n for d in drafts for n in d.open_now])  # locks, in one order for all

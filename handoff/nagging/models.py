@@ -142,7 +142,6 @@ class Nag(db.Model):
         # what waits to be mailed: only waiting rows are in these (the rest of history is not)
         Index("ix_nag_mail_after", "mail_after", **WAITING),
         Index("ix_nag_recipient_waiting", "recipient_email", "mail_after", **WAITING),
-        Index("ix_nag_recipient_handoff", "recipient_email", "handoff_id"),
         Index("ix_nag_recipient_task", "recipient_email", "task_id", **TASKS),
         CheckConstraint("(handoff_id IS NULL) <> (task_id IS NULL)", name="handoff_or_task"),
     )
