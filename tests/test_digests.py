@@ -109,6 +109,22 @@ def test_a_repeat_waits_for_the_morning_and_what_is_new_goes_at_once(org, make, 
     assert len(messages(org.ben.email)) == 1
 
 
+def test_what_each_address_was_mailed_before_is_its_own(org, make, policy):
+    """Two addresses decided in one transaction: the same reminder is a repeat for the one
+    who had its topic, and news for one who joined since."""
+    c = waiting_since(org, make, MONDAY_9)
+    sweep(berlin(2026, 5, 11, 11, 0))  # reminder 1 to Ivo
+    zoe = make.person("Zoe Quist", member_of=[org.installation])
+    db.session.commit()
+    sweep(berlin(2026, 5, 11, 15, 0))  # reminder 2: Ivo had it, Zoe did not
+    assert len(messages(org.ivo.email)) == 1
+    [to_zoe] = messages(zoe.email)
+    assert c.reference in to_zoe.body_text
+    second = {n.recipient_email: n for n in nags(c.handoffs[0]) if n.number == 2}
+    assert second[org.ivo.email].mail_after == berlin(2026, 5, 12, 8, 0)
+    assert second[zoe.email].message_id == to_zoe.id
+
+
 def test_a_person_in_morning_mode_gets_one_digest_at_the_start_of_the_day(org, make, policy):
     org.ivo.digest_mode = "morning"
     db.session.commit()
