@@ -553,6 +553,33 @@ def test_every_main_page_fits_a_phone_without_scrolling_sideways(page, org, make
         assert wide <= 360, f"{path} is {wide} px wide on a 360 px screen"
 
 
+def test_the_outbox_reads_on_a_phone_as_a_list_of_cards(page, org, make, now):
+    """At 360 px wide each message is a card of its own, its fields labelled: nothing in the
+    list is wider than the screen, so nothing is scrolled sideways to be read."""
+    from handoff.nagging.sweep import sweep
+
+    from nagging_helpers import set_policy
+
+    set_policy(always_open=True, ack_window_minutes=5)
+    c = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=now - timedelta(minutes=30)
+    )
+    assert sweep(now).digests >= 1
+    page.set_viewport_size({"width": 360, "height": 780})
+    sign_in(page, org.admin)
+    page.goto("/admin/outbox")
+    table = page.locator("table.plain")
+    assert table.evaluate("t => t.scrollWidth <= t.clientWidth")
+    card = page.locator("tbody tr", has_text=c.reference).first
+    box = card.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+    status = card.locator("td[data-label=Status]")
+    assert status.is_visible()
+    label = status.evaluate("td => getComputedStyle(td, '::before').content")
+    assert "Status" in label
+    shot(page, "phone-outbox")
+
+
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"  # from npm, vendored
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
