@@ -1,6 +1,7 @@
 """Time the nagging sweep on a database made by generate.py: its cost follows what is due.
 
     .venv/bin/python bench/sweep.py --database-url sqlite:///bench-1000000.db [--due 0,1000,10000]
+        [--phases: also where each round's time went]
 
 On a copy of a SQLite database (PostgreSQL is used as it is, and changed), with every
 department working round the clock (so that the hour of the run does not matter), for each
@@ -11,12 +12,14 @@ a bare sweep with nothing due. Prints a table.
 """
 
 import argparse
+import functools
 import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,6 +56,47 @@ def make_due(count: int, now: datetime) -> int:
     return len(ids)
 
 
+# Where a round's time goes (--phases): these functions are timed, wall-clock, as they run.
+PHASES = (
+    ("handoff.nagging.sweep", "_sweep_batch", "recording: batches"),
+    ("handoff.nagging.sweep", "insert_new", "recording: inserting the reminder rows"),
+    ("handoff.nagging.sweep", "write_digests", "digests"),
+    ("handoff.nagging.mailing", "_waiting", "digests: reading what waits"),
+    ("handoff.nagging.mailing", "_mailed_topics", "digests: what was mailed before"),
+    ("handoff.nagging.mailing", "Facts", "digests: the facts, under lock"),
+    ("handoff.nagging.mailing", "compose_digest", "digests: composing"),
+    ("handoff.nagging.mailing", "_write", "digests: composing and marking"),
+)
+
+
+def time_phases() -> Counter:
+    """Wrap the PHASES' functions so that each adds its time to the counter answered; and
+    the commits of SQLite's connections."""
+    import importlib
+
+    from handoff.kernel import db as kernel_db
+
+    spent: Counter = Counter()
+
+    def timed(function, label):
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+
+        return run
+
+    for module_name, name, label in PHASES:
+        module = importlib.import_module(module_name)
+        setattr(module, name, timed(getattr(module, name), label))
+    connection = kernel_db.SQLiteConnection
+    connection.commit = timed(connection.commit, "commits (SQLite)")
+    return spent
+
+
 def timed_sweep(now: datetime, statements: list) -> dict:
     statements.clear()
     started = time.perf_counter()
@@ -71,7 +115,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--due", default="0,1000,10000")
+    parser.add_argument(
+        "--phases", action="store_true", help="also print where each round's time went"
+    )
     args = parser.parse_args()
+    spent = time_phases() if args.phases else None
     url, folder = args.database_url, None
     if url.startswith("sqlite"):
         folder = tempfile.mkdtemp(prefix="handoff-sweep-")
@@ -104,6 +152,8 @@ def main() -> None:
             empty = [timed_sweep(now, statements) for _ in range(5)]
             now += gap
             made = make_due(count, now) if count else 0
+            if spent is not None:
+                spent.clear()
             figures = timed_sweep(now, statements) if made else empty[-1]
             seconds = figures["seconds"] if made else statistics.median(e["seconds"] for e in empty)
             per = f"{figures['queries'] / made:.1f}" if made else "-"
@@ -111,6 +161,9 @@ def main() -> None:
                 f"{made:>8,}{seconds:>10.3f}{figures['queries']:>10,}{per:>10}"
                 f"{figures['peak_mb']:>9.1f}{figures['reminders']:>10,}{figures['digests']:>9,}"
             )
+            if spent and made:
+                for label, seconds in sorted(spent.items()):
+                    print(f"{'':>8}{seconds:>10.3f}  {label}")
             now += timedelta(hours=1)
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
