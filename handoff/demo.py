@@ -5,6 +5,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import func, select
+
 from handoff.accounts.models import Person
 from handoff.commitments import services
 from handoff.customers.models import Customer
@@ -13,6 +15,7 @@ from handoff.departments.hours import hours_of
 from handoff.departments.models import Department, Membership
 from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
+from handoff.kernel.timeline import TimelineEvent
 from handoff.nagging.policies import save_policy
 from handoff.nagging.sweep import sweep
 from handoff.ownership.models import CustomerTask
@@ -406,13 +409,25 @@ def _show_a_cancellation(commitments, now, people_by_department) -> None:
             continue
         if not any(h.state == "pending" for h in commitment.handoffs):
             continue
-        latest = max(h.changed_at for h in commitment.handoffs)
+        latest = _last_moment(commitment)
         if latest > now - timedelta(minutes=30):
             continue
         owner = people_by_department[commitment.owner_department.name][0]
         at = latest + timedelta(minutes=15)
         services.cancel_commitment(commitment, owner, at, "Customer changed their mind")
         return
+
+
+def _last_moment(commitment) -> datetime:
+    """When the last thing on the commitment's timeline happened (a comment may come after
+    its handoffs' last change)."""
+    db.session.flush()
+    last = db.session.scalar(
+        select(func.max(TimelineEvent.created_at)).where(
+            TimelineEvent.commitment_id == commitment.id
+        )
+    )
+    return max([h.changed_at for h in commitment.handoffs] + ([last] if last else []))
 
 
 def _settle(rng, commitment, now, people_by_department) -> None:

@@ -50,7 +50,8 @@ def test_init_db_is_safe_to_run_on_a_migrated_database(app):
 @pytest.mark.parametrize(
     "moment",
     [
-        # the dice cancel no handoff at this moment: the demo shows one all the same
+        # the moment at which the demo once cancelled nothing (its dice then shifted with
+        # the hour; where they cancel nothing, test_demo's fallback test shows what happens)
         datetime(2026, 12, 7, 0, 30, tzinfo=UTC),
         # a department counters after the date it was asked for: its offer is still ahead
         datetime(2026, 12, 8, 3, 17, tzinfo=UTC),

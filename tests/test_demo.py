@@ -1,7 +1,7 @@
 """The demo is what the README says it is: its size, its accounts, its walk-through."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -129,3 +129,33 @@ def test_the_demos_insights_tell_the_story_the_readme_tells(app, monkeypatch, mo
         s for s in to_publish(period.first, period.last) if s.ask == "Mount and connect the display"
     ]
     assert mount and mount[0].accepted == mount[0].requests >= 5  # (a suggestion: 5 or more)
+
+
+def test_where_the_dice_cancelled_nothing_the_demo_cancels_the_latest_waiting(org, make, now):
+    """The demo shows a cancelled handoff whatever its dice did: the latest commitment still
+    waiting is cancelled by its owner, after the last thing on its timeline."""
+    from handoff.commitments import services
+    from handoff.demo import _show_a_cancellation
+    from handoff.kernel.timeline import TimelineEvent
+
+    hours = timedelta(hours=1)
+    older = make.commitment(
+        by=org.ana, owner=org.sales, route=[org.installation], at=now - 5 * hours
+    )
+    latest = make.commitment(by=org.ana, owner=org.sales, route=[org.billing], at=now - 4 * hours)
+    with transaction():
+        services.add_comment(latest, org.ana, now - 2 * hours, "Customer asked again.")
+    people = {"Sales": [org.ana]}
+    with transaction():
+        _show_a_cancellation([older, latest], now, people)
+    assert [h.state for h in latest.handoffs] == ["cancelled"]
+    assert [h.state for h in older.handoffs] == ["pending"]
+    moments = db.session.scalars(
+        select(TimelineEvent.created_at)
+        .where(TimelineEvent.commitment_id == latest.id)
+        .order_by(TimelineEvent.id)
+    ).all()
+    assert moments == sorted(moments)  # (the cancellation after the comment)
+    with transaction():  # one is shown: nothing more is cancelled
+        _show_a_cancellation([older, latest], now, people)
+    assert [h.state for h in older.handoffs] == ["pending"]
