@@ -32,7 +32,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -84,12 +84,87 @@ def next_morning(hours: BusinessHours, moment: datetime) -> datetime:
     raise AssertionError("unreachable")  # _windows_from raises first
 
 
+# The columns of a reminder row the digest step reads; the last four are what it changes.
+COLUMNS = (
+    "id",
+    "handoff_id",
+    "task_id",
+    "series",
+    "number",
+    "kind",
+    "level",
+    "recipient_email",
+    "recipient_name",
+    "person_id",
+    "via_department_id",
+    "created_at",
+    "mail_after",
+    "message_id",
+    "dropped_at",
+    "drop_reason",
+)
+CHANGING = COLUMNS[-4:]
+
+
+class Reminder:
+    """A reminder row as the digest step decides it: its columns as plain attributes, read
+    under the address's mailbox lock, and whether the step changed it. (Read and written as
+    columns: as objects of the session, loading a round's tens of thousands of rows, watching
+    them for changes and expiring them at each commit cost more than deciding them.) What
+    changed is written back by `_save`."""
+
+    __slots__ = (*COLUMNS, "changed")
+
+    def __init__(self, row):
+        for name, value in zip(COLUMNS, row, strict=True):
+            setattr(self, name, value)
+        self.changed = False
+
+    def set(self, **values) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.changed = True
+
+
+def _reminders(*conditions) -> list[Reminder]:
+    """The reminder rows that meet these conditions, oldest first."""
+    query = select(*(getattr(Nag, name) for name in COLUMNS)).where(*conditions).order_by(Nag.id)
+    return [Reminder(row) for row in db.session.execute(query)]
+
+
+@cache
+def _saving():
+    """The statement `_save` runs for each changed reminder (built once)."""
+    table = Nag.__table__
+    return (
+        table.update()
+        .where(table.c.id == bindparam("reminder"))
+        .values({name: bindparam(f"new_{name}") for name in CHANGING})
+    )
+
+
+def _save(reminders) -> None:
+    """Write what the digest step changed of these reminders (one statement, a row each)."""
+    changed = [r for r in reminders if r.changed]
+    if not changed:
+        return
+    db.session.execute(
+        _saving(),
+        [
+            {"reminder": r.id, **{f"new_{name}": getattr(r, name) for name in CHANGING}}
+            for r in changed
+        ],
+    )
+    for reminder in changed:
+        reminder.changed = False
+
+
 class Facts:
     """What waiting reminders are about, read again under row locks (handoffs, then tasks):
     the few columns that decide whether each is still true, as plain rows, so that a person
     with hundreds of reminders waiting costs two reads, not hundreds of objects."""
 
-    def __init__(self, nags: list[Nag]):
+    def __init__(self, nags: list[Reminder]):
         task_ids = sorted({n.task_id for n in nags if n.task_id})
         handoff_ids = {n.handoff_id for n in nags if n.handoff_id}
         if task_ids:  # the handoff a task is about never changes: read it without a lock
@@ -129,7 +204,7 @@ class Facts:
             task_ids,
         )
 
-    def about(self, nag: Nag):
+    def about(self, nag: Reminder):
         """The row a reminder is about: its task's, or its handoff's."""
         return self.tasks[nag.task_id] if nag.task_id is not None else self.handoffs[nag.handoff_id]
 
@@ -140,7 +215,7 @@ class Facts:
             self._away = (now, frozenset(Presence.at(now).away))
         return self._away[1]
 
-    def stale(self, nag: Nag, now: datetime) -> str | None:
+    def stale(self, nag: Reminder, now: datetime) -> str | None:
         """Why the reminder is no longer true at `now`, or None while it is."""
         if nag.person_id is not None and nag.person_id in self.away_at(now):
             return "they are away"
@@ -177,7 +252,7 @@ def _rows_by_id(query, key, ids) -> dict:
     return rows
 
 
-def _topic(nag: Nag) -> tuple:
+def _topic(nag: Reminder) -> tuple:
     """What a reminder tells its recipient; another reminder of the same topic is a repeat."""
     notice = nag.task_id is not None and nag.number == 0
     return (nag.handoff_id, nag.task_id, nag.series, nag.kind, nag.level, notice)
@@ -326,15 +401,10 @@ def _claim_mailboxes(addresses: list[str]) -> dict[str, Mailbox]:
     return {box.address: box for box in boxes}
 
 
-def _waiting(addresses: list[str]) -> dict[str, list[Nag]]:
+def _waiting(addresses: list[str]) -> dict[str, list[Reminder]]:
     """Every reminder waiting for each of these addresses, oldest first."""
-    waiting: dict[str, list[Nag]] = {address: [] for address in addresses}
-    for nag in db.session.scalars(
-        select(Nag)
-        .where(Nag.recipient_email.in_(addresses), Nag.mail_after.is_not(None))
-        .order_by(Nag.id)
-        .execution_options(populate_existing=True)
-    ):
+    waiting: dict[str, list[Reminder]] = {address: [] for address in addresses}
+    for nag in _reminders(Nag.recipient_email.in_(addresses), Nag.mail_after.is_not(None)):
         waiting[nag.recipient_email].append(nag)
     return waiting
 
@@ -345,9 +415,9 @@ class Draft:
 
     address: str
     box: Mailbox
-    open_now: list[Nag]  # every reminder whose recipient is in hours: a digest carries them all
-    due: list[Nag]  # those of them due now
-    reasons: list[Nag] = field(default_factory=list)  # what makes a mail worth sending now
+    open_now: list[Reminder]  # every reminder whose recipient is in hours: a digest carries all
+    due: list[Reminder]  # those of them due now
+    reasons: list[Reminder] = field(default_factory=list)  # what makes a mail worth sending now
     person: Person | None = None  # whose address it is, when it is a person's
 
 
@@ -360,6 +430,13 @@ def _digests_for(addresses: list[str], now: datetime, hours: Hours) -> int:
     """
     boxes = _claim_mailboxes(addresses)
     waiting = _waiting(sorted(boxes))
+    written = _decide(boxes, waiting, now, hours)
+    _save(n for nags in waiting.values() for n in nags)  # what was held or dropped
+    return written
+
+
+def _decide(boxes: dict, waiting: dict, now: datetime, hours: Hours) -> int:
+    """The digests of these mailboxes' addresses, from the reminders waiting for them."""
     drafts = []
     for address, box in boxes.items():
         nags = waiting[address]
@@ -391,7 +468,7 @@ def _digests_for(addresses: list[str], now: datetime, hours: Hours) -> int:
     return sum(_write(d, facts, cards, now, hours) for d in drafts)
 
 
-def _due_now(address, box, nags: list[Nag], now: datetime, hours: Hours) -> Draft | None:
+def _due_now(address, box, nags: list[Reminder], now: datetime, hours: Hours) -> Draft | None:
     """The reminders in hours and those of them due; None when nothing is due now."""
     open_now = []
     for nag in nags:
@@ -399,7 +476,7 @@ def _due_now(address, box, nags: list[Nag], now: datetime, hours: Hours) -> Draf
         if opening.is_open(now):
             open_now.append(nag)
         elif nag.mail_after <= now:
-            nag.mail_after = opening.next_open(now)  # held for the recipient's hours
+            nag.set(mail_after=opening.next_open(now))  # held for the recipient's hours
     due = [n for n in open_now if n.mail_after <= now]
     return Draft(address, box, open_now, due) if due else None
 
@@ -415,14 +492,14 @@ def _worth_a_mail(draft: Draft, mailed: set[tuple], now: datetime, hours: Hours)
         if came_due or (new and not morning_only):
             draft.reasons.append(nag)
         else:  # a repeat of what the person has, or a person who reads one digest a day
-            nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
+            nag.set(mail_after=next_morning(hours.of(nag.via_department_id), now))
     if not draft.reasons:
         return False
     box = draft.box
     gap = timedelta(minutes=current_app.config["DIGEST_MIN_MINUTES"])
     if gap and box.last_digest_at and box.last_digest_at > now - gap:
         for nag in draft.reasons:  # what is new waits for the throttle, then goes
-            nag.mail_after = box.last_digest_at + gap
+            nag.set(mail_after=box.last_digest_at + gap)
         return False
     return True
 
@@ -441,26 +518,28 @@ def _write(draft: Draft, facts: "Facts", cards: dict, now: datetime, hours: Hour
     cap = current_app.config["DIGEST_DAILY_CAP"]
     if cap and sent_today >= cap:
         for nag in reasons:
-            nag.mail_after = next_morning(hours.of(nag.via_department_id), now)
+            nag.set(mail_after=next_morning(hours.of(nag.via_department_id), now))
         return 0
     message = compose_digest(draft.address, open_now, facts, now, cards, draft.person)
-    # every reminder it carries in one statement (after what the round changed is flushed;
-    # the transaction ends before anything reads these reminders again)
+    # every reminder it carries, marked in one statement (whatever else was decided of them
+    # before, a hold for a later moment, is overtaken: they leave now)
     carried = sorted(n.id for n in open_now)
+    table = Nag.__table__
     for start in range(0, len(carried), 500):
         db.session.execute(
-            update(Nag)
-            .where(Nag.id.in_(carried[start : start + 500]))
+            table.update()
+            .where(table.c.id.in_(carried[start : start + 500]))
             .values(message_id=message.id, mail_after=None)
-            .execution_options(synchronize_session=False)
         )
+    for nag in open_now:
+        nag.message_id, nag.mail_after, nag.changed = message.id, None, False
     box.last_digest_at = now
     box.day = day
     box.digests_that_day = sent_today + 1
     return 1
 
 
-def _fold_unsent(address: str, now: datetime) -> list[Nag]:
+def _fold_unsent(address: str, now: datetime) -> list[Reminder]:
     """Digests to this address still waiting in the outbox (the mail server was down) are
     withdrawn and their reminders go into the next one: after an outage, one digest, not a
     burst. Answer those reminders, waiting again. Other mail to the address (a weekly
@@ -479,17 +558,17 @@ def _fold_unsent(address: str, now: datetime) -> list[Nag]:
     )
     if not unsent:
         return []
-    folded = list(db.session.scalars(select(Nag).where(Nag.message_id.in_([m.id for m in unsent]))))
+    folded = _reminders(Nag.message_id.in_([m.id for m in unsent]))
     for message in unsent:
         message.status = WITHDRAWN
         message.last_error = "folded into a newer digest before it could leave"
     for nag in folded:
-        nag.message_id = None
-        nag.mail_after = now
+        nag.set(message_id=None, mail_after=now)
+    _save(folded)  # (before anything reads what the address was mailed)
     return folded
 
 
-def _drop_stale(nags: list[Nag], facts: Facts, now: datetime) -> list[Nag]:
+def _drop_stale(nags: list[Reminder], facts: Facts, now: datetime) -> list[Reminder]:
     """Drop the reminders that are no longer true, noting it on the timeline; answer the rest."""
     kept = []
     dropped = defaultdict(list)
@@ -498,10 +577,7 @@ def _drop_stale(nags: list[Nag], facts: Facts, now: datetime) -> list[Nag]:
         if reason is None:
             kept.append(nag)
             continue
-        nag.mail_after = None
-        nag.message_id = None
-        nag.dropped_at = now
-        nag.drop_reason = reason[:200]
+        nag.set(mail_after=None, message_id=None, dropped_at=now, drop_reason=reason[:200])
         dropped[(nag.handoff_id, nag.task_id, nag.kind, nag.number, reason)].append(nag)
     for (handoff_id, task_id, kind, number, reason), group in dropped.items():
         if task_id is not None:
@@ -565,16 +641,19 @@ def vet_message(message: OutboxMessage, now: datetime) -> str | None:
     """Just before a digest leaves: None if every reminder in it is still true and its
     recipient in hours; otherwise why it is withdrawn. Its reminders then wait again (or
     are dropped) and the next round writes what is still true."""
-    nags = list(
-        db.session.scalars(select(Nag).where(Nag.message_id == message.id).order_by(Nag.id))
-    )
-    if not nags:
+    if not db.session.scalar(select(Nag.id).where(Nag.message_id == message.id).limit(1)):
         return None  # not a digest of reminders
     lock_row(Mailbox, message.to_address)
+    nags = _reminders(Nag.message_id == message.id)  # (read again under the lock)
+    verdict = _vet(message, nags, now)
+    _save(nags)
+    return verdict
+
+
+def _vet(message: OutboxMessage, nags: list[Reminder], now: datetime) -> str | None:
     if not message.body_html:
         for nag in nags:
-            nag.message_id = None
-            nag.mail_after = now
+            nag.set(message_id=None, mail_after=now)
         return "written again from its reminders in the next round"
     facts = Facts(nags)
     hours = Hours(now)
@@ -583,9 +662,8 @@ def vet_message(message: OutboxMessage, now: datetime) -> str | None:
     if len(ready) == len(nags) and not closed:
         return None
     for nag in ready:
-        nag.message_id = None
         opening = hours.of(nag.via_department_id)
-        nag.mail_after = now if opening.is_open(now) else opening.next_open(now)
+        nag.set(message_id=None, mail_after=now if opening.is_open(now) else opening.next_open(now))
     if closed:
         return "its recipient's hours had closed before it could leave; it waits for them"
     return "part of it was no longer true when it could leave; the rest is mailed again"
