@@ -66,6 +66,9 @@ PHASES = (
     ("handoff.nagging.mailing", "Facts", "digests: the facts, under lock"),
     ("handoff.nagging.mailing", "compose_digest", "digests: composing"),
     ("handoff.nagging.mailing", "_write", "digests: composing and marking"),
+    ("handoff.nagging.mailing", "_mark_carried", "digests: marking what each carried"),
+    ("handoff.nagging.mailing", "_drop_stale", "digests: dropping what is no longer true"),
+    ("handoff.nagging.mailing", "_save", "digests: writing back what was held"),
 )
 
 

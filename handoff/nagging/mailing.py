@@ -521,22 +521,26 @@ def _write(draft: Draft, facts: "Facts", cards: dict, now: datetime, hours: Hour
             nag.set(mail_after=next_morning(hours.of(nag.via_department_id), now))
         return 0
     message = compose_digest(draft.address, open_now, facts, now, cards, draft.person)
-    # every reminder it carries, marked in one statement (whatever else was decided of them
-    # before, a hold for a later moment, is overtaken: they leave now)
-    carried = sorted(n.id for n in open_now)
+    _mark_carried(open_now, message.id)
+    box.last_digest_at = now
+    box.day = day
+    box.digests_that_day = sent_today + 1
+    return 1
+
+
+def _mark_carried(nags: list[Reminder], message_id: int) -> None:
+    """Mark the reminders a digest carries, in one statement (whatever else was decided of
+    them before, a hold for a later moment, is overtaken: they leave now)."""
+    carried = sorted(n.id for n in nags)
     table = Nag.__table__
     for start in range(0, len(carried), 500):
         db.session.execute(
             table.update()
             .where(table.c.id.in_(carried[start : start + 500]))
-            .values(message_id=message.id, mail_after=None)
+            .values(message_id=message_id, mail_after=None)
         )
-    for nag in open_now:
-        nag.message_id, nag.mail_after, nag.changed = message.id, None, False
-    box.last_digest_at = now
-    box.day = day
-    box.digests_that_day = sent_today + 1
-    return 1
+    for nag in nags:
+        nag.message_id, nag.mail_after, nag.changed = message_id, None, False
 
 
 def _fold_unsent(address: str, now: datetime) -> list[Reminder]:
