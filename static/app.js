@@ -82,6 +82,24 @@
     live.textContent = ((ref ? ref.textContent.trim() + ": " : "") + what.trim());
   });
 
+  // Going back, htmx puts the page back as it saved it, from its markup. A choice made in a
+  // form since the page loaded (a filter, an order, a page size) lives in the control, not in
+  // the markup, and would come back as the page first had it beside a list made by the
+  // choice. So the controls' state is written into the markup before the page is saved.
+  // (Not a password's, nor what is typed into a text area.)
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    document.querySelectorAll("select option").forEach(function (option) {
+      option.toggleAttribute("selected", option.selected);
+    });
+    document.querySelectorAll("input").forEach(function (input) {
+      if (input.type === "checkbox" || input.type === "radio") {
+        input.toggleAttribute("checked", input.checked);
+      } else if (input.type !== "password" && input.type !== "file" && input.type !== "hidden") {
+        input.setAttribute("value", input.value);
+      }
+    });
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", fillTimeZone);
   } else {

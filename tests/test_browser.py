@@ -425,6 +425,25 @@ def test_page_through_the_board_and_an_inbox_section_and_come_back(page, org, ma
     page.get_by_role("link", name="← Previous").click()
     page.wait_for_url("**before=*")
     assert page.locator("#board a.ref").first.inner_text() == made[0].reference
+    # a choice made in the form, two pages on, and Back: the form says what the list shows
+    page.locator("select[name=sort]").select_option("newest")
+    page.wait_for_url("**sort=newest*")
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_url("**after=*")
+    newest_second = page.locator("#board a.ref").first.inner_text()
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_function(
+        "ref => document.querySelector('#board a.ref').textContent.trim() !== ref",
+        arg=newest_second,
+    )
+    page.go_back()
+    page.wait_for_function(
+        "ref => document.querySelector('#board a.ref').textContent.trim() === ref",
+        arg=newest_second,
+    )
+    assert "sort=newest" in page.url
+    assert page.locator("select[name=sort]").input_value() == "newest"
+    assert page.locator("select[name=per]").input_value() == "10"
     # the inbox: a section pages on its own, the others stay where they are
     page.goto(f"/departments/{org.installation.id}/inbox")
     waiting = page.locator("#inbox-waiting")
@@ -436,6 +455,10 @@ def test_page_through_the_board_and_an_inbox_section_and_come_back(page, org, ma
         arg=made[10].reference,
     )
     shot(page, "inbox-second-page")
+    # the page's address follows the section: a reload shows the same page of it
+    page.wait_for_url("**waiting_after=*")
+    page.reload()
+    assert page.locator("#inbox-waiting a.ref").first.inner_text() == made[10].reference
 
 
 def test_the_first_tab_offers_a_way_past_the_header_to_the_page(page, org):

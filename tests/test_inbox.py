@@ -172,6 +172,34 @@ def test_each_section_pages_through_all_its_handoffs_once_and_back(client, org, 
     assert refs_in(part, "waiting") == pages[1]
 
 
+def test_paging_a_section_moves_the_pages_address_and_keeps_the_other_sections(
+    client, org, make, sign_in
+):
+    for i in range(13):
+        make.commitment(
+            by=org.ana, owner=org.sales, route=[org.installation], due_in=timedelta(hours=20 + i)
+        )
+    sign_in(client, org.ivo)
+    page = f"/departments/{org.installation.id}/inbox"
+    body = client.get(f"{page}?sort=newest").get_data(as_text=True)
+    section = re.search(r'hx-get="([^"]+)"[^>]*rel="next"', body).group(1).replace("&amp;", "&")
+    # paged from a page whose address has another section further on (as htmx names it)
+    shown = f"http://localhost{page}?sort=newest&accepted_after=abc"
+    answer = client.get(section, headers={**htmx_headers(), "HX-Current-URL": shown})
+    pushed = answer.headers["HX-Push-Url"]
+    assert pushed.startswith(f"{page}?")
+    assert "sort=newest" in pushed and "accepted_after=abc" in pushed and "waiting_after=" in pushed
+    # the page at that address shows the section's second page, as the swap did
+    again = client.get(pushed).get_data(as_text=True)
+    assert refs_in(again, "waiting") == refs_in(answer.get_data(as_text=True), "waiting")
+    assert len(refs_in(again, "waiting")) == 3
+    # another page's address is not this inbox's: nothing of it is kept
+    elsewhere = f"http://localhost/departments/{org.billing.id}/inbox?accepted_after=abc"
+    answer = client.get(section, headers={**htmx_headers(), "HX-Current-URL": elsewhere})
+    assert "accepted_after" not in answer.headers["HX-Push-Url"]
+    assert "waiting_after=" in answer.headers["HX-Push-Url"]
+
+
 def test_a_page_of_10_and_of_50_run_the_same_queries_and_answering_updates_the_counts(
     client, org, make, sign_in, count_queries, now
 ):

@@ -1,5 +1,7 @@
 """Telling the customer through the pages: commitment page, inbox, lookup, settings."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -71,6 +73,28 @@ def test_marking_told_answers_with_the_task_fragment(client, org, declined, sign
     assert fresh(task).outcome == "told"
     timeline = client.get(f"/commitments/{declined.reference}/timeline").get_data(as_text=True)
     assert "Ivo Berg (Installation) told the customer: Called; we will offer" in timeline
+
+
+def test_the_inbox_badge_of_customers_to_tell_follows_marking_one_told(
+    client, org, declined, sign_in
+):
+    sign_in(client, org.ivo)
+    inbox = f"/departments/{org.installation.id}/inbox"
+    page = client.get(inbox).get_data(as_text=True)
+    assert 'id="count-tell">1<' in page
+    # the page asks for its badges again when a task changed, the customers to tell among them
+    counts_url = re.search(r'id="inbox-lists" hx-get="([^"]+)"', page).group(1)
+    assert "tell=1" in counts_url
+    assert "commitment-changed from:body" in page
+    told = client.post(
+        f"/tasks/{the_task(declined).id}/told", data={"note": "Called"}, headers=htmx_headers()
+    )
+    assert told.status_code == 200, told.get_data(as_text=True)
+    counts = client.get(counts_url.replace("&amp;", "&"), headers=htmx_headers())
+    assert 'id="count-tell" hx-swap-oob="true">0<' in counts.get_data(as_text=True)
+    # a page without customers to tell asks only for the badges it has
+    page = client.get(f"/departments/{org.sales.id}/inbox").get_data(as_text=True)
+    assert "tell=1" not in re.search(r'id="inbox-lists" hx-get="([^"]+)"', page).group(1)
 
 
 def test_marking_told_without_a_note_shows_the_error_in_place(client, org, declined, sign_in):

@@ -1,9 +1,12 @@
 """A department's inbox: what waits for its answer, what it must settle and deliver, each
 section a page at a time, soonest due first."""
 
+from urllib.parse import parse_qsl, urlsplit
+
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from handoff.commitments.answers import answers_by_handoff
 from handoff.commitments.rows import handoff_cards
@@ -20,11 +23,13 @@ from handoff.kernel.clock import utcnow
 from handoff.kernel.db import db
 from handoff.kernel.paging import PAGE_SIZES, page_size
 from handoff.ownership.forms import ToldForm
-from handoff.ownership.services import open_tasks_of_department, tasks_view
+from handoff.ownership.services import open_tasks_count, open_tasks_of_department, tasks_view
 from handoff.web import at_risk_within, format_when, render, render_fragment, row_url
 
 bp = Blueprint("inbox", __name__)
 PER_SECTION = 10  # four sections of a page each: the most urgent of each at a glance
+MAX_CURSOR = 500  # a page's position in the URL is a short token; anything longer is not one
+MAX_URL = 4000
 
 
 @bp.get("/inbox")
@@ -61,15 +66,27 @@ def _kept(choices: dict) -> dict:
     return kept
 
 
-def _positions() -> dict[str, dict]:
-    """Where in each section the page is, as the URL says: {section: {after|before: cursor}}."""
+def _positions(args=None) -> dict[str, dict]:
+    """Where in each section the page is, as the URL says (`args`: the request's):
+    {section: {after|before: cursor}}."""
+    args = request.args if args is None else args
     positions = {}
     for name in SECTIONS:
         for way in ("after", "before"):
-            value = request.args.get(f"{name}_{way}")
-            if value:
-                positions[name] = {way: value}
+            value = args.get(f"{name}_{way}")
+            if value and isinstance(value, str):
+                positions[name] = {way: value[:MAX_CURSOR]}
     return positions
+
+
+def _shown_positions(department_id: int) -> dict[str, dict]:
+    """Where the other sections are on the page a section was paged from (htmx names that
+    page in HX-Current-URL), so that the page's address keeps them: only from this
+    department's inbox, and only as addresses (a section alone is read, from its own)."""
+    current = urlsplit(request.headers.get("HX-Current-URL", "")[:MAX_URL])
+    if current.path != url_for("inbox.show", department_id=department_id):
+        return {}
+    return _positions(MultiDict(parse_qsl(current.query)))
 
 
 def _section(
@@ -114,9 +131,9 @@ def _section(
     }
 
 
-def _context(department: Department, names) -> dict:
+def _context(department: Department, names, positions: dict | None = None) -> dict:
     choices = _choices()
-    positions = _positions()
+    positions = _positions() if positions is None else positions
     counts = section_counts(department.id)
     pages = section_pages(department.id, names, choices["per"], choices["sort"], positions)
     sections = [_section(department, n, choices, positions, counts[n], pages[n]) for n in names]
@@ -169,13 +186,28 @@ def section(department_id: int, section: str):
     if section not in SECTIONS:
         abort(404)
     department = db.get_or_404(Department, department_id)
-    context = _context(department, [section])
-    return render_fragment("inbox/_section.html", section=context["sections"][0], **context)
+    # this section where its own address says, the others where the page shows them
+    positions = {**_shown_positions(department.id), section: _positions().get(section, {})}
+    positions = {name: spot for name, spot in positions.items() if spot}
+    context = _context(department, [section], positions)
+    response = render_fragment("inbox/_section.html", section=context["sections"][0], **context)
+    # the page's address follows the section, so that a reload, a link or Back shows it
+    response.headers["HX-Push-Url"] = row_url(
+        "inbox.show",
+        department_id=department.id,
+        **_kept(_choices()),
+        **{f"{n}_{way}": cursor for n, spot in positions.items() for way, cursor in spot.items()},
+    )
+    return response
 
 
 @bp.get("/departments/<int:department_id>/inbox/counts")
 @login_required
 def counts(department_id: int):
-    """Each section's count, swapped into its badge after an answer changed one."""
+    """Each section's count, swapped into its badge after an answer changed one (and the
+    customers to tell, when the page shows them: `?tell=1`)."""
     department = db.get_or_404(Department, department_id)
-    return render_fragment("inbox/_counts.html", counts=section_counts(department.id))
+    counts = section_counts(department.id)
+    if request.args.get("tell"):  # (the page shows the customers to tell: their badge too)
+        counts["tell"] = open_tasks_count(department.id)
+    return render_fragment("inbox/_counts.html", counts=counts)

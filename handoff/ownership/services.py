@@ -168,7 +168,7 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[
     first (at most `limit`), and how many there are in all: rows of columns, with their
     commitments as the lists show them."""
     found = db.session.execute(_open_tasks_statement(limit), {"department": department_id}).all()
-    total = db.session.scalar(_open_tasks_count_statement(), {"department": department_id})
+    total = open_tasks_count(department_id)
     if not found:
         return [], total
     commitments = {c.id: c for c in commitment_rows([t.commitment_id for t in found])}
@@ -230,6 +230,11 @@ def _open_tasks_statement(limit: int):
         .order_by(CustomerTask.due_at, CustomerTask.id)
         .limit(limit)
     )
+
+
+def open_tasks_count(department_id: int) -> int:
+    """How many customers this department must still tell (the inbox's badge)."""
+    return db.session.scalar(_open_tasks_count_statement(), {"department": department_id})
 
 
 @cache
