@@ -713,6 +713,31 @@ def test_the_outbox_pages_newest_first_and_finds_by_recipient_or_commitment(
     assert "No message found" in client.get("/admin/outbox?q=C-99999").get_data(as_text=True)
 
 
+def test_the_outbox_counts_what_a_search_found_and_names_each_state_one_way(
+    client, org, sign_in
+):
+    for index in range(12):
+        plant(status=SENT, sent_at=DUE, to_address=f"zed{index:02}@example.com")
+    for index in range(3):
+        plant(status=PENDING, to_address=f"amy{index}@example.com")
+    sign_in(client, org.admin)
+    found = client.get("/admin/outbox?q=zed&per=10").get_data(as_text=True)
+    assert "Found for “zed”" in found
+    assert ">0 waiting</a>" in found and ">12 sent</a>" in found  # not the 3 waiting for amy
+    # a state's link keeps the search and the page size
+    sent = re.search(r'href="([^"]+)">12 sent</a>', found).group(1).replace("&amp;", "&")
+    assert "q=zed" in sent and "per=10" in sent and "status=sent" in sent
+    page = client.get(sent).get_data(as_text=True)
+    assert len(re.findall(r"<small>zed\d+@example.com</small>", page)) == 10
+    # each message's state is named as the counts name it
+    every = client.get("/admin/outbox").get_data(as_text=True)
+    assert ">3 waiting</a>" in every and ">waiting</span>" in every and ">pending<" not in every
+    # a state that is not one is said to be none, and everything is shown
+    bogus = client.get("/admin/outbox?status=bogus<b>").get_data(as_text=True)
+    assert "There is no state “bogus&lt;b&gt;”" in bogus
+    assert len(re.findall(r"<small>(zed|amy)\d+@example.com</small>", bogus)) == 15
+
+
 def test_an_outbox_page_of_10_and_of_50_run_the_same_number_of_queries(
     client, org, sign_in, reminded, count_queries
 ):

@@ -31,7 +31,7 @@ from handoff.nagging.forms import (
     HolidayFileForm,
     PolicyForm,
 )
-from handoff.nagging.outbox import outbox_page, status_counts
+from handoff.nagging.outbox import STATE_WORDS, outbox_page, status_counts
 from handoff.nagging.policies import follow_the_organisation, save_policy, shown_for
 from handoff.nagging.replies import InboundReply
 from handoff.web import zone_named
@@ -51,8 +51,8 @@ def _admins_only():
 def outbox():
     """Every message written, newest first, with where it stands: a page at a time, of one
     status (?status=failed) or all, found by recipient or commitment (?q=)."""
-    status = request.args.get("status")
-    status = status if status in STATUSES else None
+    asked = request.args.get("status") or None
+    status = asked if asked in STATUSES else None
     search = request.args.get("q", "")[:MAX_SEARCH]
     per = page_size(request.args.get("per", DEFAULT_PAGE_SIZE))
     page = outbox_page(
@@ -73,8 +73,11 @@ def outbox():
     return render_template(
         "nagging/outbox.html",
         messages=page.rows,
-        counts=status_counts(),
+        counts=status_counts(search),
+        states=STATE_WORDS,
         status=status,
+        unknown_status=asked[:40] if asked and status is None else None,
+        kept_per=per if per != DEFAULT_PAGE_SIZE else None,
         search=search,
         per=per,
         page_sizes=PAGE_SIZES,
@@ -92,7 +95,7 @@ def message(message_id: int):
         (html.unescape(href), html.unescape(words))
         for href, words in re.findall(r'href="([^"]+)"[^>]*>([^<]+)</a>', message.body_html)
     ]
-    return render_template("nagging/message.html", message=message, links=links)
+    return render_template("nagging/message.html", message=message, links=links, states=STATE_WORDS)
 
 
 @bp.get("/outbox/<int:message_id>/html")
