@@ -1,6 +1,7 @@
 """Telling the customer through the pages: commitment page, inbox, lookup, settings."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -95,6 +96,35 @@ def test_the_inbox_badge_of_customers_to_tell_follows_marking_one_told(
     # a page without customers to tell asks only for the badges it has
     page = client.get(f"/departments/{org.sales.id}/inbox").get_data(as_text=True)
     assert "tell=1" not in re.search(r'id="inbox-lists" hx-get="([^"]+)"', page).group(1)
+
+
+def test_the_customers_to_tell_page_as_the_inbox_sections_do(client, org, make, sign_in, now):
+    made = []
+    for i in range(13):
+        c = make.commitment(by=org.ana, owner=org.sales, route=[org.installation])
+        services.decline(c.handoffs[0], org.ivo, now + timedelta(minutes=i), "No van")
+        db.session.commit()
+        made.append(c)
+    sign_in(client, org.ivo)
+    inbox = f"/departments/{org.installation.id}/inbox"
+
+    def tell_refs(page: str) -> list[str]:
+        part = page.split('id="inbox-tell"')[1].split("</section>")[0]
+        return re.findall(r'class="ref" href="[^"]+">(C-\d+)<', part)
+
+    first = client.get(f"{inbox}?sort=newest&waiting_after=abc").get_data(as_text=True)
+    assert 'id="count-tell">13<' in first and len(tell_refs(first)) == 10
+    following = re.search(r'href="([^"]+)"[^>]*rel="next"', first.split('id="inbox-tell"')[1])
+    following = following.group(1).replace("&amp;", "&")
+    # the next page keeps the order and where the other sections were
+    assert "tell_after=" in following and "sort=newest" in following
+    assert "waiting_after=abc" in following
+    second = client.get(following).get_data(as_text=True)
+    assert len(tell_refs(second)) == 3
+    assert sorted(tell_refs(first) + tell_refs(second)) == sorted(c.reference for c in made)
+    back = re.search(r'href="([^"]+)"[^>]*rel="prev"', second.split('id="inbox-tell"')[1])
+    again = client.get(back.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert tell_refs(again) == tell_refs(first)
 
 
 def test_marking_told_without_a_note_shows_the_error_in_place(client, org, declined, sign_in):

@@ -30,6 +30,7 @@ bp = Blueprint("inbox", __name__)
 PER_SECTION = 10  # four sections of a page each: the most urgent of each at a glance
 MAX_CURSOR = 500  # a page's position in the URL is a short token; anything longer is not one
 MAX_URL = 4000
+TELL = "tell"  # the customers to tell: a list that pages as the sections do, in the URL
 
 
 @bp.get("/inbox")
@@ -71,7 +72,7 @@ def _positions(args=None) -> dict[str, dict]:
     {section: {after|before: cursor}}."""
     args = request.args if args is None else args
     positions = {}
-    for name in SECTIONS:
+    for name in (*SECTIONS, TELL):
         for way in ("after", "before"):
             value = args.get(f"{name}_{way}")
             if value and isinstance(value, str):
@@ -89,6 +90,28 @@ def _shown_positions(department_id: int) -> dict[str, dict]:
     return _positions(MultiDict(parse_qsl(current.query)))
 
 
+def _page_address(department_id: int, kept: dict, positions: dict, name: str, position: dict):
+    """The inbox's address with the list `name` at `position`, the others where they are."""
+    others = {
+        f"{n}_{way}": cursor
+        for n, spot in positions.items()
+        if n != name
+        for way, cursor in spot.items()
+    }
+    mine = {f"{name}_{way}": cursor for way, cursor in position.items()}
+    return row_url("inbox.show", department_id=department_id, **kept, **others, **mine)
+
+
+def _beside(page, here: dict) -> list[tuple[str, dict]]:
+    """The pages beside this one, as (label, position): previous, first, next."""
+    beside = (
+        ("previous", {"before": page.before} if page.before else None),
+        ("first", {} if here else None),
+        ("next", {"after": page.after} if page.after else None),
+    )
+    return [(label, position) for label, position in beside if position is not None]
+
+
 def _section(
     department: Department, name: str, choices: dict, positions: dict, count: int, page
 ) -> dict:
@@ -99,28 +122,17 @@ def _section(
     def page_url(endpoint: str, position: dict) -> str:
         # the whole page keeps the other sections where they are; a section's own address
         # is the section alone
-        mine = {f"{name}_{way}": cursor for way, cursor in position.items()}
         if endpoint == "inbox.show":
-            others = {
-                f"{n}_{way}": cursor
-                for n, spot in positions.items()
-                if n != name
-                for way, cursor in spot.items()
-            }
-            return row_url(endpoint, department_id=department.id, **kept, **others, **mine)
+            return _page_address(department.id, kept, positions, name, position)
+        mine = {f"{name}_{way}": cursor for way, cursor in position.items()}
         return row_url(endpoint, department_id=department.id, section=name, **kept, **mine)
 
     links = {}
-    for label, position in (
-        ("previous", {"before": page.before} if page.before else None),
-        ("first", {} if here else None),
-        ("next", {"after": page.after} if page.after else None),
-    ):
-        if position is not None:
-            links[label] = {
-                "page": page_url("inbox.show", position),
-                "section": page_url("inbox.section", position),
-            }
+    for label, position in _beside(page, here):
+        links[label] = {
+            "page": page_url("inbox.show", position),
+            "section": page_url("inbox.section", position),
+        }
     return {
         "name": name,
         "title": SECTIONS[name].format(department=department.name),
@@ -157,7 +169,15 @@ def _context(department: Department, names, positions: dict | None = None) -> di
 def show(department_id: int):
     """What waits for this department's answer, the counters it must settle, its work."""
     department = db.get_or_404(Department, department_id)
-    tasks, tasks_total = open_tasks_of_department(department_id)
+    choices, positions = _choices(), _positions()
+    here = positions.get(TELL, {})
+    tasks_page, tasks_total = open_tasks_of_department(department_id, choices["per"], **here)
+    tasks = tasks_page.rows
+    kept = _kept(choices)
+    tasks_links = {
+        label: _page_address(department.id, kept, positions, TELL, position)
+        for label, position in _beside(tasks_page, here)
+    }
     switchable = _every_department() if current_user.is_admin else current_user.acting_departments()
     return render(
         "inbox/show.html",
@@ -165,6 +185,7 @@ def show(department_id: int):
         **_context(department, SECTIONS),
         tasks=tasks,
         tasks_total=tasks_total,
+        tasks_links=tasks_links,
         **tasks_view(tasks, current_user, utcnow(), at_risk_within(), format_when),
         told_form=ToldForm(formdata=None),
         switchable=switchable,

@@ -10,7 +10,7 @@ deadline in business time, and the sweep nags it until someone marks it told.
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
 
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import joinedload, lazyload, selectinload
@@ -30,6 +30,7 @@ from handoff.kernel import timeline
 from handoff.kernel.db import db, locked
 from handoff.kernel.errors import Conflict, InvalidInput, NotAllowed
 from handoff.kernel.events import CustomerOwnerChanged, CustomerTold, PromiseBroke, announce
+from handoff.kernel.paging import Cursor, Page, fetch_after, page_of
 from handoff.ownership.models import CustomerTask, OrganisationSettings, reason_text
 
 
@@ -163,14 +164,30 @@ class TaskCard:
         return reason_text(self.reason, broke.department.name)
 
 
-def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[TaskCard], int]:
-    """The customers this department must tell about a broken promise, soonest deadline
-    first (at most `limit`), and how many there are in all: rows of columns, with their
-    commitments as the lists show them."""
-    found = db.session.execute(_open_tasks_statement(limit), {"department": department_id}).all()
+# A task's place in the list of customers to tell (soonest deadline first), as a cursor reads it.
+TASK_KEY = (datetime, int)
+
+
+def open_tasks_of_department(
+    department_id: int, limit: int = 10, after: str | None = None, before: str | None = None
+) -> tuple[Page, int]:
+    """A page of the customers this department must tell about a broken promise, soonest
+    deadline first (`limit` of them, from the cursor `after` or `before`), and how many there
+    are in all: rows of columns, with their commitments as the lists show them."""
+    cursor = Cursor.read(after, TASK_KEY) or Cursor.read(before, TASK_KEY, backwards=True)
+    keys = (CustomerTask.due_at, CustomerTask.id)
+    found, more = fetch_after(
+        _open_tasks_statement(),
+        keys,
+        cursor,
+        limit,
+        as_rows=True,
+        params={"department": department_id},
+    )
+    page = page_of(found, more, lambda t: (t.due_at, t.id), cursor)
     total = open_tasks_count(department_id)
     if not found:
-        return [], total
+        return page, total
     commitments = {c.id: c for c in commitment_rows([t.commitment_id for t in found])}
     tasks = [
         TaskCard(
@@ -191,7 +208,8 @@ def open_tasks_of_department(department_id: int, limit: int = 10) -> tuple[list[
         )
         for t in found
     ]
-    return tasks, total
+    page.rows = tasks
+    return page, total
 
 
 def _open_of_department() -> list:
@@ -200,10 +218,10 @@ def _open_of_department() -> list:
     return [CustomerTask.department_id == department, CustomerTask.closed_at.is_(None)]
 
 
-@lru_cache(maxsize=8)
-def _open_tasks_statement(limit: int):
-    """open_tasks_of_department's rows: built once for each limit, run with the department
-    bound (building it cost more than running it)."""
+@cache
+def _open_tasks_statement():
+    """open_tasks_of_department's rows, before their order and page: built once, run with
+    the department bound (building it cost more than running it)."""
     department, earlier, person = aliases(Department, Department, Person)
     return (
         select(
@@ -227,8 +245,6 @@ def _open_tasks_statement(limit: int):
         .outerjoin(person, person.id == CustomerTask.person_id)
         .outerjoin(earlier, earlier.id == CustomerTask.from_department_id)
         .where(*_open_of_department())
-        .order_by(CustomerTask.due_at, CustomerTask.id)
-        .limit(limit)
     )
 
 
