@@ -22,6 +22,7 @@ def test_the_board_shows_each_open_commitment_with_its_route_and_owner(client, o
     # each chip says its state in words as well as colour
     assert 'title="Installation: waiting"' in page and 'title="Billing: waiting"' in page
     assert "☎ Sales · Ana Ruiz" in page
+    assert "· promised by Sales</small>" in page  # (what the order "Promised by" sorts by)
     assert "Waiting for acknowledgement" in page
 
 
