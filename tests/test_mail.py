@@ -713,9 +713,7 @@ def test_the_outbox_pages_newest_first_and_finds_by_recipient_or_commitment(
     assert "No message found" in client.get("/admin/outbox?q=C-99999").get_data(as_text=True)
 
 
-def test_the_outbox_counts_what_a_search_found_and_names_each_state_one_way(
-    client, org, sign_in
-):
+def test_the_outbox_counts_what_a_search_found_and_names_each_state_one_way(client, org, sign_in):
     for index in range(12):
         plant(status=SENT, sent_at=DUE, to_address=f"zed{index:02}@example.com")
     for index in range(3):
