@@ -84,9 +84,13 @@ def demo(host: str, port: int) -> None:
     db.session.remove()
     click.echo("")
     click.echo(f"Handoff is running at http://{host}:{port}")
-    click.echo(f"Sign in with any of these (password {DEMO_PASSWORD!r}):")
-    for line in sign_in_details():
-        click.echo(f"  {line}")
+    details = sign_in_details()
+    if details:
+        click.echo(f"Sign in with any of these (password {DEMO_PASSWORD!r}):")
+        for line in details:
+            click.echo(f"  {line}")
+    else:  # (a database of its own, not the demo's: its people sign in as they always do)
+        click.echo("This database was not loaded with the demo: sign in with its own accounts.")
     from handoff.nagging.scheduler import start_in_background
 
     start_in_background(current_app._get_current_object())

@@ -23,6 +23,10 @@ def test_the_board_shows_each_open_commitment_with_its_route_and_owner(client, o
     assert 'title="Installation: waiting"' in page and 'title="Billing: waiting"' in page
     assert "☎ Sales · Ana Ruiz" in page
     assert "· promised by Sales</small>" in page  # (what the order "Promised by" sorts by)
+    # a customer's name narrows the board to them, in the order and page size chosen
+    assert f'href="/?customer={c.customer_id}" class="customer"' in page
+    ordered = client.get("/?sort=due&per=10&show=waiting").get_data(as_text=True)
+    assert f'href="/?customer={c.customer_id}&amp;per=10&amp;sort=due" class="customer"' in ordered
     assert "Waiting for acknowledgement" in page
 
 

@@ -159,3 +159,8 @@ def test_where_the_dice_cancelled_nothing_the_demo_cancels_the_latest_waiting(or
     with transaction():  # one is shown: nothing more is cancelled
         _show_a_cancellation([older, latest], now, people)
     assert [h.state for h in older.handoffs] == ["pending"]
+
+
+def test_a_database_the_demo_was_not_loaded_into_names_no_demo_account(org):
+    # (the bench's organisation, say: the demo's accounts are not there to sign in with)
+    assert sign_in_details() == []

@@ -63,6 +63,8 @@ def _links(filters: BoardFilters, page, version: str) -> dict:
         "first": url_for("board.index", **query) if here else None,
         "next": url_for("board.index", **query, after=page.after) if page.after else None,
         "previous": url_for("board.index", **query, before=page.before) if page.before else None,
+        # a customer's name narrows the board to them in the same order and page size
+        "keep": {name: query[name] for name in ("sort", "per") if name in query},
     }
 
 
