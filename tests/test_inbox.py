@@ -198,6 +198,10 @@ def test_paging_a_section_moves_the_pages_address_and_keeps_the_other_sections(
     answer = client.get(section, headers={**htmx_headers(), "HX-Current-URL": elsewhere})
     assert "accepted_after" not in answer.headers["HX-Push-Url"]
     assert "waiting_after=" in answer.headers["HX-Push-Url"]
+    # nor is what is no address at all
+    for hostile in ("http://[", "\x00" * 5000, f"{shown}&waiting_before={'x' * 9000}"):
+        answer = client.get(section, headers={**htmx_headers(), "HX-Current-URL": hostile})
+        assert answer.status_code == 200 and "waiting_after=" in answer.headers["HX-Push-Url"]
 
 
 def test_a_page_of_10_and_of_50_run_the_same_queries_and_answering_updates_the_counts(

@@ -84,7 +84,10 @@ def _shown_positions(department_id: int) -> dict[str, dict]:
     """Where the other sections are on the page a section was paged from (htmx names that
     page in HX-Current-URL), so that the page's address keeps them: only from this
     department's inbox, and only as addresses (a section alone is read, from its own)."""
-    current = urlsplit(request.headers.get("HX-Current-URL", "")[:MAX_URL])
+    try:
+        current = urlsplit(request.headers.get("HX-Current-URL", "")[:MAX_URL])
+    except ValueError:  # (not an address at all: "http://[", say)
+        return {}
     if current.path != url_for("inbox.show", department_id=department_id):
         return {}
     return _positions(MultiDict(parse_qsl(current.query)))
