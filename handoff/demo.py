@@ -623,8 +623,10 @@ def _customers(rng, count: int) -> list[Customer]:
 
 def sign_in_details() -> list[str]:
     """The demo accounts worth trying, one line a person, as the database has them (none
-    in a database the demo was not loaded into)."""
-    if Person.by_email("admin@example.com") is None:
+    in a database the demo was not loaded into: its administrator, if it has one of that
+    address, does not take the demo's password)."""
+    admin = Person.by_email("admin@example.com")
+    if admin is None or not admin.check_password(DEMO_PASSWORD):
         return []
     lines = [f"{'admin@example.com':22} administrator"]
     for _name, local, _department, _role in NAMED_PEOPLE:

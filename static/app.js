@@ -83,11 +83,12 @@
   });
 
   // Going back, htmx puts the page back as it saved it, from its markup. A choice made in a
-  // form since the page loaded (a filter, an order, a page size) lives in the control, not in
-  // the markup, and would come back as the page first had it beside a list made by the
-  // choice. So the controls' state is written into the markup before the page is saved.
+  // form (a filter, an order, a page size) lives in the control, not in the markup, and would
+  // come back as the page first had it, beside a list made by the choice. So once a swap has
+  // settled, the state the page's address now shows is written into the markup; htmx saves
+  // the page before the next swap, while the markup still says what that address showed.
   // (Not a password's, nor what is typed into a text area.)
-  document.addEventListener("htmx:beforeHistorySave", function () {
+  function keepChoicesInMarkup() {
     document.querySelectorAll("select option").forEach(function (option) {
       option.toggleAttribute("selected", option.selected);
     });
@@ -98,7 +99,8 @@
         input.setAttribute("value", input.value);
       }
     });
-  });
+  }
+  document.addEventListener("htmx:afterSettle", keepChoicesInMarkup);
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", fillTimeZone);

@@ -444,6 +444,16 @@ def test_page_through_the_board_and_an_inbox_section_and_come_back(page, org, ma
     assert "sort=newest" in page.url
     assert page.locator("select[name=sort]").input_value() == "newest"
     assert page.locator("select[name=per]").input_value() == "10"
+    # Back to the first page in that order, then to the page before the order was chosen:
+    # each time the form says what that address showed
+    first_ref = "ref => document.querySelector('#board a.ref').textContent.trim() === ref"
+    page.go_back()
+    page.wait_for_function(first_ref, arg=made[-1].reference)  # (newest first)
+    assert page.locator("select[name=sort]").input_value() == "newest"
+    page.go_back()
+    page.wait_for_function(first_ref, arg=made[0].reference)  # (the customer's date)
+    assert "sort=due" in page.url
+    assert page.locator("select[name=sort]").input_value() == "due"
     # the inbox: a section pages on its own, the others stay where they are
     page.goto(f"/departments/{org.installation.id}/inbox")
     waiting = page.locator("#inbox-waiting")

@@ -19,6 +19,8 @@ from handoff.kernel.db import db, transaction
 from handoff.promises.models import StandingPromise
 from handoff.promises.services import save_promise
 
+from conftest import PASSWORD, writes
+
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
@@ -164,3 +166,7 @@ def test_where_the_dice_cancelled_nothing_the_demo_cancels_the_latest_waiting(or
 def test_a_database_the_demo_was_not_loaded_into_names_no_demo_account(org):
     # (the bench's organisation, say: the demo's accounts are not there to sign in with)
     assert sign_in_details() == []
+    # nor when its administrator has the demo's address, with a password of its own
+    with writes():
+        org.admin.email = "admin@example.com"
+    assert org.admin.check_password(PASSWORD) and sign_in_details() == []

@@ -19,7 +19,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -854,6 +854,13 @@ def world(org, make, app, now):
             Cursor(key, backwards).encode()
             for key in [("Billing", now, 1), (1,), (-1,), (now, "x"), ()]
             for backwards in (False, True)
+        ]
+        + [  # moments that are no moment in UTC
+            Cursor((moment, 1)).encode()
+            for moment in (
+                datetime.fromisoformat("0001-01-01T00:00+23:59"),
+                datetime.fromisoformat("9999-12-31T23:59-23:59"),
+            )
         ],
     }
 

@@ -1,10 +1,11 @@
 """A department's inbox: what waits for its answer, most urgent first."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from handoff.commitments import services
 from handoff.kernel.db import db
+from handoff.kernel.paging import Cursor
 
 from conftest import htmx_headers, writes
 
@@ -198,6 +199,9 @@ def test_paging_a_section_moves_the_pages_address_and_keeps_the_other_sections(
     answer = client.get(section, headers={**htmx_headers(), "HX-Current-URL": elsewhere})
     assert "accepted_after" not in answer.headers["HX-Push-Url"]
     assert "waiting_after=" in answer.headers["HX-Push-Url"]
+    # a cursor whose moment is none in UTC is no cursor: the first page
+    beyond = Cursor((datetime.fromisoformat("0001-01-01T00:00+23:59"), 1)).encode()
+    assert client.get(f"{page}?waiting_after={beyond}").status_code == 200
     # nor is what is no address at all
     for hostile in ("http://[", "\x00" * 5000, f"{shown}&waiting_before={'x' * 9000}"):
         answer = client.get(section, headers={**htmx_headers(), "HX-Current-URL": hostile})

@@ -125,6 +125,22 @@ def test_the_customers_to_tell_page_as_the_inbox_sections_do(client, org, make, 
     back = re.search(r'href="([^"]+)"[^>]*rel="prev"', second.split('id="inbox-tell"')[1])
     again = client.get(back.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert tell_refs(again) == tell_refs(first)
+    # soonest deadline first, across the pages
+    deadlines = {t.commitment_id: t.due_at for t in db.session.scalars(select(CustomerTask))}
+    by_reference = {c.reference: deadlines[c.id] for c in made}
+    shown = tell_refs(first) + tell_refs(second)
+    assert [by_reference[r] for r in shown] == sorted(by_reference.values())
+    # the last three told, the second page is past the end: the list says so and leads back
+    for reference in tell_refs(second):
+        task = next(t for t in made if t.reference == reference)
+        told = client.post(
+            f"/tasks/{the_task(task).id}/told", data={"note": "Called"}, headers=htmx_headers()
+        )
+        assert told.status_code == 200
+    past = client.get(following).get_data(as_text=True)
+    assert 'id="count-tell">10<' in past and "Nothing on this page." in past
+    assert re.search(r'href="[^"]+"[^>]*>First page</a>', past.split('id="inbox-tell"')[1])
+    assert "tell=1" in re.search(r'id="inbox-lists" hx-get="([^"]+)"', past).group(1)
 
 
 def test_marking_told_without_a_note_shows_the_error_in_place(client, org, declined, sign_in):

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, select, tuple_
 
@@ -72,7 +72,9 @@ def _value(value, kind):
             return None
         try:
             moment = datetime.fromisoformat(str(value[1]))
-        except ValueError:
+            # a moment stored as UTC: one that has none ("0001-01-01T00:00+23:59") is none
+            moment.astimezone(UTC)
+        except (ValueError, OverflowError):
             return None
         return moment if moment.tzinfo is not None else None
     if kind is int:
