@@ -49,11 +49,27 @@ def browser():
         chromium.close()
 
 
+def _read_whole(app):
+    """The app, each answer read whole before it is sent: when the browser drops a request
+    midway (a page's icon, as it moves on), the test server stops before it closes what the
+    answer was read from (a static file) and leaves it to the garbage collector, which warns."""
+
+    def served(environ, start_response):
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            if hasattr(answer, "close"):
+                answer.close()
+
+    return served
+
+
 @pytest.fixture
 def live_server(app_factory, app):
     """The real app, CSRF on, served over HTTP on loopback."""
     served = app_factory(WTF_CSRF_ENABLED=True, REFRESH_SECONDS=600)
-    server = make_server("127.0.0.1", 0, served, threaded=True)
+    server = make_server("127.0.0.1", 0, _read_whole(served), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
