@@ -1,6 +1,8 @@
 """Insights' figures: kept by the domain events, equal to what the record says."""
 
+import html
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -210,11 +212,20 @@ def test_a_cell_lists_the_commitments_behind_it(answered_week, org, make, client
         by=org.ana, owner=org.sales, route=[org.billing], at=MONDAY_9 + timedelta(hours=1)
     )
     sign_in(client, org.dev)
-    period = {"from": "2026-05-11", "to": "2026-05-17"}
-    listed = client.get(
-        "/insights/commitments",
-        query_string={**period, "department": org.installation.id, "owner": org.sales.id},
-    ).text
+    period = {"from": "2026-05-11", "to": "2026-05-17", "department": org.installation.id}
+    page = client.get("/insights", query_string=period).text
+    # the cell's link, as the page gives it: the pair, the period and the departments chosen
+    cell = page[: page.index('aria-label="Sales for Installation:')].rsplit('href="', 1)[1]
+    link = html.unescape(cell.split('"')[0])
+    asked = parse_qs(urlsplit(link).query)
+    assert asked == {
+        "department": [str(org.installation.id)],
+        "owner": [str(org.sales.id)],
+        "shown": [str(org.installation.id)],
+        "from": ["2026-05-11"],
+        "to": ["2026-05-17"],
+    }
+    listed = client.get(link).text
     for c in answered_week:
         assert c.reference in listed
     assert other.reference not in listed

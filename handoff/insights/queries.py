@@ -137,6 +137,23 @@ def figures_by(
     return dict(found)
 
 
+def handoffs_by_pair(first: date, last: date) -> dict[tuple[int, int], int]:
+    """How many handoffs each department was handed on behalf of each promising department in
+    the weeks from `first` to `last`, by (promising, promised for): plain sums, as the matrix
+    chooses its sides from them (as Figures, the 10,000 pairs of 100 departments took most
+    of the page's time)."""
+    summed = (
+        select(
+            WeekFigures.owner_department_id,
+            WeekFigures.department_id,
+            func.sum(WeekFigures.handoffs),
+        )
+        .where(WeekFigures.week >= first, WeekFigures.week <= last)
+        .group_by(WeekFigures.owner_department_id, WeekFigures.department_id)
+    )
+    return {(owner, department): int(n) for owner, department, n in db.session.execute(summed)}
+
+
 def what_happened(found: list) -> dict[int, tuple[list[str], int]]:
     """Each handoff's answers in order, as the figures count them ("countered", "accepted",
     "accepted at once by standing promise", "declined", "done on time", "done late"), and

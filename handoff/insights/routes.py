@@ -12,7 +12,13 @@ from handoff.commitments.models import Commitment, Handoff
 from handoff.departments.models import Department
 from handoff.insights.formats import format_minutes, format_rate, format_share
 from handoff.insights.forms import TargetsForm
-from handoff.insights.queries import department_names, figures_by, weeks_between, what_happened
+from handoff.insights.queries import (
+    department_names,
+    figures_by,
+    handoffs_by_pair,
+    weeks_between,
+    what_happened,
+)
 from handoff.insights.rollups import organisation_zone
 from handoff.insights.services import may_set_targets, set_targets, targets_of
 from handoff.insights.suggestions import (
@@ -131,9 +137,7 @@ def _context() -> dict:
     chosen = _chosen_departments(names, period)
     first, last = period.first, period.last
     by_department = figures_by(["department_id"], first, last, chosen)
-    pair_counts = figures_by(  # (which pairs promise most: their handoffs alone)
-        ["owner_department_id", "department_id"], first, last, times=False, counters=("handoffs",)
-    )
+    pair_counts = handoffs_by_pair(first, last)  # (which pairs promise most)
     shown = sorted(chosen or names, key=lambda d: names[d].casefold())
     rows = [(d, names[d], by_department.get((d,))) for d in shown]
     busiest = sorted(
@@ -172,12 +176,26 @@ def _context() -> dict:
         "promisers": promisers,
         "answerers": answerers,
         "all_departments": sorted(names.items(), key=lambda item: item[1].casefold()),
+        "commitments_url": _commitments_link(chosen, period.args()),
         "charts_left_out": len(busiest) - len(charted),
         "matrix_left_out": len({o for o, _ in pair_counts})
         - len(promisers)
         + len({d for _, d in pair_counts})
         - len(answerers),
     }
+
+
+def _commitments_link(chosen: list[int], args: dict):
+    """The address of a department's (or a pair's) commitments in the period, for the
+    hundreds of links of the page: built once, each link's ids put after it."""
+    base = url_for("insights.commitments", shown=chosen, **args)
+    joined = "&" if "?" in base else "?"
+
+    def link(department: int, owner: int | None = None) -> str:
+        by = f"&owner={int(owner)}" if owner is not None else ""
+        return f"{base}{joined}department={int(department)}{by}"
+
+    return link
 
 
 def _common_scale(values: list[int]) -> int:
@@ -194,9 +212,9 @@ def _most(pairs: dict, side: int, chosen) -> list[int]:
     """The departments on one side of the matrix (0: promising, 1: promised for) that take
     part in the most promises, at most MOST_IN_MATRIX (among `chosen`, if given)."""
     totals: dict[int, int] = {}
-    for key, f in pairs.items():
+    for key, handoffs in pairs.items():
         if chosen is None or key[0] in chosen or key[1] in chosen:
-            totals[key[side]] = totals.get(key[side], 0) + f.counts["handoffs"]
+            totals[key[side]] = totals.get(key[side], 0) + handoffs
     return sorted(totals, key=lambda d: -totals[d])[:MOST_IN_MATRIX]
 
 
