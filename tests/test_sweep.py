@@ -10,7 +10,7 @@ from handoff.mail import OutboxMessage
 from handoff.nagging.models import Nag
 from handoff.nagging.sweep import sweep
 
-from conftest import fresh
+from conftest import fresh, writes
 from nagging_helpers import berlin, count, messages, nag_events, nags, set_policy
 
 MONDAY_9 = berlin(2026, 5, 11, 9, 0)  # policy: Mon–Fri 08–17, answer within 2 h, every 4 h
@@ -173,8 +173,12 @@ def test_a_department_with_nobody_to_mail_is_escalated_and_the_problem_shown(
     assert [n.recipient_email for n in nags()] == ["duty@example.com"]
     events = nag_events(c)
     assert any("nobody in Legal can receive reminders" in e for e in events)
+    archive = make.department("Archive")  # its only member has left: nobody either
+    with writes():
+        make.person("Gone", member_of=[archive]).active = False
     sign_in(client, org.ana)
-    assert "Nobody can receive reminders for Legal" in client.get("/").get_data(as_text=True)
+    warning = client.get("/").get_data(as_text=True).split("Nobody can receive reminders for ")
+    assert warning[1].split(":")[0] == "Archive, Legal"  # (every other has someone active)
 
 
 def test_each_person_gets_one_digest_per_sweep_most_urgent_first(org, make, policy):
