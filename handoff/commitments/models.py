@@ -63,8 +63,18 @@ class Commitment(db.Model):
 
     __tablename__ = "commitment"
     __table_args__ = (
-        # the board: open commitments in the customer's date order, overdue ones counted
-        Index("ix_commitment_board", "on_board", "promised_at", "id"),
+        # the board: open commitments in the customer's date order, overdue ones counted;
+        # each row's status facts after the order, so that a page by urgency reads each
+        # status's part from the index alone and stops at a page
+        Index(
+            "ix_commitment_board",
+            "on_board",
+            "promised_at",
+            "id",
+            "overdue_from",
+            "troubled",
+            "answer_due_at",
+        ),
         Index("ix_commitment_board_overdue", "on_board", "overdue_from"),
         # a department's own open promises (its board filter, the counters it must settle)
         Index("ix_commitment_owner_board", "owner_department_id", "on_board", "promised_at"),
