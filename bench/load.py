@@ -296,6 +296,7 @@ def main() -> None:
                 get(lambda i: "/lookup?q=" + customers[i % len(customers)][0][:3], htmx),
             ),
             ("lookup by a word", get(lambda i: "/lookup?q=" + WORDS[i % len(WORDS)], htmx)),
+            ("health check", get("/healthz/web")),
             ("insights, 8 weeks", get("/insights")),
             ("insights, a year", get(f"/insights?from={year_ago}")),
             ("accept (POST)", accept),

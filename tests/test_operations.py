@@ -55,8 +55,10 @@ def test_health_is_503_when_the_last_round_is_older_than_five_sweep_intervals(cl
 
 def test_health_reports_the_outbox_backlog_and_failures(client, app, org):
     a_round_finished(utcnow())
+    # in the order they were made, with how many minutes ago
+    made = [("sent", 60), ("pending", 10), ("failed", 8), ("pending", 5)]
     with writes():
-        for index, status in enumerate(("pending", "pending", "failed")):
+        for index, (status, minutes) in enumerate(made):
             db.session.add(
                 OutboxMessage(
                     message_id=f"<{index}@test>",
@@ -66,12 +68,16 @@ def test_health_reports_the_outbox_backlog_and_failures(client, app, org):
                     body_text="t",
                     body_html="<p>t</p>",
                     status=status,
-                    created_at=utcnow(),
+                    created_at=utcnow() - timedelta(minutes=minutes),
                     next_attempt_at=utcnow(),
                 )
             )
     outbox = client.get("/healthz").json["outbox"]
     assert outbox == {"pending": 2, "sending": 0, "failed": 1}
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric(text, "handoff_outbox_messages", status="sent") == 1
+    # the first made of those waiting: 10 minutes (not the sent one's hour, nor 5 minutes)
+    assert 590 < metric(text, "handoff_outbox_oldest_pending_age_seconds") < 700
 
 
 def test_health_is_503_when_the_database_is_out_of_reach(tmp_path):
