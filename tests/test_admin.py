@@ -160,3 +160,27 @@ def test_a_role_that_is_not_one_is_refused_and_changes_nothing(client, org, sign
     assert response.status_code == 422
     assert "A role is one of: member, lead" in response.get_data(as_text=True)
     assert fresh(membership).role == role
+
+
+def test_the_people_and_departments_pages_run_as_many_queries_for_30_as_for_3(
+    client, org, make, sign_in, count_queries
+):
+    sign_in(client, org.admin)
+
+    def queries() -> dict[str, int]:
+        counted = {}
+        for url in ("/admin/people", "/admin/departments"):
+            with count_queries() as statements:
+                assert client.get(url).status_code == 200
+            counted[url] = len(statements)
+        return counted
+
+    few = queries()
+    for index in range(10):
+        department = make.department(f"Team {index}")
+        for _ in range(3):  # (leads of the odd teams, members of the even ones)
+            make.person(**{"lead_of" if index % 2 else "member_of": [department]})
+    many = queries()
+    assert many == few
+    page = client.get("/admin/people").get_data(as_text=True)
+    assert page.count("<td>Team 1 (lead)</td>") == 3 and page.count("<td>Team 2</td>") == 3
