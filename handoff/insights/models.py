@@ -12,7 +12,7 @@ rows. How long each first answer took, in business minutes, is kept as a count p
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from handoff.kernel.db import UTCDateTime, db
@@ -64,8 +64,11 @@ class WeekFigures(Counts, db.Model):
 
     __tablename__ = "week_figures"
     # keyed by week first, and on SQLite the rows are stored in that order: a period is one
-    # contiguous range
-    __table_args__ = {"sqlite_with_rowid": False}
+    # contiguous range; the matrix's pairs are read through the index by pair
+    __table_args__ = (
+        Index("ix_week_figures_pair", "department_id", "owner_department_id", "week"),
+        {"sqlite_with_rowid": False},
+    )
 
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     department_id: Mapped[int] = mapped_column(
@@ -94,7 +97,10 @@ class AnswerTime(db.Model):
     minutes (rounded down)."""
 
     __tablename__ = "answer_time"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        Index("ix_answer_time_pair", "department_id", "owner_department_id", "week"),
+        {"sqlite_with_rowid": False},
+    )
 
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     department_id: Mapped[int] = mapped_column(
