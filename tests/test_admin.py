@@ -184,3 +184,17 @@ def test_the_people_and_departments_pages_run_as_many_queries_for_30_as_for_3(
     assert many == few
     page = client.get("/admin/people").get_data(as_text=True)
     assert page.count("<td>Team 1 (lead)</td>") == 3 and page.count("<td>Team 2</td>") == 3
+    departments = client.get("/admin/departments").get_data(as_text=True)
+    row = departments[departments.index(">Team 1</a>") :].split("</tr>")[0]
+    leads = leads_of(department_named("Team 1"))
+    assert len(leads) == 3 and all(name in row for name in leads) and "<td>3</td>" in row
+    row = departments[departments.index(">Team 2</a>") :].split("</tr>")[0]
+    assert "— none: nobody to escalate to" in row and "<td>3</td>" in row
+
+
+def department_named(name: str) -> Department:
+    return db.session.scalars(select(Department).where(Department.name == name)).one()
+
+
+def leads_of(department: Department) -> list[str]:
+    return [m.person.name for m in department.memberships if m.role == "lead"]
