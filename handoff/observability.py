@@ -261,10 +261,13 @@ def metrics():
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
 
 
+HEALTH_OUTBOX = ("pending", "sending", "failed")  # the outbox's states a health check says
+
+
 def _health(check_sweep: bool):
     now = utcnow()
     try:
-        snapshot = _snapshot(now, statuses=("pending", "sending", "failed"))  # (as said below)
+        snapshot = _snapshot(now, statuses=HEALTH_OUTBOX)
     except SQLAlchemyError as error:
         db.session.rollback()
         log.warning("health check: database unreachable: %s", error)
@@ -281,11 +284,7 @@ def _health(check_sweep: bool):
         "last_round_seconds": snapshot["last_round_seconds"],
         "last_round_ok": not snapshot["last_error"],  # (what went wrong is in the log)
         "naggers_alive": snapshot["naggers_alive"],
-        "outbox": {
-            "pending": snapshot["outbox"].get("pending", 0),
-            "sending": snapshot["outbox"].get("sending", 0),
-            "failed": snapshot["outbox"].get("failed", 0),
-        },
+        "outbox": {status: snapshot["outbox"].get(status, 0) for status in HEALTH_OUTBOX},
     }
     status = 503 if stale and check_sweep else 200
     return jsonify(body), status, {"Cache-Control": "no-store"}
